@@ -1,0 +1,1 @@
+"""The agent runtime: config, CLI, chain chores; later the executor, ledger, protocol and supervisor."""

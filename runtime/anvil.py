@@ -50,14 +50,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def rpc_call(url: str, method: str, params: list[object], timeout: float = 5.0) -> object:
+    """One JSON-RPC call (used for anvil's dev methods such as anvil_setBalance)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URL of our own node
+        answer = json.loads(resp.read())
+    if "error" in answer:
+        raise AnvilError(f"{method} failed at {url}: {answer['error'].get('message', answer['error'])}")
+    return answer["result"]
+
+
 def rpc_chain_id(url: str, timeout: float = 1.0) -> int | None:
     """The chain id the node at `url` reports, or None when nothing answers there."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback URL we built
-            return int(json.loads(resp.read())["result"], 16)
-    except (OSError, urllib.error.URLError, ValueError, KeyError):
+        return int(str(rpc_call(url, "eth_chainId", [], timeout=timeout)), 16)
+    except (OSError, urllib.error.URLError, ValueError, KeyError, AnvilError):
         return None
 
 

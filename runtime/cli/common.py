@@ -1,0 +1,37 @@
+"""What every command shares: options, the console, the config and state folder, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from runtime.config import AgentsFile, load_config
+from runtime.home import Home
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path, typer.Option("--file", "-f", help="agents.yaml to use", envvar="SOVA_CONFIG")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+DEFAULT_CONFIG = Path("agents.yaml")
+
+
+def load(path: Path) -> tuple[AgentsFile, Home]:
+    """Validate agents.yaml and find the state folder that goes with it."""
+    config = load_config(path)
+    return config, Home.for_config(path, config)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}")

@@ -1,0 +1,125 @@
+"""`sova keys new|import|list|show|export` — V3 keystores, readable by geth and Foundry's cast."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runtime.cli.common import JsonOption, out, print_json, warn
+from runtime.errors import SovaError
+from runtime.secrets import passphrase, secret_from_env_or_prompt
+from wallet import KeyInfo, Keystore
+
+app = typer.Typer(help="Create, import, list, show and export wallet keys.", no_args_is_help=True)
+
+DirOption = Annotated[
+    Path | None,
+    typer.Option("--dir", help="keystore folder (default: $SOVA_HOME/keys or ./.sova/keys)"),
+]
+PassEnvOption = Annotated[
+    str, typer.Option("--passphrase-env", help="environment variable holding the passphrase")
+]
+
+
+def _keystore(directory: Path | None) -> Keystore:
+    if directory is None:
+        home = os.environ.get("SOVA_HOME")
+        directory = (Path(home) if home else Path(".sova")) / "keys"
+    return Keystore(directory)
+
+
+def _describe(info: KeyInfo) -> dict[str, str]:
+    return {"name": info.name, "address": info.address, "path": str(info.path)}
+
+
+def _show(info: KeyInfo, as_json: bool, verb: str) -> None:
+    if as_json:
+        print_json(_describe(info))
+    else:
+        out.print(f"{verb} {info.name}: {info.address} ({info.path})")
+
+
+@app.command("new")
+def new(
+    name: str,
+    directory: DirOption = None,
+    passphrase_env: PassEnvOption = "SOVA_PASSPHRASE",
+    as_json: JsonOption = False,
+) -> None:
+    """Create a new random key, encrypted with the passphrase."""
+    store = _keystore(directory)
+    secret = passphrase(passphrase_env, confirm=True)
+    _show(store.create(name, secret), as_json, "created")
+
+
+@app.command("import")
+def import_(
+    name: str,
+    private_key_env: Annotated[
+        str | None, typer.Option(help="environment variable holding a 0x private key")
+    ] = None,
+    mnemonic_env: Annotated[
+        str | None, typer.Option(help="environment variable holding a BIP-39 mnemonic")
+    ] = None,
+    index: Annotated[int, typer.Option(help="HD index i of m/44'/60'/0'/0/i (with a mnemonic)")] = 0,
+    directory: DirOption = None,
+    passphrase_env: PassEnvOption = "SOVA_PASSPHRASE",
+    as_json: JsonOption = False,
+) -> None:
+    """Import a private key or derive from a mnemonic. Secrets come from the environment or a
+    prompt, never from the command line, where other users could read them in `ps`."""
+    if (private_key_env is None) == (mnemonic_env is None):
+        raise SovaError("give exactly one of --private-key-env VAR or --mnemonic-env VAR")
+    store = _keystore(directory)
+    if private_key_env is not None:
+        key = secret_from_env_or_prompt(private_key_env, "Private key")
+        secret = passphrase(passphrase_env, confirm=True)
+        info = store.import_private_key(name, key, secret)
+    else:
+        assert mnemonic_env is not None
+        words = secret_from_env_or_prompt(mnemonic_env, "Mnemonic")
+        secret = passphrase(passphrase_env, confirm=True)
+        info = store.import_mnemonic(name, words, secret, index=index)
+    _show(info, as_json, "imported")
+
+
+@app.command("list")
+def list_(directory: DirOption = None, as_json: JsonOption = False) -> None:
+    """List keys with their addresses (nothing is decrypted)."""
+    infos = _keystore(directory).list()
+    if as_json:
+        print_json([_describe(i) for i in infos])
+        return
+    if not infos:
+        out.print("no keys yet: create one with `sova keys new NAME`")
+    for info in infos:
+        out.print(f"{info.name}\t{info.address}")
+
+
+@app.command("show")
+def show(name: str, directory: DirOption = None, as_json: JsonOption = False) -> None:
+    """Show one key's address and file (nothing is decrypted)."""
+    _show(_keystore(directory).info(name), as_json, "key")
+
+
+@app.command("export")
+def export(
+    name: str,
+    private_key: Annotated[
+        bool, typer.Option("--private-key", help="print the raw private key (asks for the passphrase)")
+    ] = False,
+    directory: DirOption = None,
+    passphrase_env: PassEnvOption = "SOVA_PASSPHRASE",
+) -> None:
+    """Print the encrypted V3 keystore JSON (import it in geth, cast, MetaMask), or with
+    --private-key the raw key — which then is in your terminal: handle with care."""
+    store = _keystore(directory)
+    if not private_key:
+        print_json(store.export_json(name))
+        return
+    secret = passphrase(passphrase_env)
+    warn("printing a raw private key: anyone who sees it controls the wallet")
+    out.print(store.export_private_key(name, secret))

@@ -1,0 +1,374 @@
+"""agents.yaml as validated, frozen data.
+
+The file names the chain, where keys live, and each agent: its role, key, skills, policy file,
+brain and goals. It never holds a secret: passphrases, seeds and API keys are named by the
+environment variable that holds them. Amounts are decimal strings in token units (a float is
+refused: 0.1 is not exact in binary), durations are strings like "20s", "10m", "24h".
+
+`load_config(path)` returns an `AgentsFile` or raises `ConfigError` carrying one line per problem,
+each naming the file, the line, the YAML path, what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from runtime.errors import ConfigError
+from runtime.yamlsource import LocatedYaml, YamlProblem, load_located
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """'20s', '10m', '1.5h', '1d' -> timedelta. Plain numbers are refused: the unit must be said."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str) or not (m := _DURATION.match(value)):
+        raise ValueError(f'duration must be a string like "20s", "10m" or "24h", got {value!r}')
+    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+
+
+def _amount(value: object) -> str:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValueError(
+            f'amounts are decimal strings, not floats: write "{value}" in quotes '
+            "(a float such as 0.1 is not exact)"
+        )
+    if isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f'amount must be a decimal string like "12.5", got {type(value).__name__}')
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f'amount {value!r} is not a decimal number like "12.5"') from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"amount {value!r} must be a finite number ≥ 0")
+    return value
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(
+            f"name {value!r} must start with a lowercase letter and use only a-z, 0-9, _ and - (≤ 32 chars)"
+        )
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV.match(value):
+        raise ValueError(
+            f"{value!r} is not an environment variable name: name the variable (e.g. SOVA_PASSPHRASE), "
+            "never put the secret itself here"
+        )
+    return value
+
+
+Amount = Annotated[str, BeforeValidator(_amount)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Name = Annotated[str, AfterValidator(_name)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+class Model(BaseModel):
+    """Base of every config model: unknown keys are errors, values are frozen once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- chain -------------------------------------------------------------------------------------
+
+
+class LocalChain(Model):
+    """An anvil node that `sova` starts from tools/, its state kept in .sova/chain/."""
+
+    kind: Literal["local"] = "local"
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free loopback port")
+    block_time: Duration | None = Field(None, description="mine on an interval instead of per transaction")
+    fund: Amount = Field("100", description="native currency (ETH) given to each agent at start")
+    mint: Amount = Field("1000", description="TestUSD minted to each agent at start")
+
+
+class RemoteChain(Model):
+    """Any EVM chain reached over JSON-RPC; contracts must be deployed by `sova chain deploy`."""
+
+    kind: Literal["rpc"]
+    rpc_url: str = Field(pattern=r"^https?://", description="JSON-RPC endpoint, http(s)://")
+    chain_id: int = Field(gt=0, description="the chain id the endpoint must report")
+
+
+Chain = Annotated[LocalChain | RemoteChain, Field(discriminator="kind")]
+
+
+# --- keys --------------------------------------------------------------------------------------
+
+
+class Keys(Model):
+    """Where keystores live and which environment variables hold their secrets."""
+
+    dir: str | None = Field(None, description="keystore folder; default <sova home>/keys")
+    passphrase_env: EnvName = "SOVA_PASSPHRASE"
+    seed_env: EnvName | None = Field(
+        None, description="a BIP-39 mnemonic to derive every agent key from (m/44'/60'/0'/0/i)"
+    )
+    operator: Name = Field("operator", description="keystore name of the operator key (index 0)")
+
+
+# --- brains ------------------------------------------------------------------------------------
+
+
+class RuleBrain(Model):
+    """Deterministic time-dependent concession between a target and a reservation price."""
+
+    kind: Literal["rules"] = "rules"
+    strategy: Literal["boulware", "linear", "conceder"] = "linear"
+    target: Amount = Field(description="the price hoped for (token units)")
+    reservation: Amount = Field(description="the worst price still accepted (token units)")
+    rounds: int = Field(5, ge=1, le=100)
+    deadline: Duration = Field(default_factory=lambda: timedelta(seconds=10))
+
+
+class LlmBrain(Model):
+    """A LangChain agent; every tool call still goes through the executor and policy."""
+
+    kind: Literal["llm"]
+    model: str = Field(min_length=3, description='e.g. "openai:gpt-4o-mini", "anthropic:…", "ollama:…"')
+    base_url: str | None = Field(None, description="an OpenAI-compatible endpoint")
+    api_key_env: EnvName | None = None
+    temperature: float = Field(0.0, ge=0, le=2)
+    fallback: RuleBrain | None = None
+
+
+Brain = Annotated[RuleBrain | LlmBrain, Field(discriminator="kind")]
+
+
+# --- goals -------------------------------------------------------------------------------------
+
+
+class BuyGoal(Model):
+    """Buy a service on a schedule, up to a price."""
+
+    kind: Literal["buy"]
+    service: str = Field(min_length=1, description="service tag sellers register under")
+    every: Duration
+    max_price: Amount
+    quantity: int = Field(1, ge=1)
+    token: str = "TUSD"
+
+
+class SellGoal(Model):
+    """Offer a service: register the tag and answer calls for proposals."""
+
+    kind: Literal["sell"]
+    service: str = Field(min_length=1)
+    description: str = ""
+    token: str = "TUSD"
+
+
+class IssueGoal(Model):
+    """Grant a credential type to agents that ask and meet the issuer's policy."""
+
+    kind: Literal["issue"]
+    type: str = Field(min_length=1, description="credential type, e.g. VerifiedSupplier")
+    to: list[Name] = Field(default_factory=list, description="agents granted it at start")
+    valid_for: Duration = Field(default_factory=lambda: timedelta(days=30))
+
+
+Goal = Annotated[BuyGoal | SellGoal | IssueGoal, Field(discriminator="kind")]
+
+
+# --- agents ------------------------------------------------------------------------------------
+
+
+class Agent(Model):
+    """One agent process."""
+
+    name: Name
+    role: Literal["buyer", "seller", "issuer", "custom"] = "custom"
+    key: Name | None = Field(None, description="keystore name; default: the agent's name")
+    key_index: int | None = Field(None, ge=1, description="HD index when keys.seed_env is set")
+    port: int = Field(0, ge=0, le=65535, description="A2A port on 127.0.0.1; 0 picks a free one")
+    skills: list[str] = Field(default_factory=list)
+    policy: str = Field(description="policy YAML file, relative to agents.yaml")
+    brain: Brain = Field(default_factory=lambda: RuleBrain(target="10", reservation="10"))
+    goals: list[Goal] = Field(default_factory=list)
+    trusted_issuers: list[str] = Field(default_factory=list, description="agent names or DIDs")
+
+    @field_validator("skills")
+    @classmethod
+    def _unique_skills(cls, skills: list[str]) -> list[str]:
+        dupes = sorted({s for s in skills if skills.count(s) > 1})
+        if dupes:
+            raise ValueError(f"skill listed twice: {', '.join(dupes)}")
+        return skills
+
+    @property
+    def key_name(self) -> str:
+        return self.key or self.name
+
+
+class Console(Model):
+    """The operator console served by the supervisor."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+
+
+class AgentsFile(Model):
+    """The whole agents.yaml."""
+
+    version: Literal[1] = 1
+    home: str | None = Field(None, description="state folder; default .sova beside agents.yaml, or $SOVA_HOME")
+    chain: Chain = Field(default_factory=LocalChain)
+    keys: Keys = Field(default_factory=Keys)
+    console: Console = Field(default_factory=Console)
+    agents: list[Agent] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> AgentsFile:
+        seen: dict[str, int] = {}
+        for i, agent in enumerate(self.agents):
+            if agent.name in seen:
+                raise _PathError(
+                    ("agents", i, "name"),
+                    f"duplicate agent name {agent.name!r} (also agents[{seen[agent.name]}]): "
+                    "give each agent its own name",
+                )
+            seen[agent.name] = i
+        return self
+
+    def agent(self, name: str) -> Agent:
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        known = ", ".join(a.name for a in self.agents)
+        raise ConfigError([f"no agent named {name!r} in agents.yaml (agents: {known})"])
+
+
+class _PathError(ValueError):
+    """A root-level validation error that knows the path it is about."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """('agents', 1, 'brain', 'target') -> 'agents[1].brain.target'."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _problems(exc: ValidationError, located: LocatedYaml) -> Iterator[tuple[int, str, str]]:
+    for err in exc.errors(include_url=False):
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _PathError):
+            yield located.line_of(ctx_error.path), format_path(ctx_error.path), ctx_error.message
+            continue
+        # Drop the union tag pydantic inserts (e.g. 'local', 'rules') so paths match the YAML.
+        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _TAGS))
+        yield located.line_of(path), format_path(path), _explain(err, path)
+
+
+_TAGS = {"local", "rpc", "rules", "llm", "buy", "sell", "issue"}
+
+
+def _explain(err: Any, path: tuple[str | int, ...]) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        return f"unknown key {path[-1]!r}: remove it or check its spelling (`sova config schema` lists keys)"
+    if kind == "missing":
+        return f"required key {path[-1]!r} is missing: add it"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return f"unknown kind {ctx.get('tag')!r}: use one of {ctx.get('expected_tags', '')}"
+    if kind == "union_tag_not_found":
+        return f"`kind` is missing: add one of {err.get('ctx', {}).get('discriminator', 'kind')}"
+    if kind == "value_error":
+        return str(msg).removeprefix("Value error, ")
+    return f"{msg} (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else msg
+
+
+def _duplicate_names(located: LocatedYaml) -> list[tuple[int, str, str]]:
+    agents = located.data.get("agents") if isinstance(located.data, dict) else None
+    if not isinstance(agents, list):
+        return []
+    names = [a.get("name") if isinstance(a, dict) else None for a in agents]
+    out = []
+    for i, name in enumerate(names):
+        if name is not None and name in names[:i]:
+            first = names.index(name)
+            path = ("agents", i, "name")
+            msg = f"duplicate agent name {name!r} (also agents[{first}]): give each agent its own name"
+            out.append((located.line_of(path), format_path(path), msg))
+    return out
+
+
+def load_config(path: Path, *, check_files: bool = True) -> AgentsFile:
+    """Read and validate agents.yaml; raise ConfigError with every problem found."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{where}: file not found: pass -f PATH or create agents.yaml (see README)"]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([f"{where}: cannot read: {exc.strerror}"]) from None
+    try:
+        located = load_located(text)
+    except YamlProblem as exc:
+        raise ConfigError([f"{where}:{exc.line}: {exc.message}"]) from None
+    if not isinstance(located.data, dict):
+        raise ConfigError([f"{where}:1: the file must be a mapping with at least `agents:`"])
+    try:
+        config = AgentsFile.model_validate(located.data)
+    except ValidationError as exc:
+        found = [(line, p, msg) for line, p, msg in _problems(exc, located)]
+        # pydantic runs the whole-file checks only when every field is valid: report them anyway.
+        found += [d for d in _duplicate_names(located) if d not in found]
+        raise ConfigError([f"{where}:{line}: {p}: {msg}" for line, p, msg in sorted(found)]) from None
+    if check_files:
+        missing = [
+            f"{where}:{located.line_of(('agents', i, 'policy'))}: agents[{i}].policy: "
+            f"policy file {agent.policy!r} not found (looked at {path.parent / agent.policy}): "
+            "create it or point to a preset such as policies/presets/buyer.yaml"
+            for i, agent in enumerate(config.agents)
+            if not (path.parent / agent.policy).is_file()
+        ]
+        if missing:
+            raise ConfigError(missing)
+    return config
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of agents.yaml, for editors."""
+    schema = AgentsFile.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Sova agents.yaml"
+    return schema

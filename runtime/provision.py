@@ -1,0 +1,95 @@
+"""Keys and contracts made ready before anything runs: the operator key, funding, deployment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from runtime.chain_ops import expected_chain_id, fund_local
+from runtime.config import AgentsFile, LocalChain
+from runtime.errors import SovaError
+from runtime.home import Home
+from runtime.secrets import passphrase
+from wallet import ChainClient, Deployments, KeyInfo, KeyNotFound, Keystore, Outbox, Signer, deploy_all
+
+OPERATOR_INDEX = 0
+
+
+class WrongChain(SovaError):
+    """The node reports another chain id than agents.yaml expects."""
+
+
+@dataclass
+class Deployed:
+    """The outcome of `deploy_contracts`."""
+
+    url: str
+    chain_id: int
+    operator: str
+    deployments: Deployments
+    fresh: bool
+
+
+def keystore_for(config: AgentsFile, config_path: Path, home: Home) -> Keystore:
+    return Keystore(home.keys_dir(config, config_path.parent))
+
+
+def key_passphrase(config: AgentsFile, home: Home, warn: object = None) -> str:
+    """The keystore passphrase: the env variable agents.yaml names; a generated one on a local chain."""
+    dev = home.dev_passphrase if isinstance(config.chain, LocalChain) else None
+    return passphrase(config.keys.passphrase_env, dev_file=dev, warn=warn if callable(warn) else None)
+
+
+def ensure_key(config: AgentsFile, store: Keystore, name: str, index: int, secret: str) -> KeyInfo:
+    """The key `name`; created when missing (derived from the seed at `index` when keys.seed_env is set)."""
+    try:
+        return store.info(name)
+    except KeyNotFound:
+        pass
+    seed = os.environ.get(config.keys.seed_env) if config.keys.seed_env else None
+    if config.keys.seed_env and not seed:
+        raise SovaError(
+            f"keys.seed_env names ${config.keys.seed_env} but it is not set: export the mnemonic, "
+            "or remove seed_env to create random keys"
+        )
+    if seed:
+        return store.import_mnemonic(name, seed, secret, index=index)
+    return store.create(name, secret)
+
+
+async def unlock_operator(config: AgentsFile, store: Keystore, secret: str) -> Signer:
+    name = config.keys.operator
+    await asyncio.to_thread(ensure_key, config, store, name, OPERATOR_INDEX, secret)
+    # scrypt takes ~0.7 s and 256 MiB: off the event loop.
+    return await asyncio.to_thread(store.unlock, name, secret)
+
+
+async def connect(config: AgentsFile, home: Home, url: str) -> ChainClient:
+    client = await ChainClient.connect(url, outbox=Outbox(home.outbox))
+    want = expected_chain_id(config)
+    if client.chain_id != want:
+        await client.close()
+        raise WrongChain(
+            f"the node at {url} is chain {client.chain_id} but agents.yaml expects chain {want}: "
+            "fix chain.chain_id or chain.rpc_url"
+        )
+    return client
+
+
+async def deploy_contracts(config: AgentsFile, config_path: Path, home: Home, url: str, warn: object = None) -> Deployed:
+    """Make sure the operator key exists (funded on the local chain) and the contracts are deployed once."""
+    home.ensure()
+    store = keystore_for(config, config_path, home)
+    secret = key_passphrase(config, home, warn)
+    signer = await unlock_operator(config, store, secret)
+    client = await connect(config, home, url)
+    try:
+        if isinstance(config.chain, LocalChain):
+            await asyncio.to_thread(fund_local, url, signer.address, Decimal(config.chain.fund))
+        deployments, fresh = await deploy_all(client, signer, home.deployments(client.chain_id))
+        return Deployed(url, client.chain_id, signer.address, deployments, fresh)
+    finally:
+        await client.close()
