@@ -53,7 +53,7 @@ def free_port() -> int:
 def rpc_call(url: str, method: str, params: list[object], timeout: float = 5.0) -> object:
     """One JSON-RPC call (used for anvil's dev methods such as anvil_setBalance)."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URL of our own node
         answer = json.loads(resp.read())
     if "error" in answer:

@@ -48,7 +48,7 @@ def parse_duration(value: object) -> timedelta:
 
 
 def _amount(value: object) -> str:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValueError(
             f'amounts are decimal strings, not floats: write "{value}" in quotes '
             "(a float such as 0.1 is not exact)"
@@ -237,7 +237,9 @@ class AgentsFile(Model):
     """The whole agents.yaml."""
 
     version: Literal[1] = 1
-    home: str | None = Field(None, description="state folder; default .sova beside agents.yaml, or $SOVA_HOME")
+    home: str | None = Field(
+        None, description="state folder; default .sova beside agents.yaml, or $SOVA_HOME"
+    )
     chain: Chain = Field(default_factory=LocalChain)
     keys: Keys = Field(default_factory=Keys)
     console: Console = Field(default_factory=Console)

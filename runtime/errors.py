@@ -21,7 +21,9 @@ class ConfigError(SovaError):
     """agents.yaml (or another config file) is invalid. `problems` holds one line per problem."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__(problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n" + "\n".join(problems))
+        super().__init__(
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n" + "\n".join(problems)
+        )
         self.problems = problems
 
 

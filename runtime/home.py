@@ -1,11 +1,11 @@
 """Where Sova keeps its state: `.sova/` beside agents.yaml, or `$SOVA_HOME`, or `home:` in the file.
 
-    <home>/keys/<name>.json               V3 keystores (0600)
-    <home>/chain/state.json               anvil state, dumped on clean stop
-    <home>/chain/node.json                url and pid of the running local node
-    <home>/deployments/<chain_id>.json    contract addresses
-    <home>/outbox.sqlite                  signed transactions not yet known to be mined
-    <home>/dev-passphrase                 generated passphrase, local chain only (0600)
+<home>/keys/<name>.json               V3 keystores (0600)
+<home>/chain/state.json               anvil state, dumped on clean stop
+<home>/chain/node.json                url and pid of the running local node
+<home>/deployments/<chain_id>.json    contract addresses
+<home>/outbox.sqlite                  signed transactions not yet known to be mined
+<home>/dev-passphrase                 generated passphrase, local chain only (0600)
 """
 
 from __future__ import annotations

@@ -79,7 +79,9 @@ async def connect(config: AgentsFile, home: Home, url: str) -> ChainClient:
     return client
 
 
-async def deploy_contracts(config: AgentsFile, config_path: Path, home: Home, url: str, warn: object = None) -> Deployed:
+async def deploy_contracts(
+    config: AgentsFile, config_path: Path, home: Home, url: str, warn: object = None
+) -> Deployed:
     """Make sure the operator key exists (funded on the local chain) and the contracts are deployed once."""
     home.ensure()
     store = keystore_for(config, config_path, home)

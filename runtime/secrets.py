@@ -35,9 +35,7 @@ def secret_from_env_or_prompt(env_name: str, prompt: str, *, confirm: bool = Fal
     if value:
         return value
     if not sys.stdin.isatty():
-        raise MissingSecret(
-            f"no {prompt.lower()}: set ${env_name} (or run in a terminal to be asked)"
-        )
+        raise MissingSecret(f"no {prompt.lower()}: set ${env_name} (or run in a terminal to be asked)")
     value = getpass.getpass(f"{prompt}: ")
     if confirm and getpass.getpass(f"{prompt} again: ") != value:
         raise MissingSecret(f"the two {prompt.lower()}s differ: run the command again")

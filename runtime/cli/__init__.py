@@ -41,7 +41,7 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the one edge where every error becomes a user line
+    except Exception as exc:
         if os.environ.get("SOVA_DEBUG"):
             raise
         text, code = user_message(exc)

@@ -16,9 +16,7 @@ from runtime.home import Home
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-ConfigOption = Annotated[
-    Path, typer.Option("--file", "-f", help="agents.yaml to use", envvar="SOVA_CONFIG")
-]
+ConfigOption = Annotated[Path, typer.Option("--file", "-f", help="agents.yaml to use", envvar="SOVA_CONFIG")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
 DEFAULT_CONFIG = Path("agents.yaml")
 

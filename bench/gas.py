@@ -1,0 +1,164 @@
+"""Gas used by the Sova contracts on a fresh local anvil, against the design targets.
+
+Prints a table of receipt gasUsed (the whole transaction, 21k intrinsic included) and writes it to
+bench/results/gas.txt. Exits 1 when a target is missed.
+
+Usage: .venv/bin/python bench/gas.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import HTTPProvider, Web3
+
+from runtime.anvil import ANVIL_CHAIN_ID, AnvilNode
+from wallet.artifacts import load_artifact
+from wallet.merkle import merkle_root
+from wallet.typed_data import Deal, deal_typed_data
+
+RESULTS = Path(__file__).resolve().parent / "results" / "gas.txt"
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+USD = 10**6
+BATCH = 1_000
+
+
+@dataclass
+class Row:
+    """One measured operation, with its target when it has one."""
+
+    name: str
+    gas: float
+    target: float | None = None
+    unit: str = "gas"
+
+    @property
+    def ok(self) -> bool:
+        return self.target is None or self.gas <= self.target
+
+
+class Bench:
+    """The four contracts on one anvil, and the accounts that use them."""
+
+    def __init__(self, url: str) -> None:
+        Account.enable_unaudited_hdwallet_features()
+        self.w3 = Web3(HTTPProvider(url))
+        self.keys: list[LocalAccount] = [
+            Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(10)
+        ]
+        self.operator, self.buyer, self.seller, self.relayer = (a.address for a in self.keys[:4])
+        self.registry = self.deploy("AgentRegistry")
+        self.escrow = self.deploy("DealEscrow", self.registry.address, self.keys[9].address)
+        self.anchor = self.deploy("ActionLogAnchor")
+        self.usd = self.deploy("TestUSD")
+
+    def deploy(self, name: str, *args: Any) -> Any:
+        """Deploy `name` from its artifact; the contract bound to its address."""
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            factory.constructor(*args).transact({"from": self.operator})
+        )
+        return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
+
+    def gas(self, fn: Any, sender: str) -> int:
+        """Send `fn` from an unlocked dev account; the receipt's gasUsed."""
+        receipt = self.w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        if receipt["status"] != 1:
+            raise RuntimeError(f"transaction {fn.fn_name} reverted")
+        return int(receipt["gasUsed"])
+
+    def deal(self, nonce: int) -> tuple[Deal, bytes, bytes]:
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        deal = Deal(self.buyer, self.seller, self.usd.address, 25 * USD, os.urandom(32), now + 3600, nonce)
+        message = deal_typed_data(deal, ANVIL_CHAIN_ID, self.escrow.address)
+        sigs = [bytes(self.keys[i].sign_typed_data(full_message=message).signature) for i in (1, 2)]
+        return deal, sigs[0], sigs[1]
+
+    def open(self, nonce: int) -> tuple[Deal, int]:
+        deal, buyer_sig, seller_sig = self.deal(nonce)
+        return deal, self.gas(
+            self.escrow.functions.open(deal.as_tuple(), buyer_sig, seller_sig), self.relayer
+        )
+
+
+def measure(b: Bench) -> list[Row]:
+    """Run every operation (twice where the first call costs more) and collect gasUsed."""
+    rows: list[Row] = []
+
+    def add(name: str, gas: float, target: float | None = None, unit: str = "gas") -> None:
+        rows.append(Row(name, gas, target, unit))
+
+    b.gas(b.usd.functions.mint(b.buyer, 1_000_000 * USD), b.operator)
+    transfer = b.usd.functions.transfer(b.relayer, USD)
+    add("TestUSD transfer, new holder (baseline)", b.gas(transfer, b.buyer))
+    add("TestUSD transfer, existing holder (baseline)", b.gas(transfer, b.buyer))
+
+    leaves = [os.urandom(32) for _ in range(BATCH)]
+    add("anchor, first", b.gas(b.anchor.functions.anchor(merkle_root(leaves), 1, BATCH), b.buyer), 30_000)
+    steady = max(
+        b.gas(b.anchor.functions.anchor(os.urandom(32), seq * BATCH + 1, (seq + 1) * BATCH), b.buyer)
+        for seq in range(1, 6)
+    )
+    add("anchor, steady state (max of 5)", steady, 30_000)
+    add(f"anchor gas per ledger entry, batch of {BATCH:,}", steady / BATCH, 100, "gas/entry")
+
+    b.gas(b.usd.functions.approve(b.escrow.address, 2**256 - 1), b.buyer)
+    first_deal, gas = b.open(1)
+    add("escrow open, first deal", gas, 150_000)
+    later_deal, gas = b.open(2)
+    add("escrow open, later deal", gas, 150_000)
+    release = b.escrow.functions.release
+    add("escrow release, seller's first payment", b.gas(release(first_deal.as_tuple()), b.buyer), 70_000)
+    add("escrow release, later", b.gas(release(later_deal.as_tuple()), b.buyer), 70_000)
+    refund_deal, _ = b.open(3)
+    b.w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
+    b.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    add("escrow refund", b.gas(b.escrow.functions.refund(refund_deal.as_tuple()), b.relayer))
+
+    did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+    register = b.registry.functions.register(
+        did, "https://agent.example/a2a", ["translate", "code"], bytes(64)
+    )
+    add("registry register (2 tags, 64-byte proof)", b.gas(register, b.seller))
+    add("registry revokeCredential", b.gas(b.registry.functions.revokeCredential(os.urandom(32)), b.seller))
+    add("registry pause", b.gas(b.registry.functions.pause(b.seller), b.operator))
+    return rows
+
+
+def render(rows: list[Row]) -> str:
+    """The table as text."""
+    width = max(len(r.name) for r in rows)
+    lines = [f"{'operation':<{width}}  {'gasUsed':>10}  {'target':>10}  result", "-" * (width + 33)]
+    for r in rows:
+        measured = f"{r.gas:>10,.1f}" if r.unit != "gas" else f"{int(r.gas):>10,}"
+        target = f"<= {r.target:,.0f}" if r.target is not None else ""
+        result = ("pass" if r.ok else "FAIL") if r.target is not None else ""
+        lines.append(f"{r.name:<{width}}  {measured}  {target:>10}  {result}".rstrip())
+    lines.append("gasUsed = receipt gasUsed of the whole transaction, 21,000 intrinsic gas included.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    """Measure on a fresh anvil, print and save the table; 1 when a target is missed."""
+    with AnvilNode() as node:
+        rows = measure(Bench(node.url))
+    table = render(rows)
+    print(table, end="")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(table, encoding="utf-8")
+    failed = [r.name for r in rows if not r.ok]
+    if failed:
+        print(f"targets missed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
