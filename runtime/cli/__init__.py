@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from runtime.cli import chain, config_cmd, keys
@@ -27,17 +26,14 @@ def build_app() -> typer.Typer:
 
 
 def run(argv: list[str]) -> int:
-    """Run one command; return its exit code. Never lets a traceback reach the user."""
+    """Run one command; return its exit code. Never lets a traceback reach the user.
+
+    Typer's standalone mode answers usage errors itself (exit 2) and raises SystemExit; every
+    other exception comes out here and becomes one line through `user_message`."""
     try:
-        result = build_app()(argv, prog_name="sova", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        sys.stderr.write("aborted\n")
-        return 130
+        build_app()(argv, prog_name="sova")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
@@ -47,7 +43,7 @@ def run(argv: list[str]) -> int:
         text, code = user_message(exc)
         sys.stderr.write(f"error: {text}\n")
         return code
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,17 @@ from runtime.chain_ops import chain_url, running_local_node, start_local_node
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json, warn
 from runtime.config import RemoteChain
 from runtime.errors import SovaError
-from runtime.provision import Deployed, deploy_contracts
+
+if TYPE_CHECKING:
+    from runtime.provision import Deployed
+
+
+def _deploy(*args: Any) -> Deployed:
+    # Imported here: web3 and eth-account take ~0.7 s to import, which `sova --help` should not pay.
+    from runtime.provision import deploy_contracts
+
+    return asyncio.run(deploy_contracts(*args))
+
 
 app = typer.Typer(help="Run the local chain and deploy Sova's contracts.", no_args_is_help=True)
 
@@ -52,7 +62,7 @@ def up(
         url = record.url
         out.print(f"attached to the running local chain at {url} (pid {record.pid})")
     try:
-        _print_deployed(asyncio.run(deploy_contracts(config, file, home, url, warn)))
+        _print_deployed(_deploy(config, file, home, url, warn))
     except BaseException:
         if node is not None and not detach:
             node.stop()
@@ -103,7 +113,7 @@ def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
 def deploy(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
     """Deploy the contracts once (to the local chain or chain.rpc_url) and record their addresses."""
     config, home = load(file)
-    result = asyncio.run(deploy_contracts(config, file, home, chain_url(config, home), warn))
+    result = _deploy(config, file, home, chain_url(config, home), warn)
     if as_json:
         print_json(_deployed_json(result))
     else:
@@ -158,3 +168,33 @@ def _read_deployments(path: Path) -> dict[str, str] | None:
         return dict(json.loads(path.read_text(encoding="utf-8"))["contracts"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+@app.command("fund")
+def fund(
+    address: Annotated[str, typer.Argument(help="0x address or a key name in the keystore folder")],
+    eth: Annotated[str, typer.Option("--eth", help="native currency to hold afterwards")] = "100",
+    file: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Top up an address with native currency on the local chain (anvil_setBalance)."""
+    from decimal import Decimal, InvalidOperation
+
+    from runtime.chain_ops import fund_local
+
+    config, home = load(file)
+    if isinstance(config.chain, RemoteChain):
+        raise SovaError("`sova chain fund` works on the local chain only: send native currency from a wallet")
+    try:
+        amount = Decimal(eth)
+    except InvalidOperation:
+        raise SovaError(f"--eth {eth!r} is not a number: give e.g. --eth 10") from None
+    keys_dir = home.keys_dir(config, file.parent)
+    target = address if address.startswith("0x") else _key_address(keys_dir, address)
+    fund_local(chain_url(config, home), target, amount)
+    out.print(f"{target} holds at least {amount} ETH on the local chain")
+
+
+def _key_address(keys_dir: Path, name: str) -> str:
+    from wallet import Keystore
+
+    return Keystore(keys_dir).info(name).address

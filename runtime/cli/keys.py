@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from runtime.cli.common import JsonOption, out, print_json, warn
 from runtime.errors import SovaError
 from runtime.secrets import passphrase, secret_from_env_or_prompt
-from wallet import KeyInfo, Keystore
+
+if TYPE_CHECKING:
+    from wallet import KeyInfo, Keystore
 
 app = typer.Typer(help="Create, import, list, show and export wallet keys.", no_args_is_help=True)
 
@@ -25,6 +27,8 @@ PassEnvOption = Annotated[
 
 
 def _keystore(directory: Path | None) -> Keystore:
+    from wallet import Keystore  # eth-account is slow to import: only when a key is touched
+
     if directory is None:
         home = os.environ.get("SOVA_HOME")
         directory = (Path(home) if home else Path(".sova")) / "keys"
@@ -120,6 +124,6 @@ def export(
     if not private_key:
         print_json(store.export_json(name))
         return
-    secret = passphrase(passphrase_env)
+    key = store.export_private_key(name, passphrase(passphrase_env))
     warn("printing a raw private key: anyone who sees it controls the wallet")
-    out.print(store.export_private_key(name, secret))
+    out.print(key)
