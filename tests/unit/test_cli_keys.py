@@ -28,7 +28,9 @@ def test_new_key_is_private_file_listed_and_shown(tmp_path: Path) -> None:
 
 def test_import_private_key_from_env_gives_its_address(tmp_path: Path) -> None:
     env = {**PASS, "KEY": DEV_KEY}
-    result = sova("keys", "import", "dev", "--private-key-env", "KEY", "--dir", str(tmp_path), "--json", env=env)
+    result = sova(
+        "keys", "import", "dev", "--private-key-env", "KEY", "--dir", str(tmp_path), "--json", env=env
+    )
     assert result.code == 0, result.err
     assert json.loads(result.out)["address"] == DEV_ADDRESS
     assert DEV_KEY[2:] not in (tmp_path / "dev.json").read_text()
@@ -45,7 +47,9 @@ def test_export_private_key_round_trips_with_the_right_passphrase(tmp_path: Path
 def test_wrong_passphrase_is_one_line_exit_2_without_key_material(tmp_path: Path) -> None:
     env = {**PASS, "KEY": DEV_KEY}
     sova("keys", "import", "dev", "--private-key-env", "KEY", "--dir", str(tmp_path), env=env)
-    result = sova("keys", "export", "dev", "--private-key", "--dir", str(tmp_path), env={"SOVA_PASSPHRASE": "nope"})
+    result = sova(
+        "keys", "export", "dev", "--private-key", "--dir", str(tmp_path), env={"SOVA_PASSPHRASE": "nope"}
+    )
     assert result.code == 2
     line = one_error_line(result)
     assert "wrong passphrase" in line

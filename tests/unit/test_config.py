@@ -176,18 +176,21 @@ def test_secret_in_env_field_is_refused(tmp_path: Path) -> None:
         """,
     )
     (line,) = problems(path)
-    assert "keys.passphrase_env" in line and "never put the secret itself here" in line
+    assert "keys.passphrase_env" in line
+    assert "never put the secret itself here" in line
 
 
 def test_invalid_yaml_names_line(tmp_path: Path) -> None:
     path = write(tmp_path, "agents: [\n  name: x\n")
     (line,) = problems(path)
-    assert line.startswith(f"{path}:") and "not valid YAML" in line
+    assert line.startswith(f"{path}:")
+    assert "not valid YAML" in line
 
 
 def test_missing_file_says_how_to_fix(tmp_path: Path) -> None:
     (line,) = problems(tmp_path / "agents.yaml")
-    assert "file not found" in line and "-f PATH" in line
+    assert "file not found" in line
+    assert "-f PATH" in line
 
 
 def test_schema_is_json_schema_with_every_section() -> None:
