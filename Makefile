@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 TOOLS_STAMP := tools/node_modules/.installed
+INTEROP_STAMP := tools/interop/node_modules/.installed
 PACKAGES := identity wallet policies skills runtime
 AGENTS ?= agents.yaml
 
 .PHONY: setup run test lint typecheck imports unit bench contracts clean
 
-setup: $(STAMP) $(TOOLS_STAMP)
+setup: $(STAMP) $(TOOLS_STAMP) $(INTEROP_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 13) else "Sova needs Python 3.11 or 3.12 (didkit has no wheels for newer): install python3.11 and run make again")'
@@ -22,6 +23,11 @@ $(STAMP): pyproject.toml
 
 $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Reference JS libraries (Digital Bazaar vc, jose, the A2A JS SDK) used only by the interop tests.
+$(INTEROP_STAMP): tools/interop/package.json tools/interop/package-lock.json
+	cd tools/interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 run: setup
@@ -43,7 +49,9 @@ unit: setup
 test: lint typecheck imports unit
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@mkdir -p bench/results
+	@# -P: do not put bench/ on sys.path, where bench/wallet.py would shadow the wallet package.
+	@for b in bench/*.py; do echo "== $$b"; $(PY) -P $$b || exit 1; done
 
 contracts: $(TOOLS_STAMP)
 	$(PY) tools/compile_contracts.py

@@ -1,0 +1,145 @@
+"""JSON Canonicalization Scheme (RFC 8785): one byte string for one JSON value.
+
+Objects have their members sorted by the UTF-16 code units of the names, no whitespace, strings escaped
+minimally (only `"`, `\\` and control characters) and written as UTF-8, numbers written the way
+ECMAScript's `Number.prototype.toString` writes IEEE-754 doubles.
+
+Integers outside ±(2**53 - 1) are refused rather than silently rounded: send big amounts as strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_encode_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def canonicalize(value: Any) -> bytes:
+    """The RFC 8785 canonical UTF-8 bytes of a JSON value (dict, list, str, int, float, bool, None).
+
+    Raises ValueError for values JSON cannot carry exactly: NaN, infinities, integers beyond 2**53 - 1,
+    non-string object keys, lone surrogates, and types other than the JSON ones.
+    """
+    try:
+        return canonical_text(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("JCS: a string holds a lone surrogate, which is not valid Unicode") from None
+
+
+def canonical_text(value: Any) -> str:
+    """The canonical JSON text (a str; encode it as UTF-8, which fails on lone surrogates)."""
+    parts: list[str] = []
+    _write(value, parts)
+    return "".join(parts)
+
+
+def json_string(text: str) -> str:
+    """One JSON string literal as JCS writes it."""
+    return _encode_string(text)
+
+
+def _write(value: Any, out: list[str]) -> None:
+    kind = type(value)  # exact types first: this runs for every message signed
+    if kind is str:
+        out.append(_encode_string(value))
+    elif kind is dict:
+        _write_object(value, out)
+    elif kind is int:
+        out.append(_int(value))
+    elif kind is list or kind is tuple:
+        _write_array(value, out)
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is float:
+        out.append(format_number(value))
+    elif isinstance(value, str):
+        out.append(_encode_string(str(value)))
+    elif isinstance(value, int):
+        out.append(_int(int(value)))
+    elif isinstance(value, float):
+        out.append(format_number(float(value)))
+    elif isinstance(value, Mapping):
+        _write_object(value, out)
+    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        _write_array(value, out)
+    else:
+        raise ValueError(f"JCS: {type(value).__name__} is not a JSON type")
+
+
+def _int(value: int) -> str:
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    raise ValueError(f"JCS: integer {value} is outside ±(2**53 - 1): send it as a string")
+
+
+def _write_array(value: Sequence[Any], out: list[str]) -> None:
+    out.append("[")
+    first = True
+    for item in value:
+        if not first:
+            out.append(",")
+        first = False
+        _write(item, out)
+    out.append("]")
+
+
+def _write_object(value: Mapping[Any, Any], out: list[str]) -> None:
+    try:
+        names = sorted(value, key=_utf16_key)
+    except AttributeError:  # a key without .encode: not a string
+        bad = next(k for k in value if not isinstance(k, str))
+        raise ValueError(f"JCS: object key {bad!r} is not a string") from None
+    out.append("{")
+    first = True
+    for name in names:
+        if not isinstance(name, str):
+            raise ValueError(f"JCS: object key {name!r} is not a string")
+        if not first:
+            out.append(",")
+        first = False
+        out.append(_encode_string(name))
+        out.append(":")
+        _write(value[name], out)
+    out.append("}")
+
+
+def _utf16_key(name: str) -> bytes:
+    # Sorting by UTF-16 code units; "surrogatepass" keeps lone surrogates sortable (encoding fails later).
+    return name.encode("utf-16-be", "surrogatepass")
+
+
+def format_number(value: float) -> str:
+    """An IEEE-754 double as ECMAScript writes it (RFC 8785 §3.2.2.3): shortest round-trip digits."""
+    if not math.isfinite(value):
+        raise ValueError(f"JCS: {value} is not a JSON number")
+    if value == 0:
+        return "0"  # also for -0.0
+    sign = "-" if value < 0 else ""
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    int_part, _, frac_part = mantissa.partition(".")
+    digits = (int_part + frac_part).lstrip("0")
+    # value = 0.<digits> * 10**n, where the decimal point sits len(int_part) places into int_part+frac_part.
+    leading_zeros = len(int_part + frac_part) - len((int_part + frac_part).lstrip("0"))
+    n = len(int_part) - leading_zeros + (int(exp_text) if exp_text else 0)
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        exponent = f"e{'+' if e >= 0 else '-'}{abs(e)}"
+        text = (digits if k == 1 else digits[0] + "." + digits[1:]) + exponent
+    return sign + text

@@ -1,0 +1,142 @@
+"""Verifying credentials: didkit's proof check plus everything didkit leaves out.
+
+In order: readable (malformed), every term defined (undefined_term, unsupported_context), the proof
+(bad_proof), issuance date / nbf not in the future and expiration date / exp not past, both with a clock
+skew (not_yet_valid, expired), the issuer in the caller's trusted set (untrusted_issuer), and the
+caller's revocation check (revoked; revocation_unavailable when the check itself fails: fail closed).
+
+didkit enforces nbf/exp of JWT VCs itself, with no skew; a JWT VC inside the skew window is reported as
+not_yet_valid / expired with that explanation rather than as a bad proof.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Protocol
+
+from identity import didkit_bridge
+from identity.credential import Credential, VerifiedCredential, iso, parse_credential
+from identity.errors import InvalidCredential
+from identity.vocab import check_vocabulary
+
+DEFAULT_CLOCK_SKEW = timedelta(seconds=60)
+_LDP_OPTIONS = json.dumps({"proofPurpose": "assertionMethod"})
+_JWT_OPTIONS = json.dumps({"proofPurpose": "assertionMethod", "proofFormat": "jwt"})
+
+
+class RevocationChecker(Protocol):
+    """Whether `issuer_did` revoked its credential `credential_id`; may be sync or async.
+
+    Sova's checker reads AgentRegistry.isRevoked(issuer's wallet, credential_id_hash(credential_id)).
+    An exception means "cannot tell": the credential is then refused (revocation_unavailable).
+    """
+
+    def __call__(self, issuer_did: str, credential_id: str, /) -> bool | Awaitable[bool]: ...
+
+
+async def verify_credential(
+    credential: str | Mapping[str, Any] | Credential,
+    *,
+    trusted_issuers: Collection[str] | None,
+    revocation: RevocationChecker | None,
+    now: datetime | None = None,
+    max_clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> VerifiedCredential:
+    """Verify a credential (LD-proof JSON, JWT, dict or Credential) and return it as VerifiedCredential.
+
+    `trusted_issuers` is the set of issuer DIDs to accept; `revocation` the revocation check. Both are
+    required keywords: pass None explicitly to skip one (e.g. `sova vc verify` of a file without a fleet).
+    Raises InvalidCredential with a `reason` code and a one-line message.
+    """
+    text = _text(credential)
+    vc = _checked_jwt(text) if text.startswith("ey") else _checked(parse_credential(text))
+    cid = vc.id
+    moment = now or datetime.now(UTC)
+    errors = await didkit_bridge.proof_errors(text, _JWT_OPTIONS if vc.format == "jwt" else _LDP_OPTIONS)
+    if errors and vc.format == "jwt":
+        # didkit refuses a JWT VC outside [nbf, exp) with no skew and a vague message: say why.
+        check_dates(vc, moment, timedelta(0))
+    if errors:
+        raise InvalidCredential(
+            f"credential {cid} does not verify: {'; '.join(errors)[:200]} (proof, issuer {vc.issuer}): it was"
+            " altered or not signed by its issuer; get the original from the issuer",
+            reason="bad_proof",
+            credential_id=cid,
+        )
+    check_dates(vc, moment, max_clock_skew)
+    if trusted_issuers is not None and vc.issuer not in trusted_issuers:
+        raise InvalidCredential(
+            f"credential {cid} is from untrusted issuer {vc.issuer}: add the issuer to the trusted issuers"
+            " (policy `issuers`) if you trust it",
+            reason="untrusted_issuer",
+            credential_id=cid,
+        )
+    if revocation is not None:
+        await _check_revocation(vc, revocation)
+    return VerifiedCredential._of(vc)
+
+
+def _checked(vc: Credential) -> Credential:
+    check_vocabulary(vc.body, vc.id)
+    return vc
+
+
+@lru_cache(maxsize=512)
+def _checked_jwt(token: str) -> Credential:
+    """A JWT VC parsed and its vocabulary checked, cached by its exact text: the same credential is
+    verified again and again (every DID-auth handshake), and this is a pure function of the text.
+    The proof, dates, trust and revocation are checked on every verification."""
+    return _checked(parse_credential(token))
+
+
+def _text(credential: str | Mapping[str, Any] | Credential) -> str:
+    if isinstance(credential, str):
+        return credential.strip()
+    if isinstance(credential, Credential):
+        return credential.text
+    if not isinstance(credential, Mapping):
+        raise InvalidCredential("credential is malformed: not a JSON object or JWT", reason="malformed")
+    return json.dumps(credential)
+
+
+def check_dates(vc: Credential, now: datetime, skew: timedelta) -> None:
+    """InvalidCredential(not_yet_valid | expired) unless issuance ≤ now + skew and now - skew < expiry."""
+    if vc.issued_at > now + skew:
+        field = "nbf" if vc.format == "jwt" else "issuanceDate"
+        raise InvalidCredential(
+            f"credential {vc.id} is not valid yet: {field} {iso(vc.issued_at)} is in the future (now"
+            f" {iso(now)}, skew {skew.total_seconds():.0f}s): check the clocks or wait",
+            reason="not_yet_valid",
+            credential_id=vc.id,
+        )
+    if vc.expires_at is not None and vc.expires_at <= now - skew:
+        field = "exp" if vc.format == "jwt" else "expirationDate"
+        raise InvalidCredential(
+            f"credential {vc.id} expired at {iso(vc.expires_at)} ({field}): ask the issuer {vc.issuer} for a"
+            " new one",
+            reason="expired",
+            credential_id=vc.id,
+        )
+
+
+async def _check_revocation(vc: Credential, revocation: RevocationChecker) -> None:
+    try:
+        answer = revocation(vc.issuer, vc.id)
+        revoked = await answer if inspect.isawaitable(answer) else answer
+    except Exception as exc:
+        raise InvalidCredential(
+            f"credential {vc.id}: its revocation status cannot be read ({type(exc).__name__}:"
+            f" {str(exc)[:100]}): check the chain connection and retry",
+            reason="revocation_unavailable",
+            credential_id=vc.id,
+        ) from exc
+    if revoked:
+        raise InvalidCredential(
+            f"credential {vc.id} was revoked by its issuer {vc.issuer}: ask the issuer for a new one",
+            reason="revoked",
+            credential_id=vc.id,
+        )
