@@ -2,7 +2,8 @@
 with nonce manager and crash-safe outbox, contract bindings and deployment.
 
 The public names below are loaded on first use, so importing `wallet` costs nothing at import
-time (web3 alone takes half a second to import).
+time (web3 and eth-account take most of a second to import). Errors are imported eagerly: they are
+tiny and `except` clauses need them.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from wallet.errors import (
     DeploymentError,
     InsecureKeystore,
     InsufficientFunds,
+    InvalidKeyMaterial,
+    InvalidKeyName,
     KeyExists,
     KeyNotFound,
     KeystoreError,
     NonceError,
+    RpcError,
     RpcUnavailable,
     TransactionReverted,
     TransactionTimeout,
@@ -29,30 +33,98 @@ from wallet.errors import (
 )
 
 if TYPE_CHECKING:
-    from wallet.artifacts import CONTRACT_NAMES, Artifact, load_artifact
-    from wallet.chain import ChainClient
-    from wallet.contracts import ContractBinding
-    from wallet.deploy import Deployments, deploy_all
-    from wallet.keystore import KeyInfo, Keystore
-    from wallet.merkle import merkle_proof, merkle_root, verify_proof
-    from wallet.outbox import Outbox
-    from wallet.signer import Signer
-    from wallet.typed_data import Deal, binding_digest, deal_digest, deal_typed_data, recover_typed_data_signer
+    from wallet.artifacts import (
+        CONTRACT_NAMES,
+        Artifact,
+        load_artifact,
+    )
+    from wallet.chain import (
+        ChainClient,
+    )
+    from wallet.contracts import (
+        ActionLogAnchor,
+        AgentRegistry,
+        ContractBinding,
+        DealEscrow,
+        TestUSD,
+        bind,
+        deploy_contract,
+    )
+    from wallet.deploy import (
+        Deployments,
+        DeployResult,
+        contracts_for,
+        deploy_all,
+        deployments_path,
+    )
+    from wallet.hd import (
+        derivation_path,
+        derive_account,
+        new_mnemonic,
+        normalize_mnemonic,
+    )
+    from wallet.keystore import (
+        KeyInfo,
+        Keystore,
+    )
+    from wallet.merkle import (
+        merkle_proof,
+        merkle_root,
+        verify_proof,
+    )
+    from wallet.outbox import (
+        Outbox,
+        OutboxEntry,
+    )
+    from wallet.receipts import (
+        Receipt,
+    )
+    from wallet.recovery import (
+        RecoveryReport,
+    )
+    from wallet.signer import (
+        SignedTransaction,
+        Signer,
+    )
+    from wallet.typed_data import (
+        Deal,
+        binding_digest,
+        deal_digest,
+        deal_typed_data,
+        recover_typed_data_signer,
+    )
 
 _LAZY = {
-    "CONTRACT_NAMES": "wallet.artifacts",
     "Artifact": "wallet.artifacts",
+    "CONTRACT_NAMES": "wallet.artifacts",
     "load_artifact": "wallet.artifacts",
     "ChainClient": "wallet.chain",
+    "ActionLogAnchor": "wallet.contracts",
+    "AgentRegistry": "wallet.contracts",
     "ContractBinding": "wallet.contracts",
+    "DealEscrow": "wallet.contracts",
+    "TestUSD": "wallet.contracts",
+    "bind": "wallet.contracts",
+    "deploy_contract": "wallet.contracts",
+    "DeployResult": "wallet.deploy",
     "Deployments": "wallet.deploy",
+    "contracts_for": "wallet.deploy",
     "deploy_all": "wallet.deploy",
+    "deployments_path": "wallet.deploy",
+    "derivation_path": "wallet.hd",
+    "derive_account": "wallet.hd",
+    "new_mnemonic": "wallet.hd",
+    "normalize_mnemonic": "wallet.hd",
     "KeyInfo": "wallet.keystore",
     "Keystore": "wallet.keystore",
     "merkle_proof": "wallet.merkle",
     "merkle_root": "wallet.merkle",
     "verify_proof": "wallet.merkle",
     "Outbox": "wallet.outbox",
+    "OutboxEntry": "wallet.outbox",
+    "Receipt": "wallet.receipts",
+    "RecoveryReport": "wallet.recovery",
+    "SignedTransaction": "wallet.signer",
     "Signer": "wallet.signer",
     "Deal": "wallet.typed_data",
     "binding_digest": "wallet.typed_data",
@@ -71,6 +143,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CONTRACT_NAMES",
+    "ActionLogAnchor",
+    "AgentRegistry",
     "Artifact",
     "ArtifactError",
     "ChainClient",
@@ -78,10 +152,14 @@ __all__ = [
     "ContractBinding",
     "CorruptKeystore",
     "Deal",
+    "DealEscrow",
+    "DeployResult",
     "DeploymentError",
     "Deployments",
     "InsecureKeystore",
     "InsufficientFunds",
+    "InvalidKeyMaterial",
+    "InvalidKeyName",
     "KeyExists",
     "KeyInfo",
     "KeyNotFound",
@@ -89,19 +167,33 @@ __all__ = [
     "KeystoreError",
     "NonceError",
     "Outbox",
+    "OutboxEntry",
+    "Receipt",
+    "RecoveryReport",
+    "RpcError",
     "RpcUnavailable",
+    "SignedTransaction",
     "Signer",
+    "TestUSD",
     "TransactionReverted",
     "TransactionTimeout",
     "WalletError",
     "WrongPassphrase",
+    "bind",
     "binding_digest",
+    "contracts_for",
     "deal_digest",
     "deal_typed_data",
     "deploy_all",
+    "deploy_contract",
+    "deployments_path",
+    "derivation_path",
+    "derive_account",
     "load_artifact",
     "merkle_proof",
     "merkle_root",
+    "new_mnemonic",
+    "normalize_mnemonic",
     "recover_typed_data_signer",
     "verify_proof",
 ]

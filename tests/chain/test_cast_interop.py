@@ -20,7 +20,9 @@ PASS = "interop passphrase"
 
 
 def cast(*args: str) -> str:
-    proc = subprocess.run([str(cast_binary()), *args], capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [str(cast_binary()), *args], capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 

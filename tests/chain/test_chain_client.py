@@ -10,9 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 
 from runtime.anvil import AnvilNode, free_port
+from wallet.abi import ErrorDecoder
 from wallet.chain import ChainClient
 from wallet.contracts import TestUSD, deploy_contract
 from wallet.errors import InsufficientFunds, RpcError, RpcUnavailable, TransactionReverted, TransactionTimeout
@@ -87,8 +89,8 @@ async def test_unreachable_rpc_gives_up_after_bounded_retries() -> None:
     elapsed = time.monotonic() - start
     assert 0.05 + 0.1 + 0.1 <= elapsed < 3.0  # three sleeps, capped; then it stops
     assert str(err.value) == (
-        f"RPC at {url} not reachable after 4 tries (ClientConnectorError): "
-        "start the chain (`sova chain up`) or fix chain.rpc_url in agents.yaml"
+        f"RPC at {url} not reachable after 4 tries: start the chain (`sova chain up`) "
+        "or fix chain.rpc_url in agents.yaml (last error: connection refused)"
     )
 
 
@@ -191,6 +193,17 @@ async def test_wait_times_out_with_a_clear_message(anvil: AnvilNode) -> None:
         assert "after 0.3 s on chain 31337" in str(err.value)
     finally:
         await client.close()
+
+
+def test_standard_revert_reasons_are_decoded() -> None:
+    decoder = ErrorDecoder()
+    error_string = bytes.fromhex("08c379a0") + abi_encode(["string"], ["not owner"])
+    assert decoder.decode(error_string) == "Error('not owner')"
+    panic = bytes.fromhex("4e487b71") + abi_encode(["uint256"], [0x11])
+    assert decoder.decode(panic) == "Panic(0x11: arithmetic overflow or underflow)"
+    assert decoder.decode(bytes.fromhex("deadbeef")) is None
+    assert decoder.describe(bytes.fromhex("deadbeef")) == "unknown error data 0xdeadbeef"
+    assert decoder.describe(b"") == "no revert data"
 
 
 def test_fee_bump_is_at_least_an_eighth_plus_one() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from runtime.anvil import AnvilNode
 from wallet.artifacts import CONTRACT_NAMES

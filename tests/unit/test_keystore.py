@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -152,7 +153,9 @@ def test_wrong_passphrase_names_key_path_and_fix(store: Keystore) -> None:
         (lambda text: text.replace('"kdf": "scrypt"', '"kdf": "argon2"'), "argon2"),
     ],
 )
-def test_corrupt_or_truncated_files_are_reported(store: Keystore, damage, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_or_truncated_files_are_reported(
+    store: Keystore, damage: Callable[[str], str], expected: str
+) -> None:
     info = store.create("alice", PASS)
     info.path.write_text(damage(info.path.read_text()))
     with pytest.raises(CorruptKeystore) as err:
@@ -203,7 +206,7 @@ def test_errors_never_contain_key_material_or_passphrase(store: Keystore, tmp_pa
     typo = "jun" + "que"  # built, so that the test's own source lines in a traceback do not contain it
     store.import_private_key("alice", key_hex, secret)
     raised: list[BaseException] = []
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: store.unlock("alice", "wrong"),
         lambda: store.import_private_key("alice", key_hex, secret),  # exists
         lambda: store.import_private_key("bad1", key_hex[:-1], secret),  # 63 digits

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from wallet.nonces import NonceManager, NonceStart
-from wallet.outbox import Outbox
+from wallet.outbox import Outbox, OutboxEntry
 
 SENDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 OTHER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 
 
-def _record(box: Outbox, nonce: int, version: int = 0, sender: str = SENDER, chain_id: int = 31337, **kw):  # type: ignore[no-untyped-def]
+def _record(
+    box: Outbox, nonce: int, version: int = 0, sender: str = SENDER, chain_id: int = 31337, **kw: Any
+) -> OutboxEntry:
     raw = f"raw-{chain_id}-{sender}-{nonce}-{version}".encode()
     return box.record(
         chain_id=chain_id,

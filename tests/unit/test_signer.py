@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from wallet.errors import InvalidKeyMaterial
 from wallet.signer import Signer
