@@ -1,5 +1,42 @@
-"""Intents, decisions, policy rules and the engine (issue 4). Presets live in policies/presets/."""
+"""Intents, decisions, policy rules, the engine and budgets (issue 4). Presets live in policies/presets/."""
 
-from policies.errors import PolicyError
+from policies.budget import Budget, Refusal, Reservation, SpendLimits
+from policies.decision import Approval, Decision, Reason, Verdict, explain
+from policies.engine import Policy, compile_policy, evaluate
+from policies.errors import BudgetError, PolicyError, PolicyFileError
+from policies.intent import Counterparty, Credential, Facts, Intent
+from policies.loader import load_policy, parse_policy
+from policies.rules import DEFAULT_SKILLS, PolicyFile, RuleContext
+from policies.units import TokenInfo, TokenRegistry, format_units, parse_amount, to_base_units
 
-__all__ = ["PolicyError"]
+__all__ = [
+    "DEFAULT_SKILLS",
+    "Approval",
+    "Budget",
+    "BudgetError",
+    "Counterparty",
+    "Credential",
+    "Decision",
+    "Facts",
+    "Intent",
+    "Policy",
+    "PolicyError",
+    "PolicyFile",
+    "PolicyFileError",
+    "Reason",
+    "Refusal",
+    "Reservation",
+    "RuleContext",
+    "SpendLimits",
+    "TokenInfo",
+    "TokenRegistry",
+    "Verdict",
+    "compile_policy",
+    "evaluate",
+    "explain",
+    "format_units",
+    "load_policy",
+    "parse_amount",
+    "parse_policy",
+    "to_base_units",
+]

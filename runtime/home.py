@@ -62,6 +62,13 @@ class Home:
     def outbox(self) -> Path:
         return self.root / "outbox.sqlite"
 
+    def agent_dir(self, name: str) -> Path:
+        """Per-agent state: ledger, credential store, replay store, operator token."""
+        return self.root / "agents" / name
+
+    def credentials(self, name: str) -> Path:
+        return self.agent_dir(name) / "credentials.sqlite"
+
     @property
     def dev_passphrase(self) -> Path:
         return self.root / "dev-passphrase"

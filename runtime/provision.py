@@ -7,13 +7,17 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime.chain_ops import expected_chain_id, fund_local
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
 from runtime.home import Home
 from runtime.secrets import passphrase
-from wallet import ChainClient, Deployments, KeyInfo, KeyNotFound, Keystore, Outbox, Signer, deploy_all
+from wallet import KeyNotFound
+
+if TYPE_CHECKING:
+    from wallet import ChainClient, Deployments, KeyInfo, Keystore, Signer
 
 OPERATOR_INDEX = 0
 
@@ -34,6 +38,8 @@ class Deployed:
 
 
 def keystore_for(config: AgentsFile, config_path: Path, home: Home) -> Keystore:
+    from wallet import Keystore
+
     return Keystore(home.keys_dir(config, config_path.parent))
 
 
@@ -44,7 +50,9 @@ def key_passphrase(config: AgentsFile, home: Home, warn: object = None) -> str:
 
 
 def ensure_key(config: AgentsFile, store: Keystore, name: str, index: int, secret: str) -> KeyInfo:
-    """The key `name`; created when missing (derived from the seed at `index` when keys.seed_env is set)."""
+    """The wallet key `name` and its identity key beside it; each created when missing (the wallet
+    key derived from the seed at `index` when keys.seed_env is set)."""
+    ensure_identity_key(store.directory, name, secret)
     try:
         return store.info(name)
     except KeyNotFound:
@@ -60,6 +68,16 @@ def ensure_key(config: AgentsFile, store: Keystore, name: str, index: int, secre
     return store.create(name, secret)
 
 
+def ensure_identity_key(directory: Path, name: str, secret: str) -> str:
+    """The DID of the identity key `name` in `directory`, created (same passphrase) when missing."""
+    from identity import IdentityKeyStore
+
+    identities = IdentityKeyStore(directory)
+    if not identities.exists(name):
+        identities.create(name, secret)
+    return identities.did(name)
+
+
 async def unlock_operator(config: AgentsFile, store: Keystore, secret: str) -> Signer:
     name = config.keys.operator
     await asyncio.to_thread(ensure_key, config, store, name, OPERATOR_INDEX, secret)
@@ -68,6 +86,8 @@ async def unlock_operator(config: AgentsFile, store: Keystore, secret: str) -> S
 
 
 async def connect(config: AgentsFile, home: Home, url: str) -> ChainClient:
+    from wallet import ChainClient, Outbox
+
     client = await ChainClient.connect(url, outbox=Outbox(home.outbox))
     want = expected_chain_id(config)
     if client.chain_id != want:
@@ -91,6 +111,8 @@ async def deploy_contracts(
     try:
         if isinstance(config.chain, LocalChain):
             await asyncio.to_thread(fund_local, url, signer.address, Decimal(config.chain.fund))
+        from wallet import deploy_all
+
         deployments, fresh = await deploy_all(client, signer, home.deployments(client.chain_id))
         return Deployed(url, client.chain_id, signer.address, deployments, fresh)
     finally:

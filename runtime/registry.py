@@ -48,7 +48,9 @@ class Registry:
 
     async def record(self, agent_id: int) -> AgentRecord:
         wallet, did, endpoint, tags, proof, registered_at = await self.contract.call("getAgent", agent_id)
-        return AgentRecord(agent_id, str(wallet), str(did), str(endpoint), tuple(tags), bytes(proof), int(registered_at))
+        return AgentRecord(
+            agent_id, str(wallet), str(did), str(endpoint), tuple(tags), bytes(proof), int(registered_at)
+        )
 
     async def by_wallet(self, wallet: str) -> AgentRecord | None:
         agent_id = await self.contract.agent_id_of(wallet)

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from runtime.cli import chain, config_cmd, keys
+from runtime.cli import chain, config_cmd, identity_cmd, keys
 from runtime.errors import user_message
 
 
@@ -22,6 +22,8 @@ def build_app() -> typer.Typer:
     app.add_typer(keys.app, name="keys")
     app.add_typer(chain.app, name="chain")
     app.add_typer(config_cmd.app, name="config")
+    app.add_typer(identity_cmd.did_app, name="did")
+    app.add_typer(identity_cmd.vc_app, name="vc")
     return app
 
 
@@ -48,6 +50,9 @@ def run(argv: list[str]) -> int:
 
 def main() -> None:
     code = run(sys.argv[1:])
+    # didkit (used by the did/vc commands) can crash the interpreter during teardown: end with
+    # os._exit after flushing, so the exit code is always the command's own. Commands close their
+    # files and databases before they return.
     sys.stdout.flush()
     sys.stderr.flush()
-    sys.exit(code)
+    os._exit(code)

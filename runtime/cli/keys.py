@@ -10,6 +10,7 @@ import typer
 
 from runtime.cli.common import JsonOption, out, print_json, warn
 from runtime.errors import SovaError
+from runtime.provision import ensure_identity_key
 from runtime.secrets import passphrase, secret_from_env_or_prompt
 
 if TYPE_CHECKING:
@@ -53,10 +54,13 @@ def new(
     passphrase_env: PassEnvOption = "SOVA_PASSPHRASE",
     as_json: JsonOption = False,
 ) -> None:
-    """Create a new random key, encrypted with the passphrase."""
+    """Create a new random wallet key and an Ed25519 identity key (its did:key), both encrypted
+    with the passphrase."""
     store = _keystore(directory)
     secret = passphrase(passphrase_env, confirm=True)
-    _show(store.create(name, secret), as_json, "created")
+    info = store.create(name, secret)
+    ensure_identity_key(store.directory, name, secret)
+    _show(info, as_json, "created")
 
 
 @app.command("import")
@@ -87,6 +91,7 @@ def import_(
         words = secret_from_env_or_prompt(mnemonic_env, "Mnemonic")
         secret = passphrase(passphrase_env, confirm=True)
         info = store.import_mnemonic(name, words, secret, index=index)
+    ensure_identity_key(store.directory, name, secret)
     _show(info, as_json, "imported")
 
 

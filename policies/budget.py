@@ -1,0 +1,286 @@
+"""Spend budgets in SQLite: reserve -> commit / release, so parallel spends can never overshoot.
+
+A spend first takes a `Reservation` (`Budget.reserve`), which counts against the limits at once; the
+executor then commits it when the money moved, or releases it when nothing was sent. Limits are rolling
+24 h windows counted from committed spends plus live reservations. A reservation neither committed nor
+released within the TTL stops counting (a crashed process cannot block a budget forever); committing
+it later still records the spend, because the money did move.
+
+Each reserve is one `BEGIN IMMEDIATE` transaction on a WAL database, so reservers in many threads and
+processes sharing the file serialize on SQLite's write lock. Amounts are integers in base units, stored
+as text (18-decimal tokens overflow SQLite's 64-bit integers) and summed in Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from policies.errors import BudgetError
+from policies.intent import Facts
+from policies.units import TokenInfo, format_units, normalize_id
+
+DAY = 86_400.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spends (
+    id TEXT PRIMARY KEY, agent TEXT NOT NULL, token TEXT NOT NULL, counterparty TEXT,
+    amount TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('reserved', 'committed', 'released')),
+    at REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS spends_window ON spends (agent, token, at);
+CREATE TABLE IF NOT EXISTS actions (agent TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS actions_at ON actions (agent, at);
+"""
+
+
+def _tighter(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+@dataclass(frozen=True)
+class SpendLimits:
+    """Limits in integer base units; None means no limit of that kind."""
+
+    per_action: int | None = None
+    per_day: int | None = None
+    per_counterparty_day: int | None = None
+
+    def tighten(
+        self, per_action: int | None, per_day: int | None, per_counterparty_day: int | None
+    ) -> SpendLimits:
+        """The stricter of these limits and the given ones."""
+        return SpendLimits(
+            _tighter(self.per_action, per_action),
+            _tighter(self.per_day, per_day),
+            _tighter(self.per_counterparty_day, per_counterparty_day),
+        )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Base units held for one spend until committed, released or `expires_at` (unix seconds)."""
+
+    id: str
+    agent: str
+    token: str
+    counterparty: str | None
+    amount: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a reservation was refused: the limit (`per_action`, `per_day`, `per_counterparty_day`) and a
+    line for the user."""
+
+    limit: str
+    message: str
+
+
+class Budget:
+    """Spend budgets and action counts of the agents sharing one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        ttl: timedelta = timedelta(minutes=5),
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 60.0,
+    ) -> None:
+        if not timedelta(0) < ttl <= timedelta(days=1):
+            raise BudgetError("a reservation TTL must be between 0 and 24 h")
+        self.path = Path(path)
+        self._ttl, self._clock, self._busy = ttl.total_seconds(), clock, busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self._tx() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+
+    # --- connections ---------------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(
+                    self.path, timeout=self._busy, isolation_level=None, check_same_thread=False
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error as exc:
+                raise BudgetError(f"cannot open the budget database {self.path}: {exc}") from None
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise BudgetError(f"budget database {self.path} is busy or broken: {exc}") from None
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this Budget opened (in any thread)."""
+        with self._lock:
+            for db in self._all:
+                db.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> Budget:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- spending ------------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        agent: str,
+        token: TokenInfo | str,
+        counterparty: str | None,
+        amount: int,
+        limits: SpendLimits,
+    ) -> Reservation | Refusal:
+        """Hold `amount` base units of `token` for `agent` if the limits allow, atomically across
+        threads and processes; a Refusal says which limit stopped it."""
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise BudgetError(f"a reservation needs a positive amount in base units, got {amount!r}")
+        key, show = _token_key(token)
+        party = None if counterparty is None else normalize_id(counterparty)
+        if limits.per_action is not None and amount > limits.per_action:
+            return Refusal(
+                "per_action", f"{show(amount)} is over the per-action limit of {show(limits.per_action)}"
+            )
+        with self._tx() as db:
+            now = self._clock()
+            rows = self._window(db, agent, key, now)
+            day = sum(int(a) for _, a in rows)
+            if limits.per_day is not None and day + amount > limits.per_day:
+                return Refusal(
+                    "per_day",
+                    f"{show(day)} spent or held in the last 24 h + {show(amount)} would pass the daily "
+                    f"limit of {show(limits.per_day)}",
+                )
+            with_ = sum(int(a) for c, a in rows if c == party)
+            if limits.per_counterparty_day is not None and with_ + amount > limits.per_counterparty_day:
+                return Refusal(
+                    "per_counterparty_day",
+                    f"{show(with_)} spent or held with {counterparty} in the last 24 h + {show(amount)} "
+                    f"would pass the per-counterparty limit of {show(limits.per_counterparty_day)}",
+                )
+            reservation = Reservation(uuid.uuid4().hex, agent, key, party, amount, now + self._ttl)
+            db.execute(
+                "INSERT INTO spends VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?)",
+                (reservation.id, agent, key, party, str(amount), now, reservation.expires_at),
+            )
+        return reservation
+
+    def commit(self, reservation: Reservation) -> None:
+        """Record the reserved spend as done (also after the TTL: the money moved). Idempotent."""
+        self._finish(reservation, "committed")
+
+    def release(self, reservation: Reservation) -> None:
+        """Give the reserved amount back (nothing was sent). Idempotent; refused after a commit."""
+        self._finish(reservation, "released")
+
+    def _finish(self, reservation: Reservation, state: str) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT state FROM spends WHERE id = ?", (reservation.id,)).fetchone()
+            if row is None:
+                raise BudgetError(f"no reservation {reservation.id} in {self.path}")
+            if row[0] == state:
+                return
+            if row[0] != "reserved":
+                raise BudgetError(f"reservation {reservation.id} was already {row[0]}; it cannot be {state}")
+            db.execute(
+                "UPDATE spends SET state = ?, at = ? WHERE id = ?", (state, self._clock(), reservation.id)
+            )
+
+    def _window(
+        self, db: sqlite3.Connection, agent: str, token: str, now: float
+    ) -> list[tuple[str | None, str]]:
+        return db.execute(
+            "SELECT counterparty, amount FROM spends WHERE agent = ? AND token = ? AND at > ? "
+            "AND (state = 'committed' OR (state = 'reserved' AND expires_at > ?))",
+            (agent, token, now - DAY, now),
+        ).fetchall()
+
+    def spent(self, agent: str, token: TokenInfo | str, counterparty: str | None = None) -> int:
+        """Base units committed or held in the last 24 h, in all or with one counterparty."""
+        key, _ = _token_key(token)
+        with self._tx() as db:
+            rows = self._window(db, agent, key, self._clock())
+        party = None if counterparty is None else normalize_id(counterparty)
+        return sum(int(a) for c, a in rows if counterparty is None or c == party)
+
+    # --- actions and facts ---------------------------------------------------------------------
+
+    def note_action(self, agent: str) -> None:
+        """Count one action of `agent` now, for rate limits (entries older than a day are dropped)."""
+        now = self._clock()
+        with self._tx() as db:
+            db.execute("DELETE FROM actions WHERE agent = ? AND at < ?", (agent, now - DAY))
+            db.execute("INSERT INTO actions VALUES (?, ?)", (agent, now))
+
+    def facts_for(
+        self,
+        agent: str,
+        token: TokenInfo | None = None,
+        *,
+        period: timedelta | None = None,
+        known: Iterable[str] = (),
+    ) -> Facts:
+        """Facts for `evaluate`: 24 h usage of `token` (committed + held), per counterparty too, actions
+        in `period` (Policy.rate_period), counterparties ever paid plus `known`, and now."""
+        now = self._clock()
+        with self._tx() as db:
+            rows = self._window(db, agent, token.key, now) if token is not None else []
+            actions = 0
+            if period is not None:
+                since = now - period.total_seconds()
+                (actions,) = db.execute(
+                    "SELECT COUNT(*) FROM actions WHERE agent = ? AND at > ?", (agent, since)
+                ).fetchone()
+            paid = db.execute(
+                "SELECT DISTINCT counterparty FROM spends WHERE agent = ? AND state = 'committed' "
+                "AND counterparty IS NOT NULL",
+                (agent,),
+            ).fetchall()
+        decimals = token.decimals if token is not None else 0
+        per_party: dict[str, int] = {}
+        for party, amount in rows:
+            if party is not None:
+                per_party[party] = per_party.get(party, 0) + int(amount)
+        return Facts(
+            spent_today=format_units(sum(int(a) for _, a in rows), decimals),
+            spent_today_with={p: format_units(v, decimals) for p, v in per_party.items()},
+            actions_last_period=actions,
+            known_counterparties=frozenset([p for (p,) in paid] + list(known)),
+            now=datetime.fromtimestamp(now, UTC),
+        )
+
+
+def _token_key(token: TokenInfo | str) -> tuple[str, Callable[[int], str]]:
+    if isinstance(token, TokenInfo):
+        return token.key, lambda v: f"{format_units(v, token.decimals)} {token.symbol}"
+    return normalize_id(token), lambda v: f"{v} base units"
