@@ -40,13 +40,17 @@ class CheckFailed(SovaError):
 def user_message(exc: BaseException) -> tuple[str, int]:
     """The one line a user sees for `exc`, and the exit code. Lower packages' errors are imported
     lazily so that this edge module costs nothing at import time."""
+    from identity.errors import IdentityError
+    from policies.errors import PolicyError
+    from skills.errors import SkillError
     from wallet.errors import WalletError
 
-    if isinstance(exc, ConfigError):
-        return "\n".join(exc.problems), EXIT_BAD_INPUT
+    problems = getattr(exc, "problems", None)
+    if isinstance(problems, list) and problems and isinstance(exc, ConfigError | PolicyError):
+        return "\n".join(str(p) for p in problems), EXIT_BAD_INPUT
     if isinstance(exc, CheckFailed):
         return _one_line(exc), EXIT_PROBLEM
-    if isinstance(exc, SovaError | WalletError):
+    if isinstance(exc, SovaError | WalletError | IdentityError | PolicyError | SkillError):
         return _one_line(exc), EXIT_BAD_INPUT
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror}: {exc.filename}", EXIT_BAD_INPUT

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from runtime.cli import chain, config_cmd, identity_cmd, keys
+from runtime.cli import chain, config_cmd, identity_cmd, keys, policy_cmd
 from runtime.errors import user_message
 
 
@@ -24,6 +24,7 @@ def build_app() -> typer.Typer:
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(identity_cmd.did_app, name="did")
     app.add_typer(identity_cmd.vc_app, name="vc")
+    app.add_typer(policy_cmd.app, name="policy")
     return app
 
 

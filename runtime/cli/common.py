@@ -13,8 +13,9 @@ from rich.console import Console
 from runtime.config import AgentsFile, load_config
 from runtime.home import Home
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No markup, no emoji: DIDs contain ":key:" (an emoji code) and peers' strings may contain "[...]".
+out = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
 ConfigOption = Annotated[Path, typer.Option("--file", "-f", help="agents.yaml to use", envvar="SOVA_CONFIG")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
@@ -32,4 +33,4 @@ def print_json(data: Any) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}")
+    err.print(f"warning: {message}", style="yellow")

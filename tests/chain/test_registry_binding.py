@@ -1,0 +1,104 @@
+"""The DID <-> wallet binding through AgentRegistry, checked in both directions, and revocation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from identity import BindingError, IdentityKey, credential_id_hash
+from runtime.anvil import AnvilNode, rpc_call
+from runtime.registry import Registry
+from wallet import ChainClient, Keystore, Signer, contracts_for, deploy_all
+from wallet.contracts import AgentRegistry
+
+
+@dataclass
+class World:
+    client: ChainClient
+    registry: Registry
+    alice: Signer
+    mallory: Signer
+
+
+@pytest.fixture
+async def world(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[World]:
+    store = Keystore(tmp_path / "keys", scrypt_n=1024)
+    signers = {}
+    for name in ("operator", "alice", "mallory"):
+        store.create(name, "pw")
+        signers[name] = store.unlock(name, "pw")
+        rpc_call(anvil.url, "anvil_setBalance", [signers[name].address, hex(10**20)])
+    client = await ChainClient.connect(anvil.url)
+    deployments, _ = await deploy_all(client, signers["operator"], tmp_path / "deployments.json")
+
+    contract = cast(AgentRegistry, contracts_for(client, deployments)["AgentRegistry"])
+    yield World(client, Registry(contract), signers["alice"], signers["mallory"])
+    await client.close()
+
+
+async def test_registered_agent_binding_verifies_both_ways(world: World) -> None:
+    key = IdentityKey.generate()
+    record = await world.registry.register(world.alice, key, "http://127.0.0.1:9/a2a", ["compute"])
+    assert record.did == key.did
+    checked = await world.registry.verify_binding(key.did, world.alice.address)
+    assert checked.agent_id == record.agent_id
+    assert checked.tags == ("compute",)
+
+
+async def test_registering_again_with_same_did_is_idempotent(world: World) -> None:
+    key = IdentityKey.generate()
+    first = await world.registry.register(world.alice, key)
+    again = await world.registry.register(world.alice, key)
+    assert again.agent_id == first.agent_id
+
+
+async def test_card_claiming_someone_elses_wallet_fails_wallet_to_did(world: World) -> None:
+    alice_key, mallory_key = IdentityKey.generate(), IdentityKey.generate()
+    await world.registry.register(world.alice, alice_key)
+    with pytest.raises(BindingError) as info:
+        await world.registry.verify_binding(mallory_key.did, world.alice.address)
+    assert info.value.direction == "wallet->did"
+    assert world.alice.address in str(info.value)
+
+
+async def test_wallet_that_registered_a_did_without_its_key_fails_did_to_wallet(world: World) -> None:
+    victim = IdentityKey.generate()
+    # Mallory registers the victim's DID with a proof made by another key: the registry cannot check
+    # Ed25519, so it stores it; the verifier must not accept it.
+    contract = world.registry.contract
+    digest = await contract.binding_digest(world.mallory.address)
+    forged = IdentityKey.generate().sign(digest)
+    await world.client.transact(world.mallory, contract.register_tx(victim.did, "", [], forged))
+    with pytest.raises(BindingError) as info:
+        await world.registry.verify_binding(victim.did, world.mallory.address)
+    assert info.value.direction == "did->wallet"
+
+
+async def test_revocation_is_read_from_the_issuers_registered_wallet(world: World) -> None:
+    issuer = IdentityKey.generate()
+    await world.registry.register(world.alice, issuer)
+    assert await world.registry.is_revoked(issuer.did, "urn:uuid:1") is False
+    await world.registry.revoke(world.alice, "urn:uuid:1")
+    assert await world.registry.is_revoked(issuer.did, "urn:uuid:1") is True
+    assert await world.registry.is_revoked(issuer.did, "urn:uuid:2") is False
+
+
+async def test_revocation_by_a_stranger_does_not_count(world: World) -> None:
+    issuer = IdentityKey.generate()
+    await world.registry.register(world.alice, issuer)
+    tx = world.registry.contract.build("revokeCredential", credential_id_hash("urn:uuid:3"))
+    await world.client.transact(world.mallory, tx)
+    assert await world.registry.is_revoked(issuer.did, "urn:uuid:3") is False
+
+
+async def test_revocation_check_fails_closed_for_a_squatted_did(world: World) -> None:
+    victim = IdentityKey.generate()
+    contract = world.registry.contract
+    forged = IdentityKey.generate().sign(await contract.binding_digest(world.mallory.address))
+    await world.client.transact(world.mallory, contract.register_tx(victim.did, "", [], forged))
+    with pytest.raises(BindingError):
+        await world.registry.is_revoked(victim.did, "urn:uuid:4")
