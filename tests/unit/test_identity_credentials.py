@@ -27,6 +27,13 @@ FORMATS = ["ldp", "jwt"]
 NOW = datetime.now(UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_now() -> None:
+    """Tests compare NOW-relative dates with the wall clock: keep NOW fresh however slow the suite is."""
+    global NOW
+    NOW = datetime.now(UTC)
+
+
 @pytest.fixture(scope="module")
 def issuer() -> IdentityKey:
     return IdentityKey.generate()
