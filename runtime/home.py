@@ -66,6 +66,9 @@ class Home:
         """Per-agent state: ledger, credential store, replay store, operator token."""
         return self.root / "agents" / name
 
+    def ledger(self, name: str) -> Path:
+        return self.agent_dir(name) / "ledger.sqlite"
+
     def credentials(self, name: str) -> Path:
         return self.agent_dir(name) / "credentials.sqlite"
 

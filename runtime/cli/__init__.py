@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from runtime.cli import chain, config_cmd, identity_cmd, keys, policy_cmd
+from runtime.cli import chain, config_cmd, identity_cmd, keys, log, policy_cmd
 from runtime.errors import user_message
 
 
@@ -25,6 +25,7 @@ def build_app() -> typer.Typer:
     app.add_typer(identity_cmd.did_app, name="did")
     app.add_typer(identity_cmd.vc_app, name="vc")
     app.add_typer(policy_cmd.app, name="policy")
+    app.add_typer(log.app, name="log")
     return app
 
 

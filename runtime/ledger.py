@@ -1,0 +1,308 @@
+"""The agent's ledger: an append-only, hash-chained log of what it decided and did, each entry signed by
+its identity key, in one SQLite file per agent (`<home>/agents/<name>/ledger.sqlite`).
+
+The format (what is hashed, what is signed) is in `runtime.ledger_format`; checking a file is
+`runtime.ledger_verify`; anchoring Merkle roots on-chain is `runtime.ledger_anchor`; inclusion proofs are
+`runtime.ledger_proof`.
+
+Writing (decision): there is one writer per file, and each entry is its own durable commit
+(synchronous=FULL: the WAL is fsynced before `append` returns). `append` is the blocking call, serialized
+by a lock. Asyncio callers use `append_async`, which canonicalizes the data at the call (so a bad value
+fails at once, and later changes to the dict do not leak in) and queues the rest — sign, insert, fsync —
+on the ledger's own single writer thread. The event loop never waits for the disk, and entries
+get their seqs in the order callers asked; a dedicated thread rather than `asyncio.to_thread` keeps the
+ledger off the shared default executor, where a slow job (an scrypt unlock) would hold appends up.
+bench/ledger.py measures the loop's longest stall during concurrent appends.
+A cancelled `append_async` may still write its entry: an entry is written whole or not at all, and a
+log line that says more than the caller saw is better than one that says less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from identity.jcs import canonicalize
+from identity.keys import IdentityKey
+from runtime.ledger_format import (
+    ANCHOR,
+    FORMAT,
+    GENESIS,
+    KIND_RE,
+    MAX_DATA_BYTES,
+    ZERO_HASH,
+    Entry,
+    LedgerError,
+    LedgerTampered,
+    NotAnchored,
+    entry_body,
+    entry_hash,
+    genesis_fields,
+)
+from runtime.ledger_store import (
+    ANCHOR_COLUMNS,
+    COLUMNS,
+    AnchorRecord,
+    connect_reader,
+    connect_writer,
+    read_anchor_records,
+    read_entries,
+    read_entry,
+    read_last,
+)
+
+__all__ = [
+    "ANCHOR",
+    "GENESIS",
+    "AnchorRecord",
+    "Entry",
+    "Ledger",
+    "LedgerError",
+    "LedgerTampered",
+    "NotAnchored",
+    "canonical_data",
+    "ledger_path",
+]
+
+
+_INSERT = f"INSERT INTO entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constants
+
+
+def ledger_path(home_root: Path, agent: str) -> Path:
+    """Where agent `agent`'s ledger lives under the state folder."""
+    return home_root / "agents" / agent / "ledger.sqlite"
+
+
+def canonical_data(kind: str, data: dict[str, Any]) -> bytes:
+    """The canonical bytes an entry of `kind` stores for `data`; LedgerError when either is unfit."""
+    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
+        raise LedgerError(
+            f"bad ledger entry kind {kind!r}: use 1-64 of a-z 0-9 _ . : - starting with a letter"
+        )
+    if not isinstance(data, dict):
+        raise LedgerError(f"ledger entry data must be a JSON object (a dict), not {type(data).__name__}")
+    try:
+        raw = canonicalize(data)
+    except ValueError as exc:
+        raise LedgerError(f"ledger entry {kind!r}: data is not JSON-able ({exc})") from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise LedgerError(f"ledger entry {kind!r}: data is {len(raw)} bytes, over the {MAX_DATA_BYTES} limit")
+    return raw
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _normal_address(wallet: str) -> str:
+    from wallet.abi import checksum  # eth-utils: imported when a ledger is opened for writing only
+
+    try:
+        return checksum(wallet)
+    except (ValueError, TypeError):
+        raise LedgerError(f"{wallet!r} is not a wallet address (0x and 40 hex digits)") from None
+
+
+class Ledger:
+    """One agent's ledger, open for appending. Build it with `Ledger.open(path, key, wallet)`."""
+
+    def __init__(self, path: Path, key: IdentityKey, wallet: str) -> None:
+        self.path = path
+        self.did = key.did
+        self.wallet = wallet
+        self._key = key
+        self._public = Ed25519PublicKey.from_public_bytes(key.public_key_bytes)
+        self._lock = threading.Lock()
+        self._conn = connect_writer(path)
+        # Readers get their own connection: under WAL they never wait for the writer's fsync.
+        self._reader = connect_reader(path)
+        self._read_lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        self._last: Entry | None = None
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | Path, key: IdentityKey, wallet: str) -> Ledger:
+        """Open (creating it with its genesis entry) the ledger at `path` for the agent whose identity key
+        is `key` and whose wallet is `wallet`. LedgerError when the file belongs to another DID or wallet;
+        LedgerTampered when its last entry does not verify (nothing is appended to a broken chain)."""
+        ledger = cls(Path(path), key, _normal_address(wallet))
+        try:
+            ledger._start()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    def _start(self) -> None:
+        last = read_last(self._conn)
+        if last is None:
+            self._last = None
+            self.append(GENESIS, {"did": self.did, "format": FORMAT, "wallet": self.wallet})
+            return
+        genesis = read_entry(self._conn, 1)
+        try:
+            if genesis is None:
+                raise ValueError("it has no entry 1")
+            did, wallet = genesis_fields(genesis)
+        except ValueError as exc:
+            raise LedgerTampered(
+                f"ledger {self.path} has no valid genesis entry ({exc}): run `sova log verify`"
+            ) from None
+        if did != self.did:
+            raise LedgerError(
+                f"ledger {self.path} belongs to {did}, not to this agent's {self.did}: wrong file or key"
+            )
+        if wallet != self.wallet:
+            raise LedgerError(
+                f"ledger {self.path} is anchored by wallet {wallet}, not {self.wallet}: "
+                "wrong file or wallet key"
+            )
+        self._check_tail(last)
+        self._last = last
+
+    def _check_tail(self, last: Entry) -> None:
+        problem = None
+        if entry_hash(last.prev_hash, last.body()) != last.hash:
+            problem = "its hash does not match its content"
+        else:
+            try:
+                self._public.verify(last.sig, last.hash)
+            except InvalidSignature:
+                problem = "its signature is not this agent's"
+        if problem:
+            raise LedgerTampered(
+                f"ledger {self.path}: the last entry ({last.seq}) does not verify ({problem}); nothing is "
+                "appended to a broken chain: run `sova log verify` and restore the file from a backup"
+            )
+
+    # ----------------------------------------------------------------- writing
+
+    def append(self, kind: str, data: dict[str, Any]) -> Entry:
+        """Append one entry and commit it durably; the entry as stored. Blocks for the fsync."""
+        return self._append_raw(kind, canonical_data(kind, data))
+
+    def append_async(self, kind: str, data: dict[str, Any]) -> asyncio.Future[Entry]:
+        """`append` without blocking the event loop: `await ledger.append_async(kind, data)`.
+
+        A plain function returning a future, on purpose: the data is canonicalized (and refused, with
+        LedgerError) at the call, and the write is queued at the call, so entries take their seqs in
+        the order the calls were made, whatever order the awaits run in."""
+        raw = canonical_data(kind, data)
+        if self._writer is None:
+            raise LedgerError(f"ledger {self.path} is closed")
+        return asyncio.get_running_loop().run_in_executor(self._writer, self._append_raw, kind, raw)
+
+    def _append_raw(self, kind: str, raw: bytes) -> Entry:
+        with self._lock:
+            if self._closed:
+                raise LedgerError(f"ledger {self.path} is closed")
+            prev = self._last
+            seq = prev.seq + 1 if prev else 1
+            prev_hash = prev.hash if prev else ZERO_HASH
+            ts = _now()
+            digest = entry_hash(prev_hash, entry_body(seq, ts, kind, raw))
+            entry = Entry(seq, ts, kind, raw, prev_hash, digest, self._key.sign(digest))
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # One writer per file: another process appending too would fork the chain. The write
+                # lock is held from here, so the newest seq on disk is what this writer last wrote.
+                newest = conn.execute("SELECT max(seq) FROM entries").fetchone()[0] or 0
+                if newest != seq - 1:
+                    raise LedgerError(
+                        f"ledger {self.path} was appended to by another writer (it ends at entry {newest}, "
+                        f"this one wrote up to {seq - 1}): run one agent process per ledger"
+                    )
+                conn.execute(_INSERT, (seq, ts, kind, raw, prev_hash, digest, entry.sig))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._last = entry
+            return entry
+
+    # ----------------------------------------------------------------- reading
+
+    def last(self) -> Entry:
+        """The newest entry (the genesis in a new ledger). Lock-free: reading one reference is atomic,
+        and the event loop must not wait behind an append's fsync."""
+        last = self._last
+        assert last is not None
+        return last
+
+    def entries(self, from_seq: int = 1, to_seq: int | None = None) -> list[Entry]:
+        """Entries from_seq..to_seq inclusive (to the end when None), in order."""
+        with self._read_lock:
+            return read_entries(self._reader, from_seq, to_seq)
+
+    def entry(self, seq: int) -> Entry | None:
+        with self._read_lock:
+            return read_entry(self._reader, seq)
+
+    def hashes(self, from_seq: int, to_seq: int) -> list[bytes]:
+        """The stored hashes of from_seq..to_seq (the Merkle leaves of an anchor)."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT hash FROM entries WHERE seq BETWEEN ? AND ? ORDER BY seq", (from_seq, to_seq)
+            ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def kinds_after(self, seq: int) -> set[str]:
+        """The distinct kinds of the entries after `seq`."""
+        with self._read_lock:
+            rows = self._reader.execute("SELECT DISTINCT kind FROM entries WHERE seq > ?", (seq,)).fetchall()
+        return {str(r[0]) for r in rows}
+
+    # ----------------------------------------------------------------- the anchor cache
+
+    def anchor_records(self) -> list[AnchorRecord]:
+        with self._read_lock:
+            return read_anchor_records(self._reader)
+
+    def save_anchor(self, record: AnchorRecord) -> None:
+        """Insert or replace one row of the anchor cache (durably: it tells a restart what was sent)."""
+        marks = ", ".join("?" * len(record.as_row()))
+        with self._lock:
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO anchors ({ANCHOR_COLUMNS}) VALUES ({marks})",  # noqa: S608 - constants
+                record.as_row(),
+            )
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run a blocking ledger call on the writer thread (ordered with appends)."""
+        if self._writer is None:
+            raise LedgerError(f"ledger {self.path} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    # ----------------------------------------------------------------- closing
+
+    def close(self) -> None:
+        """Wait for queued appends, then close the file. Safe to call twice."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
+        with self._lock, self._read_lock:
+            if self._closed:
+                return
+            self._closed = True
+            # The read-only connection first: the last one to close checkpoints the WAL into the file
+            # and removes it, and only the writer may. A closed ledger is then one self-contained file.
+            self._reader.close()
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r}, did={self.did})"
