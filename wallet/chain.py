@@ -51,7 +51,7 @@ from wallet.receipts import (
 )
 from wallet.recovery import RecoveryReport, nonce_start, recover_pending
 from wallet.rpc import Rpc
-from wallet.signer import SignedTransaction, Signer
+from wallet.signer import SignedTransaction, SignerLike
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class ChainClient:
 
     # ----------------------------------------------------------------- sending
 
-    async def send(self, signer: Signer, tx: dict[str, Any], *, purpose: str = "") -> bytes:
+    async def send(self, signer: SignerLike, tx: dict[str, Any], *, purpose: str = "") -> bytes:
         """Fill, sign, store, broadcast; the transaction hash. Does not wait for the receipt."""
         sender = signer.address
         if sender in self._unsure:
@@ -228,7 +228,7 @@ class ChainClient:
         tx_hash: bytes,
         timeout: float = 120.0,  # noqa: ASYNC109 - a polling deadline that also paces fee bumps
         *,
-        signer: Signer | None = None,
+        signer: SignerLike | None = None,
         stuck_after: float | None = None,
     ) -> Receipt:
         """The receipt of `tx_hash` (or of a fee-bumped version of it). With a signer, a transaction
@@ -266,7 +266,7 @@ class ChainClient:
 
     async def transact(
         self,
-        signer: Signer,
+        signer: SignerLike,
         tx: dict[str, Any],
         *,
         purpose: str = "",
@@ -277,7 +277,7 @@ class ChainClient:
         tx_hash = await self.send(signer, tx, purpose=purpose)
         return await self.wait(tx_hash, timeout, signer=signer, stuck_after=stuck_after)
 
-    async def replace(self, signer: Signer, tx_hash: bytes) -> bytes:
+    async def replace(self, signer: SignerLike, tx_hash: bytes) -> bytes:
         """Re-sign the transaction `tx_hash` with the same nonce and fees raised ≥ 12.5 %, store it as a
         new version, broadcast it; the hash of whichever version is now in play."""
         entry = self.outbox.get(tx_hash) if self.outbox else None

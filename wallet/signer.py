@@ -7,7 +7,7 @@ address only, and pickling raises, so a Signer cannot leak into logs, caches or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -29,6 +29,18 @@ class SignedTransaction:
     @property
     def hash_hex(self) -> str:
         return "0x" + self.hash.hex()
+
+
+class SignerLike(Protocol):
+    """What the chain client needs of a signer: a `Signer`, or a narrower wrapper that signs only what it
+    was allowed to (the runtime's narrow signer)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_transaction(self, tx: dict[str, Any]) -> SignedTransaction: ...
+
+    def sign_typed_data(self, full_message: dict[str, Any]) -> bytes: ...
 
 
 class Signer:

@@ -1,0 +1,64 @@
+"""The executor under load on a real chain: parallel spends never overshoot a budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from runtime.anvil import AnvilNode
+from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig, open_market
+
+pytestmark = pytest.mark.chain
+
+POLICY = """
+version: 1
+rules:
+  - kind: allow_skills
+    skills: [transfer_token]
+  - kind: spend_limit
+    token: TUSD
+    per_action: "50"
+    per_day: "100"
+"""
+USD = 10**6
+
+
+@pytest.fixture
+async def market(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
+    m = await open_market(anvil.url, tmp_path)
+    try:
+        yield m
+    finally:
+        await m.client.close()
+
+
+async def test_200_parallel_spends_of_7_against_a_daily_100_pay_exactly_14(
+    market: Market, tmp_path: Path
+) -> None:
+    with make_rig(
+        tmp_path, POLICY, contracts=market.contracts, chain=market.client, tokens=(market.token,)
+    ) as rig:
+        await market.fund(rig.signer.address)
+        before = await market.balance(SELLER_ADDRESS)
+        args = {"to": "seller", "token": "TUSD", "amount": "7"}
+        outcomes = await asyncio.gather(
+            *(rig.executor.execute("transfer_token", args, "llm") for _ in range(200))
+        )
+        done = [o for o in outcomes if o.status == "done"]
+        denied = [o for o in outcomes if o.status == "denied"]
+        assert (len(done), len(denied)) == (14, 186), {o.status for o in outcomes}
+        assert all("daily limit of 100" in " ".join(o.reasons) for o in denied)
+        assert rig.signer.transactions == 14
+        assert await market.balance(SELLER_ADDRESS) - before == 98 * USD
+        assert rig.budget.spent(rig.key.did, market.token) == 98 * USD
+        decisions = rig.entries("decision")
+        # Each attempt's policy decision is logged; those the policy allowed but the budget then
+        # refused (another spend reserved first) have a second, budget-stage denial.
+        assert [d["stage"] for d in decisions].count("policy") == 200
+        assert {d["stage"] for d in decisions} == {"policy", "budget"}
+        assert len({d["action"] for d in decisions}) == 200
+        assert [e["status"] for e in rig.entries("effect")] == ["done"] * 14
+        assert len({o.action_id for o in outcomes}) == 200
