@@ -23,7 +23,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.ledger import ANCHOR, AnchorRecord, Entry, Ledger, LedgerError
 from runtime.ledger_chain import fetch_anchors
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from apscheduler.job import Job  # type: ignore[import-untyped]
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
+    from runtime.executor import Executor
     from wallet.chain import ChainClient
     from wallet.contracts import ActionLogAnchor
     from wallet.signer import Signer
@@ -40,6 +41,67 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANCHOR_JOB_ID = "ledger-anchor"
+
+
+class AnchorSender(Protocol):
+    """Sends `anchor(root, from, to)` from the agent's wallet and returns the transaction hash.
+
+    Agents use `ExecutorAnchorSender`, so the anchoring goes through policy, the pause switch and
+    the ledger like every other signature (DESIGN §3); tests and benches may pass a bare Signer,
+    which `as_sender` wraps in `SignerAnchorSender`."""
+
+    @property
+    def address(self) -> str: ...
+
+    async def __call__(self, anchor: ActionLogAnchor, root: bytes, from_seq: int, to_seq: int) -> bytes: ...
+
+
+class SignerAnchorSender:
+    """Signs the anchor transaction directly: for tools and tests that hold the wallet signer."""
+
+    def __init__(self, signer: Signer, timeout: float = 120.0) -> None:
+        self.signer = signer
+        self.timeout = timeout
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    async def __call__(self, anchor: ActionLogAnchor, root: bytes, from_seq: int, to_seq: int) -> bytes:
+        tx = anchor.anchor_tx(root, from_seq, to_seq)
+        purpose = f"ledger anchor {from_seq}..{to_seq}"
+        receipt = await anchor.client.transact(self.signer, tx, purpose=purpose, timeout=self.timeout)
+        return receipt.tx_hash
+
+
+class ExecutorAnchorSender:
+    """Anchors through the executor's `anchor_log` skill: policy, pause and ledger included."""
+
+    def __init__(self, executor: Executor, address: str, origin: str = "scheduler") -> None:
+        self.executor = executor
+        self._address = address
+        self.origin = origin
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    async def __call__(self, anchor: ActionLogAnchor, root: bytes, from_seq: int, to_seq: int) -> bytes:
+        args = {"root": hex32(root), "from_seq": from_seq, "to_seq": to_seq}
+        outcome = await self.executor.execute("anchor_log", args, origin=self.origin)
+        if not outcome.ok:
+            raise LedgerError(f"anchoring {from_seq}..{to_seq} was not done: {outcome.message()}")
+        tx_hash = (outcome.result or {}).get("tx_hash")
+        if not isinstance(tx_hash, str):
+            raise LedgerError(f"anchoring {from_seq}..{to_seq}: the anchor_log skill reported no transaction")
+        return bytes.fromhex(tx_hash.removeprefix("0x"))
+
+
+def as_sender(signer: Signer | AnchorSender) -> AnchorSender:
+    """A Signer becomes a SignerAnchorSender; an AnchorSender is used as it is."""
+    from wallet.signer import Signer
+
+    return SignerAnchorSender(signer) if isinstance(signer, Signer) else signer
 
 
 @dataclass(frozen=True)
@@ -63,16 +125,17 @@ async def anchor_new_entries(
     ledger: Ledger,
     client: ChainClient,
     anchor: ActionLogAnchor,
-    signer: Signer,
+    signer: Signer | AnchorSender,
     *,
     max_entries: int | None = None,
     timeout: float = 120.0,  # noqa: ASYNC109 - passed on to ChainClient.transact
 ) -> AnchorResult | None:
     """Anchor the entries after the last anchored one (at most `max_entries`) and log it; None when
     there is nothing new to anchor. Finishes a round a crash interrupted first (see the module doc)."""
-    if signer.address.lower() != ledger.wallet.lower():
+    sender = as_sender(signer)
+    if sender.address.lower() != ledger.wallet.lower():
         raise LedgerError(
-            f"ledger {ledger.path} is anchored by wallet {ledger.wallet}, not {signer.address}: "
+            f"ledger {ledger.path} is anchored by wallet {ledger.wallet}, not {sender.address}: "
             "anchors from another wallet would not count"
         )
     mine = [
@@ -82,7 +145,7 @@ async def anchor_new_entries(
     ]
     for record in mine:
         if record.status == "pending":
-            return await _finish_pending(ledger, client, anchor, signer, record, timeout)
+            return await _finish_pending(ledger, client, anchor, sender, record, timeout)
         if record.entry_seq is None:
             return await _log_round(ledger, record)
     anchored_to = max((r.to_seq for r in mine), default=0)
@@ -104,7 +167,7 @@ async def anchor_new_entries(
         block=await client.block_number(),
     )
     await ledger.run(ledger.save_anchor, record)
-    return await _send(ledger, anchor, signer, record, timeout)
+    return await _send(ledger, anchor, sender, record, timeout)
 
 
 def _merkle_root(leaves: list[bytes]) -> bytes:
@@ -116,13 +179,12 @@ def _merkle_root(leaves: list[bytes]) -> bytes:
 async def _send(
     ledger: Ledger,
     anchor: ActionLogAnchor,
-    signer: Signer,
+    sender: AnchorSender,
     record: AnchorRecord,
-    timeout: float,  # noqa: ASYNC109 - passed on to ChainClient.transact
+    timeout: float,  # noqa: ASYNC109 - passed on to ChainClient.wait
 ) -> AnchorResult:
-    tx = anchor.anchor_tx(record.root, record.from_seq, record.to_seq)
-    purpose = f"ledger anchor {record.from_seq}..{record.to_seq}"
-    receipt = await anchor.client.transact(signer, tx, purpose=purpose, timeout=timeout)
+    tx_hash = await sender(anchor, record.root, record.from_seq, record.to_seq)
+    receipt = await anchor.client.wait(tx_hash, timeout=timeout)
     if not any(bytes(e["root"]) == record.root for e in anchor.events(receipt, "Anchored")):
         raise LedgerError(
             f"the anchor transaction {receipt.tx_hash_hex} emitted no Anchored event for its root"
@@ -138,7 +200,7 @@ async def _finish_pending(
     ledger: Ledger,
     client: ChainClient,
     anchor: ActionLogAnchor,
-    signer: Signer,
+    sender: AnchorSender,
     record: AnchorRecord,
     timeout: float,  # noqa: ASYNC109 - passed on to ChainClient.transact
 ) -> AnchorResult:
@@ -148,7 +210,7 @@ async def _finish_pending(
     match = next((a for a in seen if (a.from_seq, a.to_seq) == (record.from_seq, record.to_seq)), None)
     if match is None:
         log.info("re-sending the interrupted ledger anchor of %d..%d", record.from_seq, record.to_seq)
-        return await _send(ledger, anchor, signer, record, timeout)
+        return await _send(ledger, anchor, sender, record, timeout)
     receipt = await client.receipt(match.tx_hash)
     mined = replace(
         record,
@@ -194,7 +256,11 @@ def _logged_entry(ledger: Ledger, record: AnchorRecord) -> Entry | None:
 
 
 async def anchor_job(
-    ledger: Ledger, client: ChainClient, anchor: ActionLogAnchor, signer: Signer, max_entries: int | None
+    ledger: Ledger,
+    client: ChainClient,
+    anchor: ActionLogAnchor,
+    signer: Signer | AnchorSender,
+    max_entries: int | None,
 ) -> AnchorResult | None:
     """The scheduled anchoring round: chain trouble is logged and retried at the next round."""
     from wallet.errors import WalletError
@@ -216,7 +282,7 @@ def schedule_anchoring(
     ledger: Ledger,
     client: ChainClient,
     anchor: ActionLogAnchor,
-    signer: Signer,
+    signer: Signer | AnchorSender,
     *,
     every: timedelta,
     job_id: str = ANCHOR_JOB_ID,

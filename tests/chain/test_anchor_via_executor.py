@@ -1,0 +1,84 @@
+"""Ledger anchoring signs only through the executor's anchor_log skill (DESIGN §3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from runtime.anvil import AnvilNode
+from runtime.ledger import LedgerError
+from runtime.ledger_anchor import ExecutorAnchorSender, anchor_new_entries
+from runtime.ledger_chain import verify_on_chain
+from tests.unit.test_executor_support import Market, make_rig, open_market
+from wallet.contracts import ActionLogAnchor
+
+pytestmark = pytest.mark.chain
+
+ALLOW_ANCHOR = """
+version: 1
+rules:
+  - kind: allow_skills
+    skills: [anchor_log]
+  - kind: contracts
+    allow: {ActionLogAnchor: [anchor]}
+"""
+NO_ANCHOR = """
+version: 1
+rules:
+  - kind: allow_skills
+    skills: [send_message]
+"""
+
+
+@pytest.fixture
+async def market(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
+    m = await open_market(anvil.url, tmp_path)
+    try:
+        yield m
+    finally:
+        await m.client.close()
+
+
+def anchor_of(market: Market) -> ActionLogAnchor:
+    return cast(ActionLogAnchor, market.contracts["ActionLogAnchor"])
+
+
+async def test_anchoring_goes_through_policy_and_is_logged(market: Market, tmp_path: Path) -> None:
+    with make_rig(tmp_path, ALLOW_ANCHOR, contracts=market.contracts, chain=market.client) as rig:
+        await market.fund(rig.signer.address)
+        rig.ledger.append("note", {"text": "something worth anchoring"})
+        sender = ExecutorAnchorSender(rig.executor, rig.signer.address)
+        result = await anchor_new_entries(rig.ledger, market.client, anchor_of(market), sender)
+        assert result is not None
+        assert rig.signer.transactions == 1
+        skills = [d.get("skill") for d in rig.entries("decision")]
+        assert "anchor_log" in skills
+        assert [e["status"] for e in rig.entries("effect")] == ["done"]
+        assert rig.entries("anchor")[0]["to_seq"] == result.to_seq
+        report = await verify_on_chain(rig.ledger.path, market.client, anchor_of(market).address)
+        assert report.ok, report.message()
+
+
+async def test_paused_agent_does_not_anchor(market: Market, tmp_path: Path) -> None:
+    with make_rig(tmp_path, ALLOW_ANCHOR, contracts=market.contracts, chain=market.client) as rig:
+        await market.fund(rig.signer.address)
+        rig.ledger.append("note", {"text": "x"})
+        rig.executor.pause("operator said stop")
+        sender = ExecutorAnchorSender(rig.executor, rig.signer.address)
+        with pytest.raises(LedgerError, match="not done"):
+            await anchor_new_entries(rig.ledger, market.client, anchor_of(market), sender)
+        assert rig.signer.transactions == 0
+
+
+async def test_policy_without_anchor_log_refuses_anchoring(market: Market, tmp_path: Path) -> None:
+    with make_rig(tmp_path, NO_ANCHOR, contracts=market.contracts, chain=market.client) as rig:
+        await market.fund(rig.signer.address)
+        rig.ledger.append("note", {"text": "x"})
+        sender = ExecutorAnchorSender(rig.executor, rig.signer.address)
+        with pytest.raises(LedgerError, match="anchor_log"):
+            await anchor_new_entries(rig.ledger, market.client, anchor_of(market), sender)
+        assert rig.signer.transactions == 0
+        assert any(d.get("skill") == "anchor_log" for d in rig.entries("decision"))
