@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from policies.yamlsource import LocatedYaml, YamlSyntaxError, load_located
 from runtime.errors import ConfigError
-from runtime.yamlsource import LocatedYaml, YamlProblem, load_located
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -344,8 +344,10 @@ def load_config(path: Path, *, check_files: bool = True) -> AgentsFile:
         raise ConfigError([f"{where}: cannot read: {exc.strerror}"]) from None
     try:
         located = load_located(text)
-    except YamlProblem as exc:
-        raise ConfigError([f"{where}:{exc.line}: {exc.message}"]) from None
+    except YamlSyntaxError as exc:
+        raise ConfigError([f"{where}:{exc.line}: {exc}"]) from None
+    if located.duplicates:
+        raise ConfigError([f"{where}:{line}: {format_path(p)}: {msg}" for line, p, msg in located.duplicates])
     if not isinstance(located.data, dict):
         raise ConfigError([f"{where}:1: the file must be a mapping with at least `agents:`"])
     try:

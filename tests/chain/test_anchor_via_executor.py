@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
 import pytest
 
-from runtime.anvil import AnvilNode
 from runtime.ledger import LedgerError
 from runtime.ledger_anchor import ExecutorAnchorSender, anchor_new_entries
 from runtime.ledger_chain import verify_on_chain
-from tests.unit.test_executor_support import Market, make_rig, open_market
+from tests.unit.test_executor_support import Market, make_rig
 from wallet.contracts import ActionLogAnchor
 
 pytestmark = pytest.mark.chain
@@ -31,15 +29,6 @@ rules:
   - kind: allow_skills
     skills: [send_message]
 """
-
-
-@pytest.fixture
-async def market(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
 
 
 def anchor_of(market: Market) -> ActionLogAnchor:

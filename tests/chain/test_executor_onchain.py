@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from runtime.anvil import AnvilNode
-from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig, open_market
+from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig
 
 pytestmark = pytest.mark.chain
 
@@ -24,15 +22,6 @@ rules:
     per_day: "100"
 """
 USD = 10**6
-
-
-@pytest.fixture
-async def market(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
 
 
 async def test_200_parallel_spends_of_7_against_a_daily_100_pay_exactly_14(

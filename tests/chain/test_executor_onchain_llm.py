@@ -3,15 +3,13 @@ per-counterparty and daily budgets stop it, on a real chain, with every attempt 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from runtime.anvil import AnvilNode
 from runtime.tools import executor_agent
-from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig, open_market
+from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig
 from tests.unit.test_llm_tools import pay, scripted
 
 pytestmark = pytest.mark.chain
@@ -28,15 +26,6 @@ rules:
     per_counterparty_day: "40"
 """
 USD = 10**6
-
-
-@pytest.fixture
-async def market(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
 
 
 async def test_splitting_a_payment_into_small_ones_stops_at_the_counterparty_budget(

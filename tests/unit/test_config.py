@@ -129,7 +129,7 @@ def test_duplicate_yaml_key_is_reported_not_overwritten(tmp_path: Path) -> None:
         """,
     )
     (line,) = problems(path)
-    assert line.startswith(f"{path}:3: duplicate key 'name' (the first is on line 2)")
+    assert line.startswith(f"{path}:3: agents[0].name: duplicate key 'name' (first on line 2): keep one")
 
 
 def test_unknown_brain_kind_lists_the_kinds(tmp_path: Path) -> None:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from identity import (
-    Credential,
     IdentityKey,
     InvalidCredential,
     MalformedDid,
-    VerifiedCredential,
     issue_credential,
-    verify_credential,
 )
 from identity.vocab import Claim, CredentialType
+from tests.unit.identity_support import FORMATS, check, reissue_jwt_payload, supplier
 
-FORMATS = ["ldp", "jwt"]
 NOW = datetime.now(UTC)
 
 
@@ -29,37 +24,6 @@ def _fresh_now() -> None:
     """Tests compare NOW-relative dates with the wall clock: keep NOW fresh however slow the suite is."""
     global NOW
     NOW = datetime.now(UTC)
-
-
-@pytest.fixture(scope="module")
-def issuer() -> IdentityKey:
-    return IdentityKey.generate()
-
-
-@pytest.fixture(scope="module")
-def subject() -> IdentityKey:
-    return IdentityKey.generate()
-
-
-async def supplier(issuer: IdentityKey, subject: IdentityKey, fmt: Any, **kw: Any) -> Credential:
-    return await issue_credential(
-        issuer, subject.did, "VerifiedSupplier", {"service": "widgets"}, format=fmt, **kw
-    )
-
-
-async def check(vc: Any, issuer: IdentityKey, **kw: Any) -> VerifiedCredential:
-    kw.setdefault("trusted_issuers", {issuer.did})
-    kw.setdefault("revocation", None)
-    return await verify_credential(vc, **kw)
-
-
-def reissue_jwt_payload(token: str, edit: Any) -> str:
-    """The JWT with its payload edited (and so its signature broken)."""
-    header, payload, signature = token.split(".")
-    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    edit(data)
-    encoded = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-    return f"{header}.{encoded}.{signature}"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
