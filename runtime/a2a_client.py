@@ -1,0 +1,168 @@
+"""Sending negotiation messages to other agents over A2A 1.0 JSON-RPC: the agent's messenger.
+
+`A2AMessenger.deliver` checks the message against the thread, signs it, POSTs a `SendMessage` (header
+`A2A-Version: 1.0`) with one data part `{"sova_envelope": JWS}`; when the peer takes it, the signed
+replies in the answer go through the same checks as any incoming message, then the message and the
+replies are written to the ledger and the thread moves (runtime/protocol.py). A refusal or an
+unreachable peer is written as `message_out` + `message_failed`.
+
+It implements `skills.Messenger` (`send(to_did, type, thid, body) -> dict`), resolving a DID to an
+endpoint from cards fetched with `connect` or from a resolver the agent gives (the registry).
+
+The wire format is written here with plain httpx rather than a2a-sdk's client: it is the same JSON
+a2a-sdk produces (the tests send both to the same server), without a protobuf round trip per message.
+If the request times out the peer may still have taken the message: the thread here does not move, and
+the next message tells (it is refused as out of order by one side).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from runtime.agent_card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, VerifiedCard, fetch_card
+from runtime.protocol import Delivery, Negotiator, ProtocolError
+
+Resolver = Callable[[str], Awaitable[str | None]]
+_HEADERS = {"A2A-Version": "1.0", "Content-Type": "application/json"}
+
+
+def delivery_dict(delivery: Delivery) -> dict[str, Any]:
+    """The JSON view of a delivery (what the `send_message` skill returns)."""
+    return {
+        "delivered": True,
+        "type": delivery.sent.type,
+        "thid": delivery.sent.thid,
+        "nonce": delivery.sent.nonce,
+        "state": delivery.state.state,
+        "replies": [
+            {"type": e.type, "thid": e.thid, "from": e.sender, "nonce": e.nonce, "body": e.body}
+            for e in delivery.replies
+        ],
+        "refused_replies": [{"reason": r, "why": w} for r, w in delivery.refused_replies],
+    }
+
+
+class A2AMessenger:
+    """Sends this agent's negotiation messages. Close it (or use `async with`) to free its connections."""
+
+    def __init__(
+        self,
+        negotiator: Negotiator,
+        *,
+        resolver: Resolver | None = None,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.negotiator = negotiator
+        self.resolver = resolver
+        self.endpoints: dict[str, str] = {}
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=timeout)
+        self.timeout = timeout
+
+    async def connect(self, url: str) -> VerifiedCard:
+        """Fetch and verify the card of the agent at `url`, and remember its endpoint by its DID."""
+        card = await fetch_card(url, http=self.http, timeout=self.timeout)
+        self.endpoints[card.did] = card.endpoint
+        return card
+
+    async def send(self, to_did: str, envelope_type: str, thid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """skills.Messenger: deliver one message to `to_did`; the outcome as a dict. Raises ProtocolError."""
+        endpoint = self.endpoints.get(to_did)
+        if endpoint is None and self.resolver is not None:
+            endpoint = await self.resolver(to_did)
+        if not endpoint:
+            raise ProtocolError(
+                f"no A2A endpoint known for {to_did[:60]}: connect to its card first", reason="unknown_peer"
+            )
+        return delivery_dict(await self.deliver(endpoint, to_did, envelope_type, thid, body))
+
+    async def deliver(self, endpoint: str, to: str, type: str, thid: str, body: dict[str, Any]) -> Delivery:
+        """Send one message to the agent `to` at `endpoint` (its JSON-RPC URL). Raises ProtocolError:
+        the message's own (not sent), unreachable, or peer_rejected (`peer_reason` on the error)."""
+        out = self.negotiator.prepare(to, type, thid, body)
+        request = {
+            "jsonrpc": "2.0",
+            "id": uuid.uuid4().hex,
+            "method": "SendMessage",
+            "params": {
+                "message": {
+                    "messageId": uuid.uuid4().hex,
+                    "contextId": thid,
+                    "role": "ROLE_USER",
+                    "parts": [{"data": {ENVELOPE_KEY: out.jws}}],
+                    "extensions": [NEGOTIATION_EXTENSION],
+                }
+            },
+        }
+        try:
+            response = await self.http.post(endpoint, json=request, headers=_HEADERS, timeout=self.timeout)
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            why = f"{endpoint}: {type_name(exc)} {exc}"[:300]
+            await self.negotiator.fail(out, "unreachable", why)
+            raise ProtocolError(f"not delivered to {to[:60]}: {why}", reason="unreachable") from None
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if error is not None or not isinstance(answer, dict) or "result" not in answer:
+            peer_reason, why = _peer_error(error, response.status_code)
+            await self.negotiator.fail(out, f"peer_rejected:{peer_reason}", why)
+            raise ProtocolError(
+                f"{to[:60]} refused the {type}: {why}", reason="peer_rejected", peer_reason=peer_reason
+            )
+        return await self.negotiator.complete(out, _reply_envelopes(answer["result"]))
+
+    async def close(self) -> None:
+        """Close the HTTP connections (only those this messenger opened)."""
+        if self._own_http:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> A2AMessenger:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def type_name(exc: BaseException) -> str:
+    """The class name of an exception (for one-line messages)."""
+    return type(exc).__name__
+
+
+def _peer_error(error: Any, status: int) -> tuple[str, str]:
+    """(the peer's Sova reason code or "error", one line) of a JSON-RPC error object."""
+    if not isinstance(error, dict):
+        return "error", f"HTTP {status}, not a JSON-RPC answer"
+    reason = "error"
+    details = error.get("data")
+    for item in details if isinstance(details, list) else []:
+        metadata = item.get("metadata") if isinstance(item, dict) else None
+        if isinstance(metadata, dict) and isinstance(metadata.get("sova_reason"), str):
+            reason = metadata["sova_reason"]
+    return reason, f"JSON-RPC {error.get('code')}: {str(error.get('message', ''))[:240]}"
+
+
+def _reply_envelopes(result: Any) -> list[str]:
+    """The envelopes in a SendMessage result (a message; a task's status message is read too)."""
+    message = result.get("message") if isinstance(result, dict) else None
+    if message is None and isinstance(result, dict) and isinstance(result.get("task"), dict):
+        message = result["task"].get("status", {}).get("message")
+    parts = message.get("parts") if isinstance(message, dict) else None
+    found: list[str] = []
+    for part in parts if isinstance(parts, list) else []:
+        data = part.get("data") if isinstance(part, dict) else None
+        if isinstance(data, dict) and isinstance(data.get(ENVELOPE_KEY), str):
+            found.append(data[ENVELOPE_KEY])
+    return found
+
+
+if (
+    TYPE_CHECKING
+):  # A2AMessenger is what skills.Messenger asks for (checked by mypy, costs nothing at run time)
+    from skills.context import Messenger
+
+    def _is_a_messenger(messenger: A2AMessenger) -> Messenger:
+        return messenger
