@@ -1,0 +1,402 @@
+"""Buyer and seller negotiation over the A2A protocol, with the rule brain (DESIGN §9).
+
+    buyer (drives, `Buyer.buy`)                              seller (`Seller`, a NegotiationHandler)
+    cfp {item, token, challenge}  ─────────────────────────>  present_credential (DID-auth: bound to
+                                  <── propose {price, terms_hash, presentation}   the buyer's challenge
+    checks the presentation: the required credential from a trusted     and DID), its opening offer
+    issuer (and the seller's DID <-> wallet binding in AgentRegistry); else `reject`
+    ConcessionBrain.respond  ── counter {price} / accept / reject ──>  ConcessionBrain.respond
+                                  <── counter {price} / accept / reject
+    agreed -> runtime/settlement.py (sign, fund, deliver, release)
+
+Offers are numbered in the thread (the propose is offer 0); each brain answers the peer's offer n with
+`respond(price, n, elapsed)`, so both sides count rounds alike and the round limit ends every
+negotiation. Every message the buyer sends goes through its executor (`send_message`), every signature
+of either side too; the seller's answers go back as protocol replies. The verified credentials of a
+seller are put in the buyer's `PeerBook`, which is the executor's peers directory: the policy's
+`require_credential` then judges `sign_deal` and `open_escrow` with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from identity import BindingError, InvalidPresentation, new_challenge, verify_presentation
+from identity.envelopes import Envelope
+from policies import Counterparty, Credential
+from runtime.a2a_client import A2AMessenger
+from runtime.brain import ConcessionBrain
+from runtime.config import RuleBrain
+from runtime.deals import DealRecord, DealStore
+from runtime.executor import Executor
+from runtime.negotiation_fsm import ThreadState
+from runtime.negotiation_handler import Reply
+from runtime.protocol import LedgerSink
+from runtime.registry import Registry
+from runtime.settlement import (
+    BuyerSettlement,
+    SellerSettlement,
+    SettlementError,
+    artifact_hash,
+    outcome_result,
+    record_event,
+)
+
+log = logging.getLogger(__name__)
+
+_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+class PeerBook:
+    """A PeerDirectory (skills.context) of the agents met: DID, wallet, name and the credentials they
+    presented that verified. Found by DID, 0x address or name."""
+
+    def __init__(self, parties: Iterable[Counterparty] = ()) -> None:
+        self._parties: dict[str, Counterparty] = {}
+        for party in parties:
+            self.remember(party)
+
+    def remember(self, party: Counterparty) -> None:
+        """Add or replace what is known of `party` (keyed by its DID, else its address)."""
+        key = party.did or (party.address or "").lower()
+        self._parties[key] = party
+
+    def lookup(self, ref: str) -> Counterparty | None:
+        """The party with this DID, address (any case) or name, or None."""
+        found = self._parties.get(ref)
+        if found is not None:
+            return found
+        low = ref.lower()
+        for party in self._parties.values():
+            if (party.address or "").lower() == low or party.name == ref:
+                return party
+        return None
+
+
+def price_text(price: Decimal) -> str:
+    """A price as it goes in a message body: a plain decimal string, no exponent, no trailing zeros."""
+    text = format(price.normalize(), "f")
+    return text
+
+
+def read_price(body: Mapping[str, Any]) -> Decimal:
+    """The `price` of a message body; ValueError when missing, not a decimal string, or not positive."""
+    raw = body.get("price")
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise ValueError("the offer has no price (a decimal string)")
+    try:
+        price = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"the price {raw!r} is not a decimal number") from None
+    if not price.is_finite() or price <= 0:
+        raise ValueError(f"the price {raw!r} is not a positive amount")
+    return price
+
+
+class Buyer:
+    """The buyer's brain: negotiates with a seller (`buy`) and settles what it agreed. Also the handler
+    of its own A2A server, for a delivery or a rejection that comes later."""
+
+    def __init__(
+        self,
+        *,
+        executor: Executor,
+        messenger: A2AMessenger,
+        deals: DealStore,
+        brain: RuleBrain,
+        peers: PeerBook,
+        cap: Decimal | None = None,
+        trusted_issuers: Sequence[str] = (),
+        required_credential: str | None = "VerifiedSupplier",
+        registry: Registry | None = None,
+        ledger: LedgerSink | None = None,
+        token: str = "TUSD",
+        deal_ttl: int = 3600,
+        origin: str = "rules-brain",
+    ) -> None:
+        self.executor = executor
+        self.messenger = messenger
+        self.deals = deals
+        self.brain = brain
+        self.peers = peers
+        self.cap = cap
+        self.trusted_issuers = tuple(trusted_issuers)
+        self.required_credential = required_credential
+        self.registry = registry
+        self.ledger = ledger
+        self.token = token
+        self.origin = origin
+        self.settlement = BuyerSettlement(executor, deals, self.ledger, registry, deal_ttl, origin)
+
+    @property
+    def did(self) -> str:
+        return self.executor.context.agent_did
+
+    async def buy(self, seller_url: str, item: str, *, thid: str | None = None) -> DealRecord:
+        """Negotiate `item` with the seller at `seller_url` and settle it; the deal record as it ends
+        (released; funded when the seller delivers later; declined / failed with the reason)."""
+        card = await self.messenger.connect(seller_url)
+        peer, wallet = card.did, card.wallet
+        thid = thid or uuid.uuid4().hex
+        record = self.deals.put(DealRecord(peer=peer, thid=thid, role="buyer", item=item, token=self.token))
+
+        async def send(type_: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+            return await self._send(peer, thid, type_, body)
+
+        try:
+            challenge = new_challenge()
+            replies = await send("cfp", {"item": item, "token": self.token, "challenge": challenge})
+            propose = _first(replies, "propose")
+            if propose is None:
+                return await self._end(record, "declined", _peer_said(replies) or "the seller made no offer")
+            body = propose["body"]
+            problem = await self._check_supplier(peer, wallet, card.name, challenge, body)
+            terms_hash = body.get("terms_hash")
+            if problem is None and (not isinstance(terms_hash, str) or not _HASH.match(terms_hash)):
+                problem = "the offer has no terms_hash (0x and 64 hex digits)"
+            if problem is not None:
+                return await self._decline(record, send, problem)
+            assert isinstance(terms_hash, str)
+            record = self.deals.update(peer, thid, terms_hash=terms_hash.lower())
+            agreed = await self._haggle(record, body, send)
+            if agreed is None:
+                return self.deals.get(peer, thid) or record
+            record = self.deals.update(peer, thid, state="agreed", price=price_text(agreed))
+            await record_event(self.ledger, record, "agreed", price=record.price, item=item)
+            return await self.settlement.settle(record, wallet, send)
+        except (SettlementError, ValueError) as exc:
+            return await self._end(record, "failed", str(exc))
+
+    async def _haggle(self, record: DealRecord, offer: Mapping[str, Any], send: Any) -> Decimal | None:
+        """Alternating offers until one side accepts (the agreed price) or rejects (None)."""
+        brain = ConcessionBrain(self.brain, "buyer", cap=self.cap)
+        loop = _Clock()
+        their, round_no = read_price(offer), 0
+        while True:
+            move = brain.respond(their, round_no, loop.elapsed())
+            if move.kind == "accept":
+                await send("accept", {"price": price_text(their)})
+                return their
+            if move.kind == "reject" or move.price is None:
+                await self._decline(record, send, move.reason)
+                return None
+            ours = move.price
+            self.deals.update(record.peer, record.thid, price=price_text(ours))
+            replies = await send("counter", {"price": price_text(ours)})
+            answer = next((r for r in replies if r.get("type") in ("accept", "counter", "reject")), None)
+            if answer is None or answer["type"] == "reject":
+                why = _peer_said(replies) or "the seller did not answer the counter-offer"
+                await self._end(record, "declined", why)
+                return None
+            if answer["type"] == "accept":
+                return ours
+            their, round_no = read_price(answer.get("body") or {}), round_no + 2
+
+    async def _check_supplier(
+        self, peer: str, wallet: str, name: str, challenge: str, body: Mapping[str, Any]
+    ) -> str | None:
+        """Why this seller is not one to deal with (None when it is); a verified seller goes in the
+        peer book with its credentials."""
+        if self.registry is not None:
+            try:
+                await self.registry.verify_binding(peer, wallet)
+            except BindingError as exc:
+                return f"the seller's DID and wallet are not bound in AgentRegistry: {exc}"
+            except Exception as exc:  # fail closed
+                return f"the seller's registration could not be checked: {type(exc).__name__}: {exc}"
+        credentials: tuple[Credential, ...] = ()
+        wanted = self.required_credential
+        if wanted is not None:
+            vp = body.get("presentation")
+            if not isinstance(vp, dict):
+                said = str(body.get("presentation_error") or "it sent none")[:300]
+                return f"the seller presented no {wanted} credential ({said})"
+            revocation = self.registry.is_revoked if self.registry is not None else None
+            try:
+                verified = await verify_presentation(
+                    vp, challenge, self.did, self.trusted_issuers, revocation
+                )
+            except InvalidPresentation as exc:
+                return f"the seller's {wanted} presentation does not verify ({exc.reason}): {exc}"
+            if verified.holder_did != peer:
+                return f"the presentation is by {verified.holder_did}, not by the seller {peer}"
+            if not verified.of_type(wanted):
+                return f"the seller presented no {wanted} credential from a trusted issuer"
+            credentials = tuple(
+                Credential(type=t, issuer=c.issuer)
+                for c in verified.credentials
+                for t in c.types
+                if t != "VerifiableCredential"
+            )
+        self.peers.remember(
+            Counterparty(did=peer, address=wallet, name=name or None, credentials=credentials)
+        )
+        return None
+
+    async def _send(self, peer: str, thid: str, type_: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        args = {"to": peer, "type": type_, "thid": thid, "body": body}
+        result = outcome_result(await self.executor.execute("send_message", args, self.origin))
+        reply = result.get("reply")
+        replies = reply.get("replies") if isinstance(reply, dict) else None
+        return [r for r in replies if isinstance(r, dict)] if isinstance(replies, list) else []
+
+    async def _decline(self, record: DealRecord, send: Any, why: str) -> DealRecord:
+        try:
+            await send("reject", {"reason": why[:500]})
+        except SettlementError as exc:
+            log.warning("could not tell %s the deal is off: %s", record.peer, exc)
+        return await self._end(record, "declined", why)
+
+    async def _end(self, record: DealRecord, state: str, why: str) -> DealRecord:
+        record = self.deals.update(record.peer, record.thid, state=state, reason=why)
+        await record_event(self.ledger, record, state, reason=why)
+        return record
+
+    async def on_message(self, envelope: Envelope, thread: ThreadState) -> Sequence[Reply]:
+        """Messages the seller sends on its own: a later delivery (checked, then released or disputed)
+        or a rejection."""
+        if envelope.type == "deliver":
+            return await self.settlement.on_deliver(envelope)
+        record = self.deals.get(envelope.sender, envelope.thid)
+        if envelope.type == "reject" and record is not None:
+            body = envelope.body if isinstance(envelope.body, dict) else {}
+            await self._end(record, "declined", f"the seller rejected: {str(body.get('reason', ''))[:300]}")
+        return []
+
+
+class Seller:
+    """The seller's brain, as the NegotiationHandler of its A2A server: offers the artifacts of its
+    catalog (item -> bytes; the terms hash is the artifact's keccak256), haggles with the rule brain,
+    proves its credentials to the buyer, signs the agreed Deal and delivers once funded."""
+
+    def __init__(
+        self,
+        *,
+        executor: Executor,
+        deals: DealStore,
+        brain: RuleBrain,
+        catalog: Mapping[str, bytes],
+        ledger: LedgerSink | None = None,
+        token: str = "TUSD",
+        present: Sequence[str] = ("VerifiedSupplier",),
+        deliver: bool = True,
+    ) -> None:
+        self.executor = executor
+        self.deals = deals
+        self.brain = brain
+        self.catalog = dict(catalog)
+        self.ledger = ledger
+        self.token = token
+        self.present = tuple(present)
+        self.settlement = SellerSettlement(executor, deals, self.catalog, ledger, deliver)
+
+    async def on_message(self, envelope: Envelope, thread: ThreadState) -> Sequence[Reply]:
+        """The answer to one buyer message (see the module docstring)."""
+        body = envelope.body if isinstance(envelope.body, dict) else {}
+        if envelope.type == "cfp":
+            return [await self._open(envelope, body)]
+        record = self.deals.get(envelope.sender, envelope.thid)
+        if record is None:
+            return []
+        if envelope.type == "counter":
+            return [await self._counter(record, body, thread)]
+        if envelope.type == "accept":
+            try:
+                price = read_price(body)
+            except ValueError as exc:
+                return [await self._reject(record, str(exc))]
+            if not record.price or price != Decimal(record.price):
+                return [await self._reject(record, f"accepted {price}, but the offer was {record.price}")]
+            record = self.deals.update(record.peer, record.thid, state="agreed")
+            await record_event(self.ledger, record, "agreed", price=record.price, item=record.item)
+            return []
+        if envelope.type == "deal_signature":
+            return await self.settlement.on_deal_signature(envelope, record)
+        if envelope.type == "funded":
+            return await self.settlement.on_funded(envelope, record)
+        if envelope.type == "released":
+            await self.settlement.on_released(envelope, record)
+        elif envelope.type in ("reject", "dispute"):
+            state = "declined" if envelope.type == "reject" else "disputed"
+            why = f"the buyer said: {str(body.get('reason', ''))[:300]}"
+            record = self.deals.update(record.peer, record.thid, state=state, reason=why)
+            await record_event(self.ledger, record, state, reason=why)
+        return []
+
+    async def _open(self, envelope: Envelope, body: Mapping[str, Any]) -> Reply:
+        item, token = str(body.get("item", ""))[:200], str(body.get("token") or self.token)[:64]
+        record = self.deals.put(
+            DealRecord(peer=envelope.sender, thid=envelope.thid, role="seller", item=item, token=token)
+        )
+        artifact = self.catalog.get(item)
+        if artifact is None:
+            return await self._reject(record, f"{item!r} is not offered (offered: {', '.join(self.catalog)})")
+        if self.executor.context.tokens.find(token) is None:
+            return await self._reject(record, f"payment in {token} is not accepted (use {self.token})")
+        price = ConcessionBrain(self.brain, "seller").offer(0, 0.0)
+        terms_hash = artifact_hash(artifact)
+        record = self.deals.update(record.peer, record.thid, price=price_text(price), terms_hash=terms_hash)
+        offer: dict[str, Any] = {
+            "item": item,
+            "token": token,
+            "price": record.price,
+            "terms_hash": terms_hash,
+        }
+        challenge = body.get("challenge")
+        if isinstance(challenge, str) and challenge and self.present:
+            args = {"challenge": challenge[:512], "domain": envelope.sender, "types": list(self.present)}
+            outcome = await self.executor.execute("present_credential", args, f"peer:{envelope.sender}")
+            if outcome.ok and outcome.result is not None:
+                offer["presentation"] = outcome.result["presentation"]
+            else:
+                offer["presentation_error"] = outcome.message()[:300]
+        return Reply("propose", offer)
+
+    async def _counter(self, record: DealRecord, body: Mapping[str, Any], thread: ThreadState) -> Reply:
+        try:
+            their = read_price(body)
+        except ValueError as exc:
+            return await self._reject(record, str(exc))
+        offer_no = max(thread.messages - 2, 0)  # cfp, then offers 0, 1, 2, …: this counter is offer n
+        elapsed = max(0.0, thread.updated - record.started)
+        move = ConcessionBrain(self.brain, "seller").respond(their, offer_no, elapsed)
+        if move.kind == "accept":
+            record = self.deals.update(record.peer, record.thid, state="agreed", price=price_text(their))
+            await record_event(self.ledger, record, "agreed", price=record.price, item=record.item)
+            return Reply("accept", {"price": record.price})
+        if move.kind == "reject" or move.price is None:
+            return await self._reject(record, move.reason)
+        record = self.deals.update(record.peer, record.thid, price=price_text(move.price))
+        return Reply("counter", {"price": record.price})
+
+    async def _reject(self, record: DealRecord, why: str) -> Reply:
+        record = self.deals.update(record.peer, record.thid, state="declined", reason=why)
+        await record_event(self.ledger, record, "declined", reason=why)
+        return Reply("reject", {"reason": why[:500]})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.monotonic
+        self._start = self._time()
+
+    def elapsed(self) -> float:
+        return self._time() - self._start
+
+
+def _first(replies: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
+    return next((r for r in replies if r.get("type") == type_ and isinstance(r.get("body"), dict)), None)
+
+
+def _peer_said(replies: list[dict[str, Any]]) -> str:
+    for reply in replies:
+        if reply.get("type") == "reject" and isinstance(reply.get("body"), dict):
+            return f"the seller rejected: {str(reply['body'].get('reason', ''))[:300]}"
+    return ""
