@@ -69,6 +69,17 @@ class Home:
     def ledger(self, name: str) -> Path:
         return self.agent_dir(name) / "ledger.sqlite"
 
+    def deals(self, name: str) -> Path:
+        return self.agent_dir(name) / "deals.sqlite"
+
+    def ready_file(self, name: str) -> Path:
+        """Written by a serving agent (url, pid, DID, address); removed on a clean stop."""
+        return self.agent_dir(name) / "agent.json"
+
+    @property
+    def supervisor_file(self) -> Path:
+        return self.root / "supervisor.json"
+
     def credentials(self, name: str) -> Path:
         return self.agent_dir(name) / "credentials.sqlite"
 

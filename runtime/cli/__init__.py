@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from runtime.cli import chain, config_cmd, identity_cmd, keys, log, policy_cmd
+from runtime.cli import chain, config_cmd, fleet, identity_cmd, keys, log, policy_cmd
 from runtime.errors import user_message
 
 
@@ -19,6 +19,9 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    app.command("up")(fleet.up)
+    app.command("down")(fleet.down)
+    app.command("status")(fleet.status)
     app.add_typer(keys.app, name="keys")
     app.add_typer(chain.app, name="chain")
     app.add_typer(config_cmd.app, name="config")

@@ -1,0 +1,207 @@
+"""`sova up|down|status` — the whole fleet: chain, contracts, keys, funds and one process per agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json, warn
+from runtime.config import AgentsFile
+from runtime.errors import SovaError
+from runtime.home import Home
+
+DETACH_TIMEOUT = 180.0
+BALANCE_OF = "0x70a08231"  # balanceOf(address)
+
+
+def up(
+    file: ConfigOption = DEFAULT_CONFIG,
+    detach: Annotated[bool, typer.Option("--detach", help="return once every agent is ready")] = False,
+) -> None:
+    """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
+    from runtime.supervisor import Supervisor, last_log_line, running_supervisor
+
+    config, home = load(file)
+    if not detach:
+        raise typer.Exit(Supervisor(config, file, home, out, warn).run())
+    if running_supervisor(home) is not None:
+        out.print("the fleet is already running")
+        _print_status(_status(config, file, home))
+        return
+    home.ensure()
+    log_path = home.root / "sova-up.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from runtime.cli import main; main()", "up", "-f", str(file.resolve())],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + DETACH_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SovaError(
+                f"sova up stopped with code {proc.returncode}: {_tail(log_path)} (log: {log_path})"
+            )
+        status = _status(config, file, home)
+        if status["supervisor"] and all(a["ready"] for a in status["agents"]):
+            _print_status(status)
+            out.print(f"running in the background (log: {log_path}); stop with `sova down`")
+            return
+        time.sleep(0.5)
+    raise SovaError(f"the fleet was not ready within {DETACH_TIMEOUT:.0f} s: see {log_path}")
+
+
+def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Stop the agents and the chain `sova up` started; everything is saved."""
+    from runtime.supervisor import pid_alive, running_supervisor
+
+    _, home = load(file)
+    record = running_supervisor(home)
+    if record is None:
+        out.print("the fleet is not running")
+        return
+    pid = int(record["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if pid_alive(pid):
+        raise SovaError(
+            f"the supervisor (pid {pid}) did not stop within 60 s: kill it, then run `sova up` again"
+        )
+    out.print("stopped: agents and chain down, state saved")
+
+
+def status(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
+    """Agents, pids, ports, DIDs, addresses, balances and deals."""
+    config, home = load(file)
+    info = _status(config, file, home)
+    if as_json:
+        print_json(info)
+    else:
+        _print_status(info)
+
+
+def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
+    from runtime.chain_ops import chain_url
+    from runtime.supervisor import pid_alive, read_ready, running_supervisor
+
+    sup = running_supervisor(home)
+    try:
+        url: str | None = chain_url(config, home)
+    except SovaError:
+        url = None
+    token = _tusd(home, url)
+    agents = []
+    for agent in config.agents:
+        ready = read_ready(home, agent.name) or {}
+        alive = bool(ready) and pid_alive(int(ready.get("pid", 0)))
+        address = ready.get("address") or _address(home, config, file, agent.key_name)
+        agents.append(
+            {
+                "name": agent.name,
+                "role": agent.role,
+                "ready": alive,
+                "pid": ready.get("pid") if alive else None,
+                "url": ready.get("url") if alive else None,
+                "port": _port(ready.get("url")) if alive else None,
+                "did": ready.get("did"),
+                "address": address,
+                "eth": _eth(url, address),
+                "tusd": _erc20(url, token, address),
+                "deals": _deals(home.deals(agent.name)),
+            }
+        )
+    return {"supervisor": sup["pid"] if sup else None, "chain": url, "agents": agents}
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    out.print(f"supervisor: {'pid ' + str(info['supervisor']) if info['supervisor'] else 'not running'}")
+    out.print(f"chain: {info['chain'] or 'not running'}")
+    for a in info["agents"]:
+        state = f"pid {a['pid']} {a['url']}" if a["ready"] else "stopped"
+        deals = ", ".join(f"{k} {v}" for k, v in sorted(a["deals"].items())) or "no deals"
+        out.print(f"  {a['name']:<8} {a['role']:<7} {state:<36} {a['tusd'] or '?'} TUSD  {deals}")
+
+
+def _port(url: str | None) -> int | None:
+    try:
+        return int(str(url).rsplit(":", 1)[1].split("/")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _address(home: Home, config: AgentsFile, file: Path, key: str) -> str | None:
+    try:
+        data = json.loads((home.keys_dir(config, file.parent) / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    address = data.get("address")
+    return None if not isinstance(address, str) else (address if address.startswith("0x") else "0x" + address)
+
+
+def _tusd(home: Home, url: str | None) -> str | None:
+    from runtime.anvil import rpc_chain_id
+
+    chain_id = rpc_chain_id(url) if url else None
+    if chain_id is None:
+        return None
+    try:
+        data = json.loads(home.deployments(chain_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    token = data.get("contracts", {}).get("TestUSD")
+    return token if isinstance(token, str) else None
+
+
+def _eth(url: str | None, address: str | None) -> str | None:
+    from runtime.anvil import rpc_call
+
+    if not url or not address:
+        return None
+    try:
+        return str(int(str(rpc_call(url, "eth_getBalance", [address, "latest"], timeout=2)), 16) / 10**18)
+    except (OSError, ValueError, SovaError):
+        return None
+
+
+def _erc20(url: str | None, token: str | None, address: str | None) -> str | None:
+    from decimal import Decimal
+
+    from runtime.anvil import rpc_call
+
+    if not url or not token or not address:
+        return None
+    data = BALANCE_OF + address.lower().removeprefix("0x").rjust(64, "0")
+    try:
+        raw = rpc_call(url, "eth_call", [{"to": token, "data": data}, "latest"], timeout=2)
+        return str(Decimal(int(str(raw), 16)) / Decimal(10**6))
+    except (OSError, ValueError, SovaError):
+        return None
+
+
+def _deals(path: Path) -> dict[str, int]:
+    if not path.exists():
+        return {}
+    from runtime.deals import DealStore
+
+    store = DealStore(path)
+    try:
+        counts: dict[str, int] = {}
+        for record in store.all():
+            counts[record.state] = counts.get(record.state, 0) + 1
+        return counts
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()

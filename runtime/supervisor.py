@@ -1,0 +1,302 @@
+"""`sova up`: the chain, the contracts, the keys and funds, and one OS process per agent, kept alive.
+
+Each agent runs as `sova agent run NAME` in its own process group (so Ctrl-C reaches only the
+supervisor, which then stops the agents in order), with its output in
+`.sova/agents/<name>/agent.log`. An agent is ready when it has written its `agent.json`. A crashed
+agent is restarted with exponential backoff (1 s doubling to 30 s); the backoff resets after a
+minute of health. On SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after 10 s), then the chain
+is stopped if this supervisor started it (anvil saves its state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from runtime.anvil import AnvilNode
+from runtime.chain_ops import fund_local, running_local_node, start_local_node
+from runtime.config import AgentsFile, LocalChain
+from runtime.errors import SovaError
+from runtime.home import Home
+from runtime.secrets import write_private
+
+READY_TIMEOUT = 90.0
+MAX_BACKOFF = 30.0
+HEALTHY_AFTER = 60.0
+STOP_GRACE = 10.0
+
+
+class SupervisorError(SovaError):
+    """An agent could not be started, or another supervisor runs already."""
+
+
+@dataclass
+class AgentProcess:
+    """One agent's OS process and its restart bookkeeping."""
+
+    name: str
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    backoff: float = 1.0
+    started_at: float = 0.0
+    next_start: float = 0.0
+    ready: dict[str, Any] = field(default_factory=dict)
+
+
+def agent_command(name: str, config_path: Path) -> list[str]:
+    """The command `sova up` spawns for one agent: the same interpreter, so the same install."""
+    return [
+        sys.executable,
+        "-c",
+        "from runtime.cli import main; main()",
+        "agent",
+        "run",
+        name,
+        "-f",
+        str(config_path),
+    ]
+
+
+def read_ready(home: Home, name: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(home.ready_file(name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def running_supervisor(home: Home) -> dict[str, Any] | None:
+    """The supervisor record of this home, if its process still runs."""
+    try:
+        data = json.loads(home.supervisor_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and pid_alive(int(data.get("pid", 0))) else None
+
+
+async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, warn: Any) -> None:
+    """Operator key, contracts, a key per agent, and on the local chain gas money and TestUSD."""
+    from runtime.provision import deploy_contracts, ensure_key, key_passphrase, keystore_for
+
+    deployed = await deploy_contracts(config, config_path, home, url, warn)
+    store = keystore_for(config, config_path, home)
+    secret = key_passphrase(config, home)
+    addresses = {}
+    for index, agent in enumerate(config.agents, start=1):
+        info = await asyncio.to_thread(
+            ensure_key, config, store, agent.key_name, agent.key_index or index, secret
+        )
+        addresses[agent.name] = info.address
+    if not isinstance(config.chain, LocalChain):
+        return
+    for address in addresses.values():
+        await asyncio.to_thread(fund_local, url, address, Decimal(config.chain.fund))
+    await _mint(
+        config, home, url, deployed.deployments.contracts["TestUSD"], addresses.values(), store, secret
+    )
+
+
+async def _mint(
+    config: AgentsFile, home: Home, url: str, token: str, addresses: Any, store: Any, secret: str
+) -> None:
+    """Top every agent up to `chain.mint` TestUSD (6 decimals) from the operator, who owns TestUSD."""
+    from runtime.provision import connect, unlock_operator
+    from wallet import load_artifact
+    from wallet.contracts import TestUSD
+
+    assert isinstance(config.chain, LocalChain)
+    want = int(Decimal(config.chain.mint) * 10**6)
+    operator = await unlock_operator(config, store, secret)
+    client = await connect(config, home, url)
+    try:
+        usd = TestUSD(client, "TestUSD", token, load_artifact("TestUSD").abi)
+        for address in addresses:
+            have = await usd.balance_of(address)
+            if have < want:
+                await client.transact(
+                    operator, usd.mint_tx(address, want - have), purpose=f"mint TUSD to {address}"
+                )
+    finally:
+        await client.close()
+
+
+class Supervisor:
+    """Runs the fleet in the foreground until a signal."""
+
+    def __init__(self, config: AgentsFile, config_path: Path, home: Home, out: Any, warn: Any) -> None:
+        self.config = config
+        self.config_path = config_path.resolve()
+        self.home = home
+        self.out = out
+        self.warn = warn
+        self.node: AnvilNode | None = None
+        self.agents = {
+            a.name: AgentProcess(a.name, home.agent_dir(a.name) / "agent.log") for a in config.agents
+        }
+        self.stopping = False
+
+    def run(self) -> int:
+        if running_supervisor(self.home) is not None:
+            raise SupervisorError(
+                f"a supervisor already runs for {self.home.root} (see {self.home.supervisor_file}): "
+                "use `sova status`, or `sova down` first"
+            )
+        self.home.ensure()
+        url = self._chain()
+        try:
+            asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
+            write_private(self.home.supervisor_file, json.dumps({"pid": os.getpid(), "chain": url}) + "\n")
+            signal.signal(signal.SIGINT, self._on_signal)
+            signal.signal(signal.SIGTERM, self._on_signal)
+            for proc in self.agents.values():
+                self._spawn(proc)
+            self._wait_ready()
+            self._print_ready(url)
+            self._watch()
+        finally:
+            self._stop_all()
+        return 0
+
+    def _chain(self) -> str:
+        from runtime.chain_ops import chain_url
+
+        if not isinstance(self.config.chain, LocalChain):
+            return chain_url(self.config, self.home)
+        record = running_local_node(self.home)
+        if record is not None:
+            self.out.print(f"attached to the running local chain at {record.url}")
+            return record.url
+        self.node = start_local_node(self.home, self.config.chain)
+        self.out.print(f"started the local chain at {self.node.url} (state in {self.home.chain_state})")
+        return self.node.url
+
+    def _spawn(self, proc: AgentProcess) -> None:
+        proc.log.parent.mkdir(parents=True, exist_ok=True)
+        self.home.ready_file(proc.name).unlink(missing_ok=True)
+        log = open(proc.log, "ab")  # noqa: SIM115 - handed to the child, closed right after
+        try:
+            proc.process = subprocess.Popen(
+                agent_command(proc.name, self.config_path),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        finally:
+            log.close()
+        proc.started_at = time.monotonic()
+        proc.ready = {}
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self.stopping and time.monotonic() < deadline:
+            self._poll_ready()
+            if all(p.ready for p in self.agents.values()):
+                return
+            for proc in self.agents.values():
+                if proc.process is not None and proc.process.poll() is not None and not proc.ready:
+                    raise SupervisorError(
+                        f"agent {proc.name} exited with code {proc.process.returncode} before it was ready: "
+                        f"{last_log_line(proc.log)} (full log: {proc.log})"
+                    )
+            time.sleep(0.2)
+        if not self.stopping:
+            late = ", ".join(p.name for p in self.agents.values() if not p.ready)
+            raise SupervisorError(
+                f"agents not ready after {READY_TIMEOUT:.0f} s: {late}; see their agent.log"
+            )
+
+    def _poll_ready(self) -> None:
+        for proc in self.agents.values():
+            if not proc.ready and proc.process is not None:
+                data = read_ready(self.home, proc.name)
+                if data and data.get("pid") == proc.process.pid:
+                    proc.ready = data
+
+    def _print_ready(self, url: str) -> None:
+        self.out.print(f"chain at {url}")
+        for proc in self.agents.values():
+            r = proc.ready
+            self.out.print(f"  {proc.name:<8} {r.get('url', '?'):<26} pid {r.get('pid')}  {r.get('did', '')}")
+        self.out.print(
+            "console: the operator console arrives with the next release; logs in .sova/agents/*/agent.log"
+        )
+        self.out.print("all agents ready — Ctrl-C (or `sova down`) stops everything, nothing is lost")
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            now = time.monotonic()
+            for proc in self.agents.values():
+                p = proc.process
+                if p is not None and p.poll() is None:
+                    if now - proc.started_at > HEALTHY_AFTER:
+                        proc.backoff = 1.0
+                    continue
+                if p is not None and proc.next_start == 0.0:
+                    proc.restarts += 1
+                    proc.next_start = now + proc.backoff
+                    self.warn(
+                        f"agent {proc.name} exited with code {p.returncode} ({last_log_line(proc.log)}); "
+                        f"restart {proc.restarts} in {proc.backoff:.0f} s"
+                    )
+                    proc.backoff = min(proc.backoff * 2, MAX_BACKOFF)
+                if proc.next_start and now >= proc.next_start:
+                    proc.next_start = 0.0
+                    self._spawn(proc)
+            self._poll_ready()
+            time.sleep(0.3)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _stop_all(self) -> None:
+        for proc in self.agents.values():
+            if proc.process is not None and proc.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.process.pid, signal.SIGTERM)
+        for proc in self.agents.values():
+            if proc.process is None:
+                continue
+            try:
+                proc.process.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.warn(f"agent {proc.name} did not stop in {STOP_GRACE:.0f} s: killed")
+                os.killpg(proc.process.pid, signal.SIGKILL)
+                proc.process.wait()
+        if self.node is not None:
+            self.node.stop()
+            self.home.node_file.unlink(missing_ok=True)
+        self.home.supervisor_file.unlink(missing_ok=True)
+        if self.stopping:
+            self.out.print("stopped: agents and chain down, state saved in " + str(self.home.root))
+
+
+def last_log_line(log: Path) -> str:
+    """The last line of a log that has words (what a user needs to see of a crash)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "no log"
+    # Skip rich's box-drawing borders: the message is on the last line that has words.
+    lines = [ln.strip(" │╭╮╰╯─") for ln in text.splitlines() if any(c.isalnum() for c in ln)]
+    return lines[-1].strip()[:300] if lines else "no output"
