@@ -50,7 +50,7 @@ def up(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SovaError(
-                f"sova up stopped with code {proc.returncode}: {_tail(log_path)} (log: {log_path})"
+                f"sova up stopped with code {proc.returncode}: {last_log_line(log_path)} (log: {log_path})"
             )
         status = _status(config, file, home)
         if status["supervisor"] and all(a["ready"] for a in status["agents"]):
