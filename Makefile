@@ -30,11 +30,9 @@ $(INTEROP_STAMP): tools/interop/package.json tools/interop/package-lock.json
 	cd tools/interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Until the agent supervisor (`sova up`) lands, `make run` brings up the local chain with the
-# contracts deployed and keeps it running until Ctrl-C.
+# The demo market: local chain, contracts, keys, funds, one process per agent; Ctrl-C stops it all.
 run: setup
-	@echo "sova up (agents + console) is not built yet: running 'sova chain up' (local chain + contracts)"
-	$(BIN)/sova chain up -f $(AGENTS)
+	$(BIN)/sova up -f $(AGENTS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from runtime.anvil import AnvilNode
+from runtime.anvil import AnvilNode, free_port
 from runtime.chain_ops import fund_local, running_local_node, start_local_node
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
@@ -66,6 +66,21 @@ def agent_command(name: str, config_path: Path) -> list[str]:
         "-f",
         str(config_path),
     ]
+
+
+def pinned_port(home: Home, name: str, configured: int) -> int:
+    """The agent's port: the configured one, or one chosen on the first `sova up` and kept in
+    `.sova/agents/<name>/port`, so restarts keep the endpoint registered on-chain."""
+    if configured:
+        return configured
+    path = home.agent_dir(name) / "port"
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        port = free_port()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{port}\n", encoding="utf-8")
+        return port
 
 
 def read_ready(home: Home, name: str) -> dict[str, Any] | None:
@@ -152,6 +167,7 @@ class Supervisor:
         self.agents = {
             a.name: AgentProcess(a.name, home.agent_dir(a.name) / "agent.log") for a in config.agents
         }
+        self.ports = {a.name: pinned_port(home, a.name, a.port) for a in config.agents}
         self.stopping = False
 
     def run(self) -> int:
@@ -200,7 +216,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "SOVA_AGENT_PORT": str(self.ports[proc.name])},
             )
         finally:
             log.close()

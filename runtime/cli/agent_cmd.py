@@ -1,0 +1,86 @@
+"""`sova agent run NAME` — one agent in the foreground, what `sova up` spawns for each agent."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, load
+from runtime.config import AgentsFile
+
+app = typer.Typer(help="Run one agent process.", no_args_is_help=True)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@app.callback()
+def _group() -> None:
+    """Run one agent process."""
+
+
+@app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="the agent's name in agents.yaml")],
+    file: ConfigOption = DEFAULT_CONFIG,
+) -> None:
+    """Run agent NAME until SIGTERM or Ctrl-C: serve A2A, pursue its goals, anchor its log.
+
+    It writes <home>/agents/NAME/agent.json once ready and removes it when it stops. Its keys, gas
+    money and the contracts must exist already (`sova up` makes them)."""
+    config, _home = load(file)
+    asyncio.run(serve(config, file, name))
+
+
+async def serve(config: AgentsFile, config_path: Path, name: str) -> None:
+    """Start the agent, wait for SIGTERM/SIGINT, stop it cleanly."""
+    from runtime.agent import Agent
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def catch() -> None:
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop.set)
+
+    catch()
+    agent = Agent(config, config_path, name)
+    await agent.start()
+    # The A2A server (uvicorn) installs its own handlers while it serves: take the signals back.
+    catch()
+    try:
+        await stop.wait()
+        agent.say(f"agent {name} stopping")
+    finally:
+        await agent.stop()
+        catch()  # uvicorn restored the default handlers when it stopped
+    agent.say(f"agent {name} stopped")
+
+
+def main() -> None:
+    """`python -m runtime.cli.agent_cmd run NAME`: this group alone, errors as one line like `sova`."""
+    import os
+
+    from runtime.errors import user_message
+
+    code = 0
+    try:
+        app(sys.argv[1:], prog_name="sova agent")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:
+        if os.environ.get("SOVA_DEBUG"):
+            raise
+        text, code = user_message(exc)
+        sys.stderr.write(f"error: {text}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

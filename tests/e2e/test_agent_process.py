@@ -1,0 +1,189 @@
+"""`sova agent run NAME` as real processes: the demo issuer, seller and buyer of agents.yaml on a local
+chain started by `sova chain up`, each agent its own OS process. The buyer must buy and settle a deal;
+SIGTERM must stop each cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from runtime.config import load_config
+from runtime.deals import DealStore
+from runtime.home import Home
+from tests.cli_helpers import Result, one_error_line, sova
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "agent process passphrase"
+PASS = {"SOVA_PASSPHRASE": SECRET}
+NAMES = ("issuer", "seller", "buyer")
+
+
+def project(tmp_path: Path) -> Path:
+    """The demo agents.yaml (buying every 2 s) with the preset policies, in a fresh folder."""
+    shutil.copytree(ROOT / "policies" / "presets", tmp_path / "policies" / "presets")
+    text = (ROOT / "agents.yaml").read_text().replace("every: 20s", "every: 2s")
+    assert "every: 2s" in text
+    (tmp_path / "agents.yaml").write_text(text)
+    return tmp_path / "agents.yaml"
+
+
+@pytest.fixture
+def chain_project(tmp_path: Path) -> Iterator[Path]:
+    config = project(tmp_path / "proj")
+    up = sova("chain", "up", "--detach", "-f", str(config), env=PASS)
+    assert up.code == 0, up.err
+    try:
+        yield config
+    finally:
+        sova("chain", "down", "-f", str(config))
+
+
+def agent_cmd(name: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOVA_")}
+    env.update(PASS)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-P", "-m", "runtime.cli.agent_cmd", "run", name, "-f", str(config)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=config.parent,
+        )  # fmt: skip
+
+
+def provision(config_path: Path) -> None:
+    """What `sova up` does before it spawns agents: keys, gas money, TUSD for the buyer."""
+    from runtime.chain_ops import chain_url, fund_local
+    from runtime.chain_session import chain_session
+    from runtime.provision import ensure_key, keystore_for
+    from wallet import Keystore
+
+    config = load_config(config_path)
+    home = Home.for_config(config_path, config)
+    store = keystore_for(config, config_path, home)
+    url = chain_url(config, home)
+    for i, name in enumerate(NAMES, start=1):
+        info = ensure_key(config, store, name, i, SECRET)
+        fund_local(url, info.address, Decimal(10))
+
+    async def mint() -> None:
+        operator = await asyncio.to_thread(Keystore(store.directory).unlock, config.keys.operator, SECRET)
+        async with chain_session(config, home) as session:
+            tusd = session.contracts["TestUSD"]
+            buyer = store.info("buyer").address
+            await session.client.transact(operator, tusd.build("mint", buyer, 100 * 10**6), purpose="mint")
+
+    asyncio.run(mint())
+
+
+def wait_for(what: str, check: object, timeout: float, procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return
+        for name, proc in procs.items():
+            assert proc.poll() is None, f"agent {name} exited early with {proc.returncode}"
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def released(home: Home) -> list[str]:
+    path = home.agent_dir("buyer") / "deals.sqlite"
+    if not path.exists():
+        return []
+    store = DealStore(path)
+    try:
+        return [r.price for r in store.all() if r.state == "released"]
+    finally:
+        store.close()
+
+
+def test_missing_keys_is_one_line_and_exit_2(chain_project: Path, tmp_path: Path) -> None:
+    log = tmp_path / "buyer.log"
+    proc = agent_cmd("buyer", chain_project, log)
+    assert proc.wait(timeout=60) == 2
+    text = log.read_text()
+    assert "Traceback" not in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert "no key 'buyer'" in lines[0]
+    assert "sova keys new buyer" in lines[0]
+
+
+def test_unknown_agent_is_refused(chain_project: Path) -> None:
+    # through the module entry point, as `sova up` would spawn it (the `sova agent` group is the lead's)
+    result = subprocess.run(
+        [sys.executable, "-P", "-m", "runtime.cli.agent_cmd", "run", "nobody", "-f", str(chain_project)],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **PASS},
+    )  # fmt: skip
+    assert result.returncode == 2
+    line = one_error_line(Result(result.returncode, result.stdout, result.stderr))
+    assert "no agent named 'nobody'" in line
+
+
+def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path) -> None:
+    provision(chain_project)
+    config = load_config(chain_project)
+    home = Home.for_config(chain_project, config)
+    logs = {name: tmp_path / f"{name}.log" for name in NAMES}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in NAMES:
+            procs[name] = agent_cmd(name, chain_project, logs[name])
+        ready_files = {name: home.agent_dir(name) / "agent.json" for name in NAMES}
+        wait_for("agent.json files", lambda: all(p.exists() for p in ready_files.values()), 90, procs)
+        agent_ids: dict[str, int] = {}
+        for name, path in ready_files.items():
+            assert path.stat().st_mode & 0o777 == 0o600
+            ready = json.loads(path.read_text())
+            agent_ids[name] = ready["agent_id"]
+            assert ready["name"] == name
+            assert ready["pid"] == procs[name].pid
+            assert ready["role"] == name
+            assert ready["url"].startswith("http://127.0.0.1:")
+            assert ready["did"].startswith("did:key:")
+            assert f"agent {name} ready at {ready['url']}" in logs[name].read_text()
+        assert sorted(agent_ids.values()) == [1, 2, 3]
+        wait_for("a released deal", lambda: bool(released(home)), 60, procs)
+        price = Decimal(released(home)[0])
+        assert Decimal("9") <= price <= Decimal("12")
+        assert ", released" in logs["buyer"].read_text()
+        for name in NAMES:
+            procs[name].send_signal(signal.SIGTERM)
+        for name in NAMES:
+            assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
+            assert not ready_files[name].exists()
+            assert "Traceback" not in logs[name].read_text()
+        # A restart finds its registration and the credential it issued already: nothing is done twice.
+        logs["issuer-again"] = tmp_path / "issuer-again.log"
+        procs["issuer-again"] = again = agent_cmd("issuer", chain_project, logs["issuer-again"])
+        wait_for("the restarted issuer", ready_files["issuer"].exists, 60, {"issuer-again": again})
+        assert json.loads(ready_files["issuer"].read_text())["agent_id"] == agent_ids["issuer"]
+        again.send_signal(signal.SIGINT)
+        assert again.wait(timeout=30) == 0
+        text = logs["issuer-again"].read_text()
+        assert "seller already holds a VerifiedSupplier credential" in text
+        assert "registered issuer" not in text
+        assert not ready_files["issuer"].exists()
+    except BaseException:
+        for name, log in logs.items():
+            if log.exists():
+                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
+        raise
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    verified = sova("log", "verify", "buyer", "-f", str(chain_project), env=PASS)
+    assert verified.code == 0, verified.out + verified.err
