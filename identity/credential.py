@@ -18,6 +18,7 @@ from eth_hash.auto import keccak
 
 from identity.errors import InvalidCredential
 from identity.keys import b64url_decode
+from identity.untrusted_json import loads_untrusted
 
 Format = Literal["ldp", "jwt"]
 
@@ -108,7 +109,7 @@ def parse_credential(credential: str | Mapping[str, Any] | Credential) -> Creden
         if text.startswith("ey") and text.count(".") == 2:
             return _parse_jwt(text)
         try:
-            credential = json.loads(text)
+            credential = loads_untrusted(text)
         except ValueError:
             what = "neither JSON nor a compact JWT: give the file `sova vc issue` wrote"
             raise _malformed(None, what) from None
@@ -120,7 +121,7 @@ def parse_credential(credential: str | Mapping[str, Any] | Credential) -> Creden
 
 def _parse_jwt(token: str) -> Credential:
     try:
-        payload = json.loads(b64url_decode(token.split(".")[1]))
+        payload = loads_untrusted(b64url_decode(token.split(".")[1]))
     except ValueError:
         raise _malformed(None, "the JWT payload is not base64url JSON") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("vc"), dict):

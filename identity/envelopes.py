@@ -14,7 +14,6 @@ messages per second, and the SQLite work per message is one small INSERT, fine t
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from identity.errors import DidError, InvalidEnvelope
 from identity.jcs import canonical_text, canonicalize, json_string
 from identity.keys import IdentityKey, b64url, b64url_decode
 from identity.replay import ReplayStore
+from identity.untrusted_json import loads_untrusted
 
 TYP = "sova-envelope"
 DEFAULT_TTL = 120
@@ -95,7 +95,7 @@ def sign_envelope(
 def _header_key(encoded: str) -> tuple[str, Ed25519PublicKey]:
     """(sender DID, public key) of an encoded header; raises InvalidEnvelope(malformed)."""
     try:
-        header = json.loads(b64url_decode(encoded))
+        header = loads_untrusted(b64url_decode(encoded))
     except ValueError:
         raise _bad("malformed", "the JWS header is not base64url JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "EdDSA" or header.get("typ") != TYP:
@@ -138,7 +138,7 @@ def verify_envelope(
         what = f"the signature is not {did[:60]}'s: the message was altered or forged"
         raise _bad("bad_signature", what) from None
     try:
-        payload = json.loads(b64url_decode(parts[1]))
+        payload = loads_untrusted(b64url_decode(parts[1]))
     except ValueError:
         raise _bad("malformed", "the payload is not base64url JSON") from None
     env = _envelope(payload, jws)

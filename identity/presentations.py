@@ -22,6 +22,7 @@ from identity.credential import Credential, VerifiedCredential, parse_credential
 from identity.dids import split_did_url
 from identity.errors import DidError, InvalidCredential, InvalidPresentation
 from identity.keys import IdentityKey
+from identity.untrusted_json import loads_untrusted
 from identity.verification import DEFAULT_CLOCK_SKEW, RevocationChecker, verify_credential
 from identity.vocab import BASE_CONTEXTS
 
@@ -148,7 +149,7 @@ async def verify_presentation(
 
 def _parse(vp: str | Mapping[str, Any]) -> dict[str, Any]:
     try:
-        doc = json.loads(vp) if isinstance(vp, str) else dict(vp)
+        doc = loads_untrusted(vp) if isinstance(vp, str) else dict(vp)
     except ValueError:
         doc = None
     if not isinstance(doc, dict) or "VerifiablePresentation" not in (doc.get("type") or []):

@@ -13,6 +13,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from identity.untrusted_json import too_deep
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
@@ -90,28 +92,7 @@ class BodyGuard:
 
 
 def _too_deep(body: bytes) -> bool:
-    """True when the JSON text nests arrays/objects deeper than MAX_DEPTH (a cheap pre-check first)."""
-    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
-        return False
-    depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return False
+    return too_deep(body, MAX_DEPTH)
 
 
 async def _error(send: Send, code: int, message: str) -> None:

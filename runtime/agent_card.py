@@ -35,6 +35,7 @@ from identity.dids import public_key_from_did_key, split_did_url
 from identity.errors import DidError
 from identity.jcs import canonicalize
 from identity.keys import IdentityKey, b64url, b64url_decode
+from identity.untrusted_json import loads_untrusted
 from runtime.errors import SovaError
 from runtime.negotiation_fsm import MESSAGE_TYPES
 
@@ -239,7 +240,7 @@ async def fetch_card(
         if http is None:
             await client.aclose()
     try:
-        data = json.loads(body)
+        data = loads_untrusted(body)
     except (ValueError, RecursionError):
         raise InvalidCard(f"the card at {card_url} is not JSON", reason="malformed") from None
     if not isinstance(data, dict):
@@ -249,7 +250,7 @@ async def fetch_card(
 
 def _signature_ok(sig: a2a.AgentCardSignature, did: str, payload: str) -> bool:
     try:
-        header = json.loads(b64url_decode(sig.protected))
+        header = loads_untrusted(b64url_decode(sig.protected))
         if not isinstance(header, dict) or header.get("alg") != "EdDSA" or "crit" in header:
             return False
         kid_did, fragment = split_did_url(str(header.get("kid", "")))

@@ -13,12 +13,12 @@ the rest are counted and the count goes into the next one written (`suppressed`)
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from identity.keys import b64url_decode
+from identity.untrusted_json import loads_untrusted
 
 Item = tuple[str, dict[str, Any]]
 _MAX_CLAIMS = 256 * 1024
@@ -108,7 +108,7 @@ def _claims(jws: str) -> dict[str, Any]:
     if len(parts) != 3 or len(parts[1]) > _MAX_CLAIMS:
         return {}
     try:
-        payload = json.loads(b64url_decode(parts[1]))
+        payload = loads_untrusted(b64url_decode(parts[1]))
     except (ValueError, RecursionError):
         return {}
     return payload if isinstance(payload, dict) else {}
