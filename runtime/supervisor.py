@@ -52,6 +52,7 @@ class AgentProcess:
     started_at: float = 0.0
     next_start: float = 0.0
     ready: dict[str, Any] = field(default_factory=dict)
+    log_offset: int = 0
 
 
 def agent_command(name: str, config_path: Path) -> list[str]:
@@ -208,6 +209,8 @@ class Supervisor:
     def _spawn(self, proc: AgentProcess) -> None:
         proc.log.parent.mkdir(parents=True, exist_ok=True)
         self.home.ready_file(proc.name).unlink(missing_ok=True)
+        if proc.restarts == 0 and proc.log.exists():
+            proc.log_offset = proc.log.stat().st_size  # earlier runs' lines are not news
         log = open(proc.log, "ab")  # noqa: SIM115 - handed to the child, closed right after
         try:
             proc.process = subprocess.Popen(
@@ -280,7 +283,23 @@ class Supervisor:
                     proc.next_start = 0.0
                     self._spawn(proc)
             self._poll_ready()
+            self._echo_logs()
             time.sleep(0.3)
+
+    def _echo_logs(self) -> None:
+        """Show what the agents say (deals, registrations, problems) in the supervisor's terminal."""
+        for proc in self.agents.values():
+            try:
+                with open(proc.log, "rb") as log:
+                    log.seek(proc.log_offset)
+                    chunk = log.read()
+            except OSError:
+                continue
+            complete = chunk.rfind(b"\n") + 1  # only whole lines; the rest comes next time
+            proc.log_offset += complete
+            for line in chunk[:complete].decode("utf-8", "replace").splitlines():
+                if line.strip():
+                    self.out.print(f"{proc.name:>8} | {line}")
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
