@@ -153,14 +153,16 @@ class Buyer:
             replies = await send("cfp", {"item": item, "token": self.token, "challenge": challenge})
             propose = _first(replies, "propose")
             if propose is None:
-                return await self._end(record, "declined", _peer_said(replies) or "the seller made no offer")
+                return await self.settlement.end(
+                    record, "declined", _peer_said(replies) or "the seller made no offer"
+                )
             body = propose["body"]
             problem = await self._check_supplier(peer, wallet, card.name, challenge, body)
             terms_hash = body.get("terms_hash")
             if problem is None and (not isinstance(terms_hash, str) or not _HASH.match(terms_hash)):
                 problem = "the offer has no terms_hash (0x and 64 hex digits)"
             if problem is not None:
-                return await self._decline(record, send, problem)
+                return await self.settlement.decline(record, send, problem)
             assert isinstance(terms_hash, str)
             record = self.deals.update(peer, thid, terms_hash=terms_hash.lower())
             agreed = await self._haggle(record, body, send)
@@ -170,7 +172,7 @@ class Buyer:
             await record_event(self.ledger, record, "agreed", price=record.price, item=item)
             return await self.settlement.settle(record, wallet, send)
         except (SettlementError, ValueError) as exc:
-            return await self._end(record, "failed", str(exc))
+            return await self.settlement.end(record, "failed", str(exc))
 
     async def _haggle(self, record: DealRecord, offer: Mapping[str, Any], send: Any) -> Decimal | None:
         """Alternating offers until one side accepts (the agreed price) or rejects (None)."""
@@ -183,7 +185,7 @@ class Buyer:
                 await send("accept", {"price": price_text(their)})
                 return their
             if move.kind == "reject" or move.price is None:
-                await self._decline(record, send, move.reason)
+                await self.settlement.decline(record, send, move.reason)
                 return None
             ours = move.price
             self.deals.update(record.peer, record.thid, price=price_text(ours))
@@ -191,7 +193,7 @@ class Buyer:
             answer = next((r for r in replies if r.get("type") in ("accept", "counter", "reject")), None)
             if answer is None or answer["type"] == "reject":
                 why = _peer_said(replies) or "the seller did not answer the counter-offer"
-                await self._end(record, "declined", why)
+                await self.settlement.end(record, "declined", why)
                 return None
             if answer["type"] == "accept":
                 return ours
@@ -245,18 +247,6 @@ class Buyer:
         replies = reply.get("replies") if isinstance(reply, dict) else None
         return [r for r in replies if isinstance(r, dict)] if isinstance(replies, list) else []
 
-    async def _decline(self, record: DealRecord, send: Any, why: str) -> DealRecord:
-        try:
-            await send("reject", {"reason": why[:500]})
-        except SettlementError as exc:
-            log.warning("could not tell %s the deal is off: %s", record.peer, exc)
-        return await self._end(record, "declined", why)
-
-    async def _end(self, record: DealRecord, state: str, why: str) -> DealRecord:
-        record = self.deals.update(record.peer, record.thid, state=state, reason=why)
-        await record_event(self.ledger, record, state, reason=why)
-        return record
-
     async def on_message(self, envelope: Envelope, thread: ThreadState) -> Sequence[Reply]:
         """Messages the seller sends on its own: a later delivery (checked, then released or disputed)
         or a rejection."""
@@ -265,7 +255,9 @@ class Buyer:
         record = self.deals.get(envelope.sender, envelope.thid)
         if envelope.type == "reject" and record is not None:
             body = envelope.body if isinstance(envelope.body, dict) else {}
-            await self._end(record, "declined", f"the seller rejected: {str(body.get('reason', ''))[:300]}")
+            await self.settlement.end(
+                record, "declined", f"the seller rejected: {str(body.get('reason', ''))[:300]}"
+            )
         return []
 
 

@@ -151,15 +151,15 @@ class BuyerSettlement:
         record = self.deals.update(record.peer, record.thid, deal=terms, deadline=terms["deadline"])
         mine = await self.executor.execute("sign_deal", terms, self.origin)
         if not mine.ok or mine.result is None:
-            return await self._decline(record, send, f"this agent may not sign the deal: {mine.message()}")
+            return await self.decline(record, send, f"this agent may not sign the deal: {mine.message()}")
         replies = await send("deal_signature", {"deal": terms, "signature": mine.result["signature"]})
         theirs = _first(replies, "deal_signature")
         if theirs is None:
             why = _peer_said(replies) or "the seller did not sign the deal"
-            return await self._end(record, "declined", why)
+            return await self.end(record, "declined", why)
         problem = await self._check_seller(record, terms, theirs["body"].get("signature"))
         if problem is not None:
-            return await self._decline(record, send, problem)
+            return await self.decline(record, send, problem)
         record = self.deals.update(record.peer, record.thid, state="signed", deal_id=mine.result["deal_id"])
         await record_event(self.ledger, record, "signed", deal_id=record.deal_id)
         try:
@@ -172,7 +172,7 @@ class BuyerSettlement:
                     "seller_signature": theirs["body"]["signature"]}  # fmt: skip
             opened = outcome_result(await self.executor.execute("open_escrow", args, self.origin))
         except SettlementError as exc:
-            return await self._decline(record, send, f"the escrow could not be opened: {exc}")
+            return await self.decline(record, send, f"the escrow could not be opened: {exc}")
         record = self.deals.update(
             record.peer, record.thid, state="funded",
             txs={"approve": approved.get("tx_hash", ""), "open": opened.get("tx_hash", "")},
@@ -232,14 +232,16 @@ class BuyerSettlement:
         await record_event(self.ledger, record, "disputed", reason=why)
         return record, Reply("dispute", {"reason": why})
 
-    async def _decline(self, record: DealRecord, send: Send, why: str) -> DealRecord:
+    async def decline(self, record: DealRecord, send: Send, why: str) -> DealRecord:
+        """Tell the peer the deal is off (best effort) and record it as declined."""
         try:
             await send("reject", {"reason": why[:500]})
         except SettlementError as exc:
             log.warning("could not tell %s the deal is off: %s", record.peer, exc)
-        return await self._end(record, "declined", why)
+        return await self.end(record, "declined", why)
 
-    async def _end(self, record: DealRecord, state: str, why: str) -> DealRecord:
+    async def end(self, record: DealRecord, state: str, why: str) -> DealRecord:
+        """Record the deal's final state and why, in the deal store and the ledger."""
         record = self.deals.update(record.peer, record.thid, state=state, reason=why)
         await record_event(self.ledger, record, state, reason=why)
         return record
