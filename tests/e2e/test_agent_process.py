@@ -21,7 +21,7 @@ import pytest
 from runtime.config import load_config
 from runtime.deals import DealStore
 from runtime.home import Home
-from tests.cli_helpers import Result, one_error_line, sova
+from tests.cli_helpers import SOVA, Result, one_error_line, sova
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def agent_cmd(name: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
     env.update(PASS)
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-P", "-m", "runtime.cli.agent_cmd", "run", name, "-f", str(config)],
+            [str(SOVA), "agent", "run", name, "-f", str(config)],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=config.parent,
         )  # fmt: skip
 
@@ -123,7 +123,7 @@ def test_missing_keys_is_one_line_and_exit_2(chain_project: Path, tmp_path: Path
 def test_unknown_agent_is_refused(chain_project: Path) -> None:
     # through the module entry point, as `sova up` would spawn it (the `sova agent` group is the lead's)
     result = subprocess.run(
-        [sys.executable, "-P", "-m", "runtime.cli.agent_cmd", "run", "nobody", "-f", str(chain_project)],
+        [str(SOVA), "agent", "run", "nobody", "-f", str(chain_project)],
         capture_output=True, text=True, timeout=60, env={**os.environ, **PASS},
     )  # fmt: skip
     assert result.returncode == 2
