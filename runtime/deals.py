@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from identity.sqlite_files import open_private_db
+from runtime.sqlite_store import SqliteStore
 
 Role = Literal["buyer", "seller"]
 REFUNDABLE: Final = ("funded", "delivered", "disputed")
@@ -79,14 +77,11 @@ class DealRecord:
     updated: float = field(default_factory=time.time)
 
 
-class DealStore:
+class DealStore(SqliteStore):
     """Deal records in the SQLite file `path`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = open_private_db(path, "deal store")
-        self._conn.executescript(_SCHEMA)
+        super().__init__(path, "deal store", _SCHEMA)
 
     def get(self, peer: str, thid: str) -> DealRecord | None:
         """The deal in thread (peer, thid), or None."""
@@ -131,24 +126,6 @@ class DealStore:
         with self._lock:
             rows = self._db().execute(query, (*REFUNDABLE, now)).fetchall()
         return [_record(r) for r in rows]
-
-    def close(self) -> None:
-        """Close the database (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("the deal store is closed")
-        return self._conn
-
-    def __enter__(self) -> DealStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _record(row: tuple[Any, ...]) -> DealRecord:

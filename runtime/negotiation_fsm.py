@@ -23,15 +23,13 @@ The same table checks what this agent sends and what it receives, so both sides 
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
-from identity.sqlite_files import open_private_db
 from runtime.errors import SovaError
+from runtime.sqlite_store import SqliteStore
 
 Role = Literal["buyer", "seller"]
 
@@ -159,17 +157,14 @@ _COLUMNS = "peer, thid, role, state, offer_by, signed, last_type, messages, upda
 _SELECT = f"SELECT {_COLUMNS} FROM threads"  # noqa: S608 - constants only
 
 
-class ThreadStore:
+class ThreadStore(SqliteStore):
     """Thread states in the SQLite file `path` (mode 0600, WAL), the recent ones also cached in memory
     (this process is the file's only writer). Each call is at most one small statement (tens of
     microseconds), fine to make from asyncio code. Thread safe; close() when done."""
 
     def __init__(self, path: str | os.PathLike[str], *, cache_size: int = 4096) -> None:
-        self.path = path
+        super().__init__(path, "thread store", _SCHEMA)
         self.cache_size = cache_size
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = open_private_db(path, "thread store")
-        self._conn.executescript(_SCHEMA)
         self._cache: OrderedDict[tuple[str, str], ThreadState] = OrderedDict()
 
     def get(self, peer: str, thid: str) -> ThreadState | None:
@@ -208,24 +203,6 @@ class ThreadStore:
         with self._lock:
             rows = self._db().execute(f"{_SELECT} ORDER BY updated DESC").fetchall()
         return [_state(r) for r in rows]
-
-    def close(self) -> None:
-        """Close the database (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("the thread store is closed")
-        return self._conn
-
-    def __enter__(self) -> ThreadStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _state(row: tuple[object, ...]) -> ThreadState:
