@@ -105,15 +105,19 @@ async def deploy_contracts(
     """Make sure the operator key exists (funded on the local chain) and the contracts are deployed once."""
     home.ensure()
     store = keystore_for(config, config_path, home)
-    secret = key_passphrase(config, home, warn)
-    signer = await unlock_operator(config, store, secret)
+    signer = await unlock_operator(config, store, key_passphrase(config, home, warn))
     client = await connect(config, home, url)
     try:
-        if isinstance(config.chain, LocalChain):
-            await asyncio.to_thread(fund_local, url, signer.address, Decimal(config.chain.fund))
-        from wallet import deploy_all
-
-        deployments, fresh = await deploy_all(client, signer, home.deployments(client.chain_id))
-        return Deployed(url, client.chain_id, signer.address, deployments, fresh)
+        return await deploy_with(config, home, client, signer)
     finally:
         await client.close()
+
+
+async def deploy_with(config: AgentsFile, home: Home, client: ChainClient, signer: Signer) -> Deployed:
+    """`deploy_contracts` for a caller that already holds the unlocked operator and a client."""
+    from wallet import deploy_all
+
+    if isinstance(config.chain, LocalChain):
+        await asyncio.to_thread(fund_local, client.url, signer.address, Decimal(config.chain.fund))
+    deployments, fresh = await deploy_all(client, signer, home.deployments(client.chain_id))
+    return Deployed(client.url, client.chain_id, signer.address, deployments, fresh)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.anvil import AnvilNode, free_port
 from runtime.chain_ops import fund_local, running_local_node, start_local_node
@@ -29,6 +29,9 @@ from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
 from runtime.home import Home
 from runtime.secrets import write_private
+
+if TYPE_CHECKING:
+    from wallet import ChainClient, Signer
 
 READY_TIMEOUT = 90.0
 MAX_BACKOFF = 30.0
@@ -110,49 +113,54 @@ def running_supervisor(home: Home) -> dict[str, Any] | None:
 
 
 async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, warn: Any) -> None:
-    """Operator key, contracts, a key per agent, and on the local chain gas money and TestUSD."""
-    from runtime.provision import deploy_contracts, ensure_key, key_passphrase, keystore_for
-
-    deployed = await deploy_contracts(config, config_path, home, url, warn)
-    store = keystore_for(config, config_path, home)
-    secret = key_passphrase(config, home)
-    addresses = {}
-    for index, agent in enumerate(config.agents, start=1):
-        info = await asyncio.to_thread(
-            ensure_key, config, store, agent.key_name, agent.key_index or index, secret
-        )
-        addresses[agent.name] = info.address
-    if not isinstance(config.chain, LocalChain):
-        return
-    for address in addresses.values():
-        await asyncio.to_thread(fund_local, url, address, Decimal(config.chain.fund))
-    await _mint(
-        config, home, url, deployed.deployments.contracts["TestUSD"], addresses.values(), store, secret
+    """Operator key, contracts, a key per agent, and on the local chain gas money and TestUSD.
+    The operator is unlocked once (scrypt: ~0.7 s, 256 MiB) and one client serves every step."""
+    from runtime.provision import (
+        connect,
+        deploy_with,
+        ensure_key,
+        key_passphrase,
+        keystore_for,
+        unlock_operator,
     )
+
+    home.ensure()
+    store = keystore_for(config, config_path, home)
+    secret = key_passphrase(config, home, warn)
+    operator = await unlock_operator(config, store, secret)
+    client = await connect(config, home, url)
+    try:
+        deployed = await deploy_with(config, home, client, operator)
+        addresses = []
+        for index, agent in enumerate(config.agents, start=1):
+            info = await asyncio.to_thread(
+                ensure_key, config, store, agent.key_name, agent.key_index or index, secret
+            )
+            addresses.append(info.address)
+        if isinstance(config.chain, LocalChain):
+            for address in addresses:
+                await asyncio.to_thread(fund_local, url, address, Decimal(config.chain.fund))
+            await _mint(config, client, operator, deployed.deployments.contracts["TestUSD"], addresses)
+    finally:
+        await client.close()
 
 
 async def _mint(
-    config: AgentsFile, home: Home, url: str, token: str, addresses: Any, store: Any, secret: str
+    config: AgentsFile, client: ChainClient, operator: Signer, token: str, addresses: list[str]
 ) -> None:
     """Top every agent up to `chain.mint` TestUSD (6 decimals) from the operator, who owns TestUSD."""
-    from runtime.provision import connect, unlock_operator
     from wallet import load_artifact
     from wallet.contracts import TestUSD
 
     assert isinstance(config.chain, LocalChain)
     want = int(Decimal(config.chain.mint) * 10**6)
-    operator = await unlock_operator(config, store, secret)
-    client = await connect(config, home, url)
-    try:
-        usd = TestUSD(client, "TestUSD", token, load_artifact("TestUSD").abi)
-        for address in addresses:
-            have = await usd.balance_of(address)
-            if have < want:
-                await client.transact(
-                    operator, usd.mint_tx(address, want - have), purpose=f"mint TUSD to {address}"
-                )
-    finally:
-        await client.close()
+    usd = TestUSD(client, "TestUSD", token, load_artifact("TestUSD").abi)
+    for address in addresses:
+        have = await usd.balance_of(address)
+        if have < want:
+            await client.transact(
+                operator, usd.mint_tx(address, want - have), purpose=f"mint TUSD to {address}"
+            )
 
 
 class Supervisor:
