@@ -151,18 +151,18 @@ def vc_verify(
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise SovaError(f"cannot read credential file {path}: {exc.strerror}") from None
-    have_fleet = file.exists()
-    keys_dir = _fleet(file)[2] if have_fleet else None
+    fleet = _fleet(file) if file.exists() else None
+    keys_dir = fleet[2] if fleet else None
     trusted = _trusted(trust, keys_dir)
     try:
         if offline:
             result = asyncio.run(_verify(text, trusted, None))
         else:
-            if not have_fleet:
+            if fleet is None:
                 raise SovaError(
                     f"{file} not found: pass -f agents.yaml to check revocation on its chain, or --offline"
                 )
-            config, home, _ = _fleet(file)
+            config, home, _ = fleet
             result = asyncio.run(_verify_online(text, trusted, config, home))
     except InvalidCredential as exc:
         if as_json:
