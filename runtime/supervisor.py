@@ -87,6 +87,19 @@ def pinned_port(home: Home, name: str, configured: int) -> int:
         return port
 
 
+def pinned_operator_port(home: Home, name: str) -> int:
+    """The agent's operator API port, chosen on the first `sova up` and kept in
+    `.sova/agents/<name>/operator-port`, so the console finds a restarted agent where it was."""
+    path = home.agent_dir(name) / "operator-port"
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        port = free_port()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{port}\n", encoding="utf-8")
+        return port
+
+
 def read_ready(home: Home, name: str) -> dict[str, Any] | None:
     try:
         data = json.loads(home.ready_file(name).read_text(encoding="utf-8"))
@@ -177,6 +190,7 @@ class Supervisor:
             a.name: AgentProcess(a.name, home.agent_dir(a.name) / "agent.log") for a in config.agents
         }
         self.ports = {a.name: pinned_port(home, a.name, a.port) for a in config.agents}
+        self.operator_ports = {a.name: pinned_operator_port(home, a.name) for a in config.agents}
         self.stopping = False
 
     def run(self) -> int:
@@ -190,6 +204,9 @@ class Supervisor:
         try:
             asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
             write_private(self.home.supervisor_file, json.dumps({"pid": os.getpid(), "chain": url}) + "\n")
+            from runtime.operator_token import ensure_token
+
+            ensure_token(self.home)  # before the agents start, so they all serve the same one
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGTERM, self._on_signal)
             for proc in self.agents.values():
@@ -227,7 +244,12 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "SOVA_AGENT_PORT": str(self.ports[proc.name])},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "SOVA_AGENT_PORT": str(self.ports[proc.name]),
+                    "SOVA_OPERATOR_PORT": str(self.operator_ports[proc.name]),
+                },
             )
         finally:
             log.close()
