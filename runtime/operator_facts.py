@@ -9,6 +9,7 @@ an approval goes through `decide`, which accepts only an operator key's signed d
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from runtime.executor import Executor
     from runtime.ledger import Ledger
     from runtime.negotiation_fsm import ThreadStore
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
 BALANCE_TIMEOUT = 3.0
@@ -262,18 +265,27 @@ class OperatorBackend:
         except ApprovalError as exc:
             raise OperatorRefusal(400, str(exc)) from None
 
-    def pause(self, reason: Any = None) -> dict[str, Any]:
-        """Stop signing now (the executor's pause switch): the next signature is refused."""
+    async def pause(self, reason: Any = None) -> dict[str, Any]:
+        """Stop signing now (the executor's pause switch: the next signature is refused), then log it."""
         if reason is not None and not isinstance(reason, str):
             raise OperatorRefusal(400, "`reason` must be a string")
         text = " ".join((reason or "").split())[:300] or "paused by the operator"
-        self.executor.pause(text)
+        self.executor.pause(text)  # first: it holds from this line on, whatever the log does
+        await self._note({"action": "pause", "reason": text})
         return {"paused": True, "reason": text}
 
-    def resume(self) -> dict[str, Any]:
-        """Allow signing again."""
+    async def resume(self) -> dict[str, Any]:
+        """Allow signing again (and log it)."""
         self.executor.resume()
+        await self._note({"action": "resume"})
         return {"paused": False}
+
+    async def _note(self, data: dict[str, Any]) -> None:
+        """An `operator` ledger entry; a ledger that cannot take it does not undo the action."""
+        try:
+            await self.ledger.append_async("operator", data)
+        except Exception:
+            log.exception("could not log operator action %s", data.get("action"))
 
 
 def entry_json(entry: Any) -> dict[str, Any]:
