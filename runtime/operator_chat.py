@@ -174,7 +174,8 @@ class OperatorChat:
         n = max(1, min(n, MAX_LEDGER_LINES))
         head = self.backend.ledger.last().seq
         page = await self.backend.ledger_page(max(head - n, 0), n)
-        return "\n".join(f"#{e['seq']} {e['ts']} {e['kind']}: {_gist(e['kind'], e['data'])}" for e in page["entries"])
+        lines = [f"#{e['seq']} {e['ts']} {e['kind']}: {_gist(e['kind'], e['data'])}" for e in page["entries"]]
+        return "\n".join(lines)
 
     def _decide_hint(self, command: str, ref: str) -> str:
         approval = self.backend.approval(ref)
@@ -294,7 +295,8 @@ def _short(did: str) -> str:
 def _gist(kind: str, data: Any) -> str:
     if not isinstance(data, dict):
         return str(data)[:120]
-    keys = ("event", "skill", "stage", "verdict", "state", "status", "type", "reason", "error")
+    keys: tuple[str, ...] = ("event", "skill", "stage", "verdict", "state", "status", "type", "reason")
+    keys = (*keys, "error")
     if kind == "operator":  # elsewhere `action` is an action id, here what the operator did
         keys = ("action", *keys)
     parts = [f"{k}={data[k]}" for k in keys if k in data and data[k] not in (None, "", [])]
