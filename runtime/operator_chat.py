@@ -212,7 +212,7 @@ class OperatorChat:
                 f"{_short(str(d.get('peer', '')))}, ledger #{found_deal.seq}, {found_deal.ts}): "
                 f"{d.get('reason') or 'no reason recorded'}"
             )
-        if found_action is not None and (found_deal is None or found_action.seq > found_deal.seq - 10):
+        if found_action is not None:
             a = found_action.data
             lines.append(
                 f"the last action refused was {a.get('skill', '?')} (ledger #{found_action.seq}, "
