@@ -72,6 +72,8 @@ class OperatorChat:
             return await exact[command]()
         if command == "pause":
             return await self._pause(rest)
+        if command in ("resume", "unpause"):
+            return await self._resume()
         if command == "ledger" and (len(words) == 1 or (len(words) == 2 and words[1].isdigit())):
             return await self._ledger(int(words[1]) if len(words) == 2 else 10)
         if command in ("approve", "reject") and len(words) >= 2:

@@ -178,10 +178,12 @@ class OperatorBackend:
 
     async def negotiations(self) -> dict[str, Any]:
         """Negotiation threads still open, most recent first, with the last price this agent offered."""
+        return {"negotiations": await asyncio.to_thread(self._negotiations)}
+
+    def _negotiations(self) -> list[dict[str, Any]]:
         if self.threads is None:
-            return {"negotiations": []}
-        threads = await asyncio.to_thread(self.threads.all)
-        open_ = sorted((t for t in threads if not t.final), key=lambda t: t.updated, reverse=True)
+            return []
+        open_ = sorted((t for t in self.threads.all() if not t.final), key=lambda t: t.updated, reverse=True)
         out = []
         for t in open_:
             record = self.deals_store.get(t.peer, t.thid) if self.deals_store is not None else None
@@ -190,7 +192,7 @@ class OperatorBackend:
                  "last_offer": record.price if record is not None and record.price else None,
                  "item": record.item if record is not None else None, "updated": _iso(t.updated)}
             )  # fmt: skip
-        return {"negotiations": out}
+        return out
 
     async def deals(self, limit: int = 50) -> dict[str, Any]:
         """The most recently updated deals first."""
