@@ -129,14 +129,16 @@ class Ballot:
         price = _price(args.get("price"))
         if price is None:
             return f'price {args.get("price")!r} is not a positive decimal string like "10.5"'
+        if not self._within(price):
+            return f"a price of {_text(price)} is outside the limits ({self.limits()})"
         # Round in our own favour to the token's precision.
         price = price.quantize(self.quantum, rounding=ROUND_DOWN if s.role == "buyer" else ROUND_UP)
         if not self._within(price):
-            return f"a price of {price} is outside the limits ({self.limits()})"
+            return f"a price of {_text(price)} is outside the limits ({self.limits()})"
         if s.their_price is not None and (
             price >= s.their_price if s.role == "buyer" else price <= s.their_price
         ):
-            return f"{price} is no better for us than their offer {s.their_price}: accept it instead"
+            return f"{_text(price)} is no better for us than their offer {s.their_price}: accept it instead"
         self.move = Move("counter", price, f"llm: {reason or f'counter at {price}'}")
         return None
 
@@ -340,7 +342,12 @@ def _price(raw: Any) -> Decimal | None:
         price = Decimal(str(raw).strip())
     except InvalidOperation:
         return None
-    return price if price.is_finite() and price > 0 else None
+    # Beyond 10^18 token units is nonsense (and too big to round to the token's precision).
+    return price if price.is_finite() and 0 < price < Decimal(10) ** 18 else None
+
+
+def _text(price: Decimal) -> str:
+    return format(price.normalize(), "f")
 
 
 def _one_line(text: Any) -> str:

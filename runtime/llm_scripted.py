@@ -81,8 +81,9 @@ class _Script(BaseModel):
 class ScriptedChatModel(BaseChatModel):
     """A chat model that answers with its replies in order; see the module docstring."""
 
-    replies: list[AIMessage | Fail | str]
-    """Each item is one model turn: an AIMessage (text and/or tool calls), a plain string, or a Fail."""
+    replies: list[Any]
+    """Each item is one model turn: an AIMessage (text and/or tool calls), a plain string, or a Fail.
+    (Typed Any: pydantic would try to build an AIMessage from a string and crash.)"""
     loop: bool = False
     name_: str = "scripted"
 
@@ -120,6 +121,8 @@ class ScriptedChatModel(BaseChatModel):
             raise ScriptedFailure(f"the scripted model {self.name_} failed: {reply.error}")
         if isinstance(reply, str):
             return AIMessage(content=reply)
+        if not isinstance(reply, AIMessage):
+            raise ScriptError(f"the scripted model {self.name_}: reply {reply!r} is not a message")
         # A fresh copy with fresh call ids: the same reply may be played twice (loop).
         calls = [
             {**call, "id": f"call-{self.calls}-{i}", "type": "tool_call"}
