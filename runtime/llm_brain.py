@@ -310,7 +310,7 @@ class LlmDecider:
             return
         entry: dict[str, Any] = {
             "thid": s.thid, "peer": s.peer, "role": s.role, "origin": LLM_ORIGIN, "source": source,
-            "move": move.kind, "price": None if move.price is None else str(move.price),
+            "move": move.kind, "price": None if move.price is None else _text(move.price),
             "reason": move.reason[:MAX_REASON], "limits": ballot.limits(), "steps": ballot.steps,
             "calls": ballot.calls[:20],
         }  # fmt: skip
