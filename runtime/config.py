@@ -161,7 +161,7 @@ class LlmBrain(Model):
         None, description="decides when the model fails; its reservation price also bounds the model"
     )
     rounds: int = Field(10, ge=1, le=100, description="offers in a thread before only accept/reject")
-    timeout: Duration = Field(default_factory=lambda: timedelta(seconds=30), description="per move")
+    timeout: Duration = Field(default_factory=lambda: timedelta(seconds=30), description="per model call")
     max_steps: int = Field(4, ge=1, le=20, description="model calls per move")
 
 

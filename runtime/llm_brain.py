@@ -9,7 +9,9 @@
         (never past the goal's max price or the fallback's reservation price, never a counter worse
         for us than the peer's offer, nothing but accept/reject in the last round) and recorded; any
         other call goes to `executor.execute(..., origin="llm")`, also one naming no skill.
-        The run ends at the first valid decision, after `max_steps` model calls, or at `timeout`.
+        The run ends at the first valid decision or after `max_steps` model calls; each model call
+        has `timeout` (not the skills: an escalated one waits for the operator, up to the policy's
+        approval timeout).
     no valid decision (model error, timeout, nonsense) -> the fallback rules brain decides, and the
     ledger says why; with no fallback the negotiation is rejected.
 
@@ -32,7 +34,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
 from langchain.agents import create_agent
-from langchain.agents.middleware import hook_config
+from langchain.agents.middleware import ModelRequest, hook_config
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool
@@ -158,14 +160,29 @@ class Ballot:
         return " and ".join(parts) or "any positive price"
 
 
+class ModelTimeout(Exception):
+    """A model call took longer than the brain's `timeout`."""
+
+
 class DecisionMiddleware(ExecutorMiddleware):
     """Decision tools go to the ballot; every other tool call to the executor (ExecutorMiddleware).
     Before each model call, ends the run once a move is made or the step budget is spent."""
 
-    def __init__(self, executor: Executor, ballot: Ballot, max_steps: int) -> None:
+    def __init__(self, executor: Executor, ballot: Ballot, max_steps: int, timeout: float) -> None:
         super().__init__(executor, origin=LLM_ORIGIN)
         self.ballot = ballot
         self.max_steps = max_steps
+        self.timeout = timeout
+
+    async def awrap_model_call(
+        self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[Any]]
+    ) -> Any:
+        # A time limit on each model call, not on the move: a skill the policy escalates may wait for
+        # the operator as long as the policy's approval timeout says.
+        try:
+            return await asyncio.wait_for(handler(request), self.timeout)
+        except TimeoutError:
+            raise ModelTimeout(f"the model gave no answer within {self.timeout:g}s") from None
 
     @hook_config(can_jump_to=["end"])
     async def abefore_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
@@ -217,9 +234,9 @@ class LlmDecider:
         ballot = self.ballot(situation)
         why = ""
         try:
-            await asyncio.wait_for(self._run(ballot), self.config.timeout.total_seconds())
-        except TimeoutError:
-            why = f"the model gave no move within {self.config.timeout.total_seconds():g}s"
+            await self._run(ballot)
+        except ModelTimeout as exc:
+            why = str(exc)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a provider error, an exhausted script: the fallback decides
@@ -252,7 +269,11 @@ class LlmDecider:
             self.model,
             tools=tools,
             system_prompt=self._system_prompt(ballot),
-            middleware=[DecisionMiddleware(self.executor, ballot, self.config.max_steps)],
+            middleware=[
+                DecisionMiddleware(
+                    self.executor, ballot, self.config.max_steps, self.config.timeout.total_seconds()
+                )
+            ],
         )
         prompt = HumanMessage(json.dumps(self._facts(ballot), indent=1))
         await agent.ainvoke({"messages": [prompt]}, config={"recursion_limit": 4 * self.config.max_steps + 4})

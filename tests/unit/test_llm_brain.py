@@ -227,7 +227,7 @@ async def test_a_slow_model_times_out_and_the_fallback_decides(rig: Rig) -> None
     slow = SlowModel(replies=[])
     move = await decider(rig, slow, sink, timeout="200ms").decide(buyer_at("38"))
     assert move.reason.startswith("fallback rules brain:")
-    assert sink.moves()[0]["why_not_llm"] == "the model gave no move within 0.2s"
+    assert sink.moves()[0]["why_not_llm"] == "the model gave no answer within 0.2s"
 
 
 async def test_skills_the_model_calls_go_through_the_executor_and_are_denied(rig: Rig) -> None:
@@ -294,3 +294,46 @@ def test_llm_brain_settings_have_safe_defaults() -> None:
     brain = LlmBrain(kind="llm", model="openai:gpt-4o-mini")
     assert (brain.rounds, brain.max_steps, brain.timeout) == (10, 4, timedelta(seconds=30))
     assert brain.fallback is None
+
+
+ESCALATING = (
+    POLICY
+    + """  - kind: approval
+    when: {amount_over: "40"}
+    approvers: 1
+    timeout: 10s
+"""
+)
+
+
+async def test_an_escalated_skill_waits_for_the_operator_not_for_the_model(tmp_path: Path) -> None:
+    with make_rig(tmp_path, ESCALATING) as rig:
+        sink = Sink()
+        model = scripted(
+            [
+                tool_turn(("transfer_token", {"to": "seller", "token": "TUSD", "amount": "45"})),
+                turn("counter", price="15"),
+            ]
+        )
+
+        async def operator() -> str:
+            for _ in range(500):
+                pending = rig.executor.approvals.pending()
+                if pending:
+                    break
+                await asyncio.sleep(0.01)
+            [approval] = pending
+            assert approval.origin == "llm"
+            await asyncio.sleep(0.5)  # longer than the model's timeout: the wait is the operator's
+            rig.executor.approvals.reject(approval.id, "operator", "not now")
+            return approval.id
+
+        human = asyncio.create_task(operator())
+        move = await decider(rig, model, sink, timeout="200ms").decide(buyer_at("38"))
+        approval_id = await human
+        assert (move.kind, move.price) == ("counter", Decimal("15"))
+        [approval] = rig.entries("approval")
+        assert (approval["approval_id"], approval["state"]) == (approval_id, "rejected")
+        assert rig.signer.signatures == 0
+        # The model was told, as a tool error, that the operator said no.
+        assert f"approval {approval_id}: rejected by operator" in str(model.seen[1][-1].content)
