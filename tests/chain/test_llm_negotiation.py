@@ -16,8 +16,8 @@ from runtime.brain import Move, Situation
 from runtime.config import LlmBrain
 from runtime.llm_brain import LlmDecider
 from runtime.llm_scripted import ScriptedChatModel, scripted, tool_turn
-from runtime.negotiation import Buyer
-from tests.chain.test_settlement import BUYER_BRAIN, USD, Pair, Side, make_pair
+from runtime.negotiation import Buyer, Seller
+from tests.chain.test_settlement import ARTIFACT, BUYER_BRAIN, SELLER_BRAIN, USD, Pair, Side, make_pair
 from tests.unit.test_executor_support import STRANGER_ADDRESS, Market, open_market
 
 pytestmark = pytest.mark.chain
@@ -37,9 +37,16 @@ async def market(module_anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Marke
 def llm_buyer(pair: Pair, decider: Any, cap: Decimal = CAP) -> Buyer:
     side = pair.buyer
     buyer = Buyer(
-        executor=side.executor, messenger=side.messenger, deals=side.deals, brain=decider, peers=side.peers,
-        cap=cap, trusted_issuers=[pair.issuer.did], registry=pair.registry, ledger=side.sink,
-    )  # fmt: skip
+        executor=side.executor,
+        messenger=side.messenger,
+        deals=side.deals,
+        brain=decider,
+        peers=side.peers,
+        cap=cap,
+        trusted_issuers=[pair.issuer.did],
+        registry=pair.registry,
+        ledger=side.sink,
+    )
     side.negotiator.handler = buyer
     return buyer
 
@@ -71,8 +78,10 @@ async def test_an_llm_buyer_negotiates_and_settles_with_a_rules_seller(
         assert await market.balance(pair.seller.address) == 22_666_667
         moves = brain_entries(pair.buyer)
         assert [(m["source"], m["move"], m["price"]) for m in moves] == [
-            ("llm", "counter", "20"), ("llm", "counter", "22"), ("llm", "accept", "22.666667"),
-        ]  # fmt: skip
+            ("llm", "counter", "20"),
+            ("llm", "counter", "22"),
+            ("llm", "accept", "22.666667"),
+        ]
         assert moves[-1]["reason"] == "llm: close enough"
         assert model.calls == 3
         # What the model saw of the seller's last offer, and that it was told its limit.
@@ -147,3 +156,40 @@ async def test_the_buyer_cap_stops_a_brain_that_accepts_anything(market: Market,
         assert pair.buyer.signer.signatures == 0
         sent = [e["type"] for e in pair.buyer.entries("message_out")]
         assert sent == ["cfp", "reject"]
+
+
+async def test_an_llm_seller_opens_counters_and_accepts_within_its_floor(
+    market: Market, tmp_path: Path
+) -> None:
+    async with AsyncExitStack() as stack:
+        pair = await make_pair(stack, market, tmp_path)
+        side = pair.seller
+        model = scripted(
+            [
+                counter("36", "open high"),
+                counter("12", "too low: refused"),
+                counter("28"),
+                tool_turn(("accept", {"reason": "fair"})),
+            ]
+        )
+        brain = LlmBrain(kind="llm", model="scripted:test", fallback=SELLER_BRAIN)
+        seller = Seller(
+            executor=side.executor,
+            deals=side.deals,
+            brain=LlmDecider(model, side.executor, config=brain, ledger=side.sink),
+            catalog={"translation": ARTIFACT},
+            ledger=side.sink,
+        )
+        side.negotiator.handler = seller
+        # The rules buyer (10 -> 30 in 6 rounds) counters 13.333333, then 20; the model accepts 20.
+        record = await pair.buyer_brain.buy(side.server.url, "translation")
+        assert record.state == "released", record.reason
+        assert Decimal(record.price) == Decimal("20")
+        moves = side.entries("brain")
+        assert [(m["move"], m["price"]) for m in moves] == [
+            ("counter", "36"),
+            ("counter", "28"),
+            ("accept", "20"),
+        ]
+        assert moves[1]["calls"][0]["reason"] == "a price of 12 is outside the limits (at least 15)"
+        assert await market.balance(side.address) == 20 * USD
