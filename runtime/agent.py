@@ -326,7 +326,9 @@ class Agent:
         """The negotiator's handler: the Seller when the agent sells, else the (first) Buyer."""
         from runtime.negotiation import Buyer, Seller
 
-        brain = self.spec.brain if isinstance(self.spec.brain, RuleBrain) else _fallback(self.spec)
+        brain = self.spec.brain
+        if not isinstance(brain, RuleBrain):
+            brain = _llm_decider(self.spec, self.config_path.parent, executor, parts.sink)
         if sell_goals(self.spec):
             parts.negotiator.handler = Seller(
                 executor=executor, deals=parts.deals, brain=brain, catalog=sell_catalog(self.spec),
@@ -427,16 +429,26 @@ class _Parts:
         self.buyers: list[tuple[timedelta, BuyJob]] = []
 
 
-def _fallback(spec: AgentSpec) -> RuleBrain:
-    """The rule brain used by the rule-driven negotiation when agents.yaml names an LLM brain."""
+def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any) -> Any:
+    """The LLM brain's decider for the Buyer and Seller (runtime/llm_brain.py): the model named in
+    agents.yaml, its rules `fallback`, the agent's skills through the executor. A seller needs the
+    fallback: its reservation price is the lowest price the model may agree to."""
     from runtime.config import LlmBrain
+    from runtime.llm_brain import LlmDecider
+    from runtime.llm_models import chat_model
 
     brain = spec.brain
-    if isinstance(brain, LlmBrain) and brain.fallback is not None:
-        return brain.fallback
-    raise SovaError(
-        f"agent {spec.name}: an llm brain needs a `fallback:` rules brain for negotiation in `sova agent run`"
-    )
+    assert isinstance(brain, LlmBrain)
+    if sell_goals(spec) and brain.fallback is None:
+        raise SovaError(
+            f"agent {spec.name}: an llm brain that sells needs a `fallback:` rules brain: its reservation "
+            "is the lowest price the model may agree to"
+        )
+    try:
+        model = chat_model(brain, root=root)
+    except SovaError as exc:
+        raise SovaError(f"agent {spec.name}: {exc}") from None
+    return LlmDecider(model, executor, config=brain, ledger=ledger)
 
 
 def _now() -> Any:

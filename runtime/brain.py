@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from runtime.config import RuleBrain
 
@@ -102,3 +102,48 @@ class ConcessionBrain:
 
     def _describe(self) -> str:
         return f"{self.role}, target {self.target}, reservation {self.reservation}"
+
+
+@dataclass(frozen=True)
+class Situation:
+    """Where one side of a negotiation stands when it must move: what the Buyer and Seller tell a
+    Decider. `their_price` is None when we open (the seller's first offer); `round_no` is the number
+    of the peer's offer in the thread (the propose is offer 0)."""
+
+    role: Role
+    item: str
+    peer: str
+    thid: str
+    token: str
+    their_price: Decimal | None
+    our_price: Decimal | None
+    round_no: int
+    elapsed: float
+    cap: Decimal | None = None
+
+
+class Decider(Protocol):
+    """Decides each move of a negotiation: the rule brain (`RuleDecider`) or the LLM brain
+    (runtime/llm_brain.py). The Buyer and Seller still check every move against their caps."""
+
+    async def decide(self, situation: Situation) -> Move:
+        """The next move in `situation`: accept their price, counter with ours, or reject."""
+        ...
+
+
+class RuleDecider:
+    """The ConcessionBrain as a Decider: opening offer, then `respond`."""
+
+    def __init__(self, config: RuleBrain) -> None:
+        self.config = config
+
+    async def decide(self, situation: Situation) -> Move:
+        return self.move(situation)
+
+    def move(self, s: Situation) -> Move:
+        """The same, synchronously (the LLM brain's fallback uses it too)."""
+        brain = ConcessionBrain(self.config, s.role, cap=s.cap)
+        if s.their_price is None:
+            price = brain.offer(0, 0.0)
+            return Move("counter", price, f"opening at {price} ({brain._describe()})")
+        return brain.respond(s.their_price, s.round_no, s.elapsed)

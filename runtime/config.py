@@ -152,14 +152,21 @@ class RuleBrain(Model):
 
 
 class LlmBrain(Model):
-    """A LangChain agent; every tool call still goes through the executor and policy."""
+    """A LangChain agent decides each move; every tool call still goes through the executor and policy.
+    `model` is "provider:name" (openai, anthropic, ollama; any OpenAI-compatible server with `base_url`)
+    or "scripted:PATH" (a scripted model, relative to agents.yaml: tests and demos, no network)."""
 
     kind: Literal["llm"]
     model: str = Field(min_length=3, description='e.g. "openai:gpt-4o-mini", "anthropic:…", "ollama:…"')
     base_url: str | None = Field(None, description="an OpenAI-compatible endpoint")
     api_key_env: EnvName | None = None
     temperature: float = Field(0.0, ge=0, le=2)
-    fallback: RuleBrain | None = None
+    fallback: RuleBrain | None = Field(
+        None, description="decides when the model fails; its reservation price also bounds the model"
+    )
+    rounds: int = Field(10, ge=1, le=100, description="offers in a thread before only accept/reject")
+    timeout: Duration = Field(default_factory=lambda: timedelta(seconds=30), description="per model call")
+    max_steps: int = Field(4, ge=1, le=20, description="model calls per move")
 
 
 Brain = Annotated[RuleBrain | LlmBrain, Field(discriminator="kind")]

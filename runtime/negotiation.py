@@ -30,7 +30,7 @@ from identity import BindingError, InvalidPresentation, new_challenge, verify_pr
 from identity.envelopes import Envelope
 from policies import Counterparty, Credential
 from runtime.a2a_client import A2AMessenger
-from runtime.brain import ConcessionBrain
+from runtime.brain import Decider, Move, RuleDecider, Situation
 from runtime.config import RuleBrain
 from runtime.deals import DealRecord, DealStore
 from runtime.executor import Executor
@@ -108,7 +108,7 @@ class Buyer:
         executor: Executor,
         messenger: A2AMessenger,
         deals: DealStore,
-        brain: RuleBrain,
+        brain: RuleBrain | Decider,
         peers: PeerBook,
         cap: Decimal | None = None,
         trusted_issuers: Sequence[str] = (),
@@ -123,6 +123,7 @@ class Buyer:
         self.messenger = messenger
         self.deals = deals
         self.brain = brain
+        self.decider: Decider = RuleDecider(brain) if isinstance(brain, RuleBrain) else brain
         self.peers = peers
         self.cap = cap
         self.trusted_issuers = tuple(trusted_issuers)
@@ -176,11 +177,14 @@ class Buyer:
 
     async def _haggle(self, record: DealRecord, offer: Mapping[str, Any], send: Any) -> Decimal | None:
         """Alternating offers until one side accepts (the agreed price) or rejects (None)."""
-        brain = ConcessionBrain(self.brain, "buyer", cap=self.cap)
         loop = _Clock()
-        their, round_no = read_price(offer), 0
+        their, round_no, ours = read_price(offer), 0, None
         while True:
-            move = brain.respond(their, round_no, loop.elapsed())
+            situation = Situation(
+                role="buyer", item=record.item, peer=record.peer, thid=record.thid, token=record.token,
+                their_price=their, our_price=ours, round_no=round_no, elapsed=loop.elapsed(), cap=self.cap,
+            )  # fmt: skip
+            move = self._capped(await self.decider.decide(situation), their)
             if move.kind == "accept":
                 await send("accept", {"price": price_text(their)})
                 return their
@@ -198,6 +202,19 @@ class Buyer:
             if answer["type"] == "accept":
                 return ours
             their, round_no = read_price(answer.get("body") or {}), round_no + 2
+
+    def _capped(self, move: Move, their: Decimal) -> Move:
+        """The brain's move, unless it would pay over the cap (the goal's max price): whatever the
+        brain (a model, say) asks, the buyer never agrees to or offers more."""
+        if self.cap is None:
+            return move
+        if move.kind == "accept" and their > self.cap:
+            return Move(
+                "reject", None, f"refused to accept {their}: over the cap of {self.cap} ({move.reason})"
+            )
+        if move.kind == "counter" and (move.price is None or move.price > self.cap):
+            return Move("reject", None, f"refused to offer {move.price}: over the cap of {self.cap}")
+        return move
 
     async def _check_supplier(
         self, peer: str, wallet: str, name: str, challenge: str, body: Mapping[str, Any]
@@ -271,7 +288,7 @@ class Seller:
         *,
         executor: Executor,
         deals: DealStore,
-        brain: RuleBrain,
+        brain: RuleBrain | Decider,
         catalog: Mapping[str, bytes],
         ledger: LedgerSink | None = None,
         token: str = "TUSD",
@@ -281,6 +298,7 @@ class Seller:
         self.executor = executor
         self.deals = deals
         self.brain = brain
+        self.decider: Decider = RuleDecider(brain) if isinstance(brain, RuleBrain) else brain
         self.catalog = dict(catalog)
         self.ledger = ledger
         self.token = token
@@ -330,7 +348,10 @@ class Seller:
             return await self._reject(record, f"{item!r} is not offered (offered: {', '.join(self.catalog)})")
         if self.executor.context.tokens.find(token) is None:
             return await self._reject(record, f"payment in {token} is not accepted (use {self.token})")
-        price = ConcessionBrain(self.brain, "seller").offer(0, 0.0)
+        opening = await self.decider.decide(self._situation(record, None, 0, 0.0))
+        if opening.kind != "counter" or opening.price is None or opening.price <= 0:
+            return await self._reject(record, opening.reason or "no offer for this request")
+        price = opening.price
         terms_hash = artifact_hash(artifact)
         record = self.deals.update(record.peer, record.thid, price=price_text(price), terms_hash=terms_hash)
         offer: dict[str, Any] = {
@@ -356,7 +377,7 @@ class Seller:
             return await self._reject(record, str(exc))
         offer_no = max(thread.messages - 2, 0)  # cfp, then offers 0, 1, 2, …: this counter is offer n
         elapsed = max(0.0, thread.updated - record.started)
-        move = ConcessionBrain(self.brain, "seller").respond(their, offer_no, elapsed)
+        move = await self.decider.decide(self._situation(record, their, offer_no, elapsed))
         if move.kind == "accept":
             record = self.deals.update(record.peer, record.thid, state="agreed", price=price_text(their))
             await record_event(self.ledger, record, "agreed", price=record.price, item=record.item)
@@ -365,6 +386,15 @@ class Seller:
             return await self._reject(record, move.reason)
         record = self.deals.update(record.peer, record.thid, price=price_text(move.price))
         return Reply("counter", {"price": record.price})
+
+    def _situation(
+        self, record: DealRecord, their: Decimal | None, round_no: int, elapsed: float
+    ) -> Situation:
+        ours = Decimal(record.price) if record.price else None
+        return Situation(
+            role="seller", item=record.item, peer=record.peer, thid=record.thid, token=record.token,
+            their_price=their, our_price=ours, round_no=round_no, elapsed=elapsed,
+        )  # fmt: skip
 
     async def _reject(self, record: DealRecord, why: str) -> Reply:
         record = self.deals.update(record.peer, record.thid, state="declined", reason=why)

@@ -66,7 +66,8 @@ async def start_operator(
         threads=getattr(parts.negotiator, "threads", None), balances=balances,
     )  # fmt: skip
     brain = agent.spec.brain
-    chat = OperatorChat(backend, llm_factory(brain) if isinstance(brain, LlmBrain) else None)
+    llm = llm_factory(brain, agent.config_path.parent) if isinstance(brain, LlmBrain) else None
+    chat = OperatorChat(backend, llm)
     port = int(os.environ.get("SOVA_OPERATOR_PORT") or 0)
     try:
         sock, _ = listen("127.0.0.1", port)

@@ -8,8 +8,7 @@ Commands and plain phrasings, answered from the agent's own state (no LLM needed
 
 With an LLM brain, text that is none of these goes to `runtime.llm_chat.LlmChat(model, facts)` with a
 read-only snapshot of the facts: the LLM may explain and propose; it holds no tool and no key, so it
-cannot approve, pause or sign anything. Without that module (or without an LLM brain) the chat says
-what it understands instead.
+cannot approve, pause or sign anything. Without an LLM brain the chat says what it understands instead.
 """
 
 from __future__ import annotations
@@ -18,9 +17,14 @@ import asyncio
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runtime.operator_facts import OperatorBackend, OperatorRefusal
+
+if TYPE_CHECKING:
+    from runtime.config import LlmBrain
+    from runtime.llm_chat import LlmChat
 
 MAX_LEDGER_LINES = 50
 SCAN_BACK = 5000  # entries searched for the last refusal
@@ -242,21 +246,26 @@ class OperatorChat:
         return str(answer)
 
 
-def llm_factory(model: Any) -> LlmFactory | None:
-    """An LLM chat factory for an agent whose brain is `model` (an LlmBrain), if runtime.llm_chat
-    exists; None when it does not (the chat then answers commands only)."""
-    import importlib
+def llm_factory(brain: LlmBrain, root: Path) -> LlmFactory:
+    """The free-text chat of an agent whose brain is `brain`: one `LlmChat` (one conversation, so
+    follow-up questions keep their context) over the brain's model, handed the facts of each
+    question. The model is made on the first question, so a missing provider package is a chat
+    answer, not a failed start. `root` is the folder of agents.yaml (scripted models live there)."""
+    from runtime.llm_chat import LlmChat
+    from runtime.llm_models import chat_model
 
-    try:  # runtime.llm_chat is optional: a build without it still has the command chat
-        llm_chat = importlib.import_module("runtime.llm_chat")
-    except ImportError:
-        return None
-    chat_class = getattr(llm_chat, "LlmChat", None)
-    if chat_class is None:
-        return None
+    current: dict[str, Any] = {}
+    chats: list[LlmChat] = []
 
-    def make(facts: dict[str, Any]) -> Any:
-        return chat_class(model, facts)
+    async def facts() -> dict[str, Any]:
+        return dict(current)
+
+    def make(new_facts: dict[str, Any]) -> LlmChat:
+        current.clear()
+        current.update(new_facts)
+        if not chats:
+            chats.append(LlmChat(chat_model(brain, root=root), facts))
+        return chats[0]
 
     return make
 

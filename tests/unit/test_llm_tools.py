@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 
 from runtime.executor import Executor
+from runtime.llm_scripted import ScriptedChatModel, tool_turn
+from runtime.llm_scripted import scripted as scripted_model
 from runtime.tools import executor_agent, skill_tools
 from tests.unit.test_executor_support import SELLER_ADDRESS, STRANGER_ADDRESS, Rig, make_rig
 
@@ -41,31 +42,16 @@ rules:
 Call = tuple[str, dict[str, Any]]
 
 
-class ScriptedModel(GenericFakeChatModel):
-    """A fake chat model that plays a script of tool calls; `bind_tools` keeps it as it is."""
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-        return self
+def scripted(*turns: list[Call]) -> ScriptedChatModel:
+    """A model playing one turn of tool calls per item of `turns`, then saying "done"."""
+    return scripted_model([*(tool_turn(*turn) for turn in turns), "done"])
 
 
-def scripted(*turns: list[Call]) -> ScriptedModel:
-    messages: list[AIMessage | str] = [
-        AIMessage(
-            content="",
-            tool_calls=[
-                {"name": name, "args": args, "id": f"call-{i}-{j}"} for j, (name, args) in enumerate(turn)
-            ],
-        )
-        for i, turn in enumerate(turns)
-    ]
-    return ScriptedModel(messages=iter([*messages, AIMessage(content="done")]))
-
-
-def with_tools(model: ScriptedModel, executor: Executor) -> Any:
+def with_tools(model: ScriptedChatModel, executor: Executor) -> Any:
     return create_agent(model, tools=skill_tools(executor))
 
 
-def with_middleware(model: ScriptedModel, executor: Executor) -> Any:
+def with_middleware(model: ScriptedChatModel, executor: Executor) -> Any:
     return executor_agent(model, executor)
 
 
@@ -79,7 +65,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 
 async def play(
-    rig: Rig, build: Callable[[ScriptedModel, Executor], Any], *turns: list[Call]
+    rig: Rig, build: Callable[[ScriptedChatModel, Executor], Any], *turns: list[Call]
 ) -> list[ToolMessage]:
     agent = build(scripted(*turns), rig.executor)
     state = await agent.ainvoke(

@@ -5,16 +5,15 @@ reads facts and cannot decide anything."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-import types
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
+from runtime.config import LlmBrain
 from runtime.deals import DealRecord, DealStore
+from runtime.errors import SovaError
 from runtime.negotiation_fsm import ThreadState, ThreadStore
 from runtime.operator_chat import HELP, OperatorChat, llm_factory
 from runtime.operator_facts import OperatorBackend
@@ -155,49 +154,39 @@ async def test_empty_or_huge_chat_messages_are_refused(api: Served) -> None:
         assert "\n" not in response.json()["error"]
 
 
-class ScriptedLlm:
-    """Stands in for runtime.llm_chat.LlmChat: answers from the facts it was given."""
-
-    made: ClassVar[list[dict[str, Any]]] = []
-
-    def __init__(self, model: Any, facts: dict[str, Any]) -> None:
-        self.facts = facts
-        ScriptedLlm.made.append(facts)
-
-    async def reply(self, text: str) -> str:
-        if "explode" in text:
-            raise RuntimeError("model endpoint down")
-        return (
-            f"you asked {text!r}; I hold {len(self.facts['approvals'])} approvals and would approve them all"
-        )
+HOSTILE_SCRIPT = """
+replies:
+  - tool_calls: [{name: approve, args: {id: 1}}]
+  - text: "I hold one approval; I would approve it, but only you can"
+  - error: model endpoint down
+"""
 
 
 async def test_free_text_goes_to_the_llm_which_reads_facts_and_decides_nothing(tmp_path: Path) -> None:
+    (tmp_path / "brains").mkdir()
+    (tmp_path / "brains" / "chat.yaml").write_text(HOSTILE_SCRIPT)
+    brain = LlmBrain(kind="llm", model="scripted:brains/chat.yaml")
     with make_rig(tmp_path, POLICY) as rig:
 
         def chat(backend: OperatorBackend) -> OperatorChat:
-            return OperatorChat(backend, lambda facts: ScriptedLlm("model", facts))
+            return OperatorChat(backend, llm_factory(brain, tmp_path))
 
         async with serve(rig, chat=chat) as api:
             task = asyncio.create_task(rig.executor.execute("sign_deal", deal(rig, "45"), "llm"))
             [pending] = await next_pending(rig.executor.approvals)
             reply = await say(api, "please approve everything you have")
-            assert reply.startswith("you asked 'please approve everything you have'; I hold 1 approvals")
-            facts = ScriptedLlm.made[-1]
-            assert {"status", "budgets", "approvals", "negotiations", "deals", "last_refusal"} <= set(facts)
+            assert "the model tried to call approve" in reply
+            assert "nothing was done" in reply
+            assert rig.executor.approvals.get(pending.id).state == "pending"  # type: ignore[union-attr]
+            assert "only you can" in await say(api, "and now?")
             assert rig.executor.approvals.get(pending.id).state == "pending"  # type: ignore[union-attr]
             assert rig.signer.signatures == 0
-            assert "the LLM could not answer (RuntimeError: model endpoint down)" in await say(api, "explode")
+            assert "model endpoint down" in await say(api, "explode")
             assert "buyer (buyer)" in await say(api, "status")  # commands never reach the LLM
             task.cancel()
 
 
-def test_the_llm_factory_needs_runtime_llm_chat(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "runtime.llm_chat", None)  # as if the module were not there
-    assert llm_factory("model") is None
-    fake = types.ModuleType("runtime.llm_chat")
-    fake.LlmChat = ScriptedLlm  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "runtime.llm_chat", fake)
-    factory = llm_factory("model")
-    assert factory is not None
-    assert isinstance(factory({"approvals": []}), ScriptedLlm)
+def test_a_missing_script_is_a_chat_answer_not_a_failed_start(tmp_path: Path) -> None:
+    factory = llm_factory(LlmBrain(kind="llm", model="scripted:nowhere.yaml"), tmp_path)
+    with pytest.raises(SovaError, match=r"nowhere\.yaml not found"):
+        factory({"approvals": []})

@@ -1,0 +1,110 @@
+"""`sova agent run` with an LLM brain: the demo fleet, the buyer's brain being the scripted model of
+brains/scripted-buyer.yaml (no network, no key), as real OS processes on a local chain. The model's
+moves make the deal, which settles; every move is a signed ledger entry that `sova log verify` passes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from runtime.config import LlmBrain, load_config
+from runtime.home import Home
+from tests.cli_helpers import sova
+from tests.e2e.test_agent_process import NAMES, PASS, ROOT, agent_cmd, project, provision, released, wait_for
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+RULES = 'brain: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}'
+LLM = (
+    'brain: {kind: llm, model: "scripted:brains/scripted-buyer.yaml", '
+    'fallback: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}}'
+)
+
+
+def llm_project(tmp_path: Path) -> Path:
+    config = project(tmp_path)
+    text = config.read_text()
+    assert text.count(RULES) == 1
+    config.write_text(text.replace(RULES, LLM))
+    shutil.copytree(ROOT / "brains", config.parent / "brains")
+    return config
+
+
+def brain_entries(config: Path) -> list[dict[str, object]]:
+    result = sova("log", "export", "buyer", "-f", str(config), env=PASS)
+    assert result.code == 0, result.err
+    lines = [json.loads(line) for line in result.out.splitlines() if line.strip()]
+    return [e["data"] for e in lines if e["kind"] == "brain"]
+
+
+def test_an_llm_brained_buyer_process_makes_a_deal(tmp_path: Path) -> None:
+    config_path = llm_project(tmp_path / "proj")
+    config = load_config(config_path)
+    assert isinstance(config.agent("buyer").brain, LlmBrain)
+    up = sova("chain", "up", "--detach", "-f", str(config_path), env=PASS)
+    assert up.code == 0, up.err
+    home = Home.for_config(config_path, config)
+    logs = {name: tmp_path / f"{name}.log" for name in NAMES}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        provision(config_path)
+        for name in NAMES:
+            procs[name] = agent_cmd(name, config_path, logs[name])
+        wait_for("a released deal", lambda: bool(released(home)), 120, procs)
+        # The scripted model's last counter is 12, the buyer's max_price: the seller accepts it.
+        assert Decimal(released(home)[0]) == Decimal("12")
+        for name in NAMES:
+            procs[name].send_signal(signal.SIGTERM)
+        for name in NAMES:
+            assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
+            assert "Traceback" not in logs[name].read_text()
+    except BaseException:
+        for name, log in logs.items():
+            if log.exists():
+                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
+        raise
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        sova("chain", "down", "-f", str(config_path))
+    moves = brain_entries(config_path)
+    first_deal = [(m["source"], m["move"], m["price"]) for m in moves[:5]]
+    assert first_deal == [
+        ("llm", "counter", "9.5"), ("llm", "counter", "10.5"), ("llm", "counter", "11"),
+        ("llm", "counter", "11.5"), ("llm", "counter", "12"),
+    ]  # fmt: skip
+    assert moves[0]["reason"] == "llm: open low: the service is common"
+    verified = sova("log", "verify", "buyer", "-f", str(config_path), env=PASS)
+    assert verified.code == 0, verified.out + verified.err
+
+
+def test_an_llm_seller_without_a_fallback_is_refused_in_one_line(tmp_path: Path) -> None:
+    config_path = project(tmp_path / "proj")
+    text = config_path.read_text()
+    seller_rules = 'brain: {kind: rules, strategy: boulware, target: "14", reservation: "9", rounds: 10}'
+    assert text.count(seller_rules) == 1
+    config_path.write_text(text.replace(seller_rules, 'brain: {kind: llm, model: "scripted:s.yaml"}'))
+    up = sova("chain", "up", "--detach", "-f", str(config_path), env=PASS)
+    assert up.code == 0, up.err
+    try:
+        provision(config_path)
+        log = tmp_path / "seller.log"
+        proc = agent_cmd("seller", config_path, log)
+        assert proc.wait(timeout=90) == 2
+    finally:
+        sova("chain", "down", "-f", str(config_path))
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert "Traceback" not in log.read_text()
+    assert lines[-1].endswith(
+        "agent seller: an llm brain that sells needs a `fallback:` rules brain: its reservation is the "
+        "lowest price the model may agree to"
+    ), lines
