@@ -375,7 +375,7 @@ async function startLedger(name) {
   verifyLedger();
   try {
     const head = await api(agentPath(name, "ledger?limit=1"));
-    if (typeof head.head === "number") state.lastSeq = Math.max(-1, head.head - 30);
+    if (typeof head.head === "number") state.lastSeq = Math.max(0, head.head - 30); // replay the last 30
   } catch (_) {
     // the stream below reports the problem
   }
@@ -441,7 +441,7 @@ async function readEvents(body, onEvent) {
 
 function addLedgerEntry(entry) {
   if (!entry || typeof entry.seq !== "number") return;
-  if (state.lastSeq !== null && entry.seq <= state.lastSeq && state.ledger.some((e) => e.seq === entry.seq)) return;
+  if (state.ledger.some((e) => e.seq === entry.seq)) return; // a reconnect may replay one
   state.lastSeq = Math.max(state.lastSeq ?? -1, entry.seq);
   state.ledger.unshift(entry);
   state.ledger.sort((a, b) => b.seq - a.seq);
