@@ -71,6 +71,7 @@ class Ready:
     agent_id: int
     role: str
     started_at: float
+    operator_url: str = ""
 
 
 class Agent:
@@ -165,11 +166,25 @@ class Agent:
         self.server = server
         self._stack.push_async_callback(self._stop_server)
         self._schedule(parts, session, executor, signer.address)
-        ready = Ready(self.name, os.getpid(), url, key.did, signer.address, agent_id, spec.role, time.time())
+        operator_url = await self._serve_operator(parts, session, executor, agent_id, url)
+        ready = Ready(
+            self.name, os.getpid(), url, key.did, signer.address, agent_id, spec.role, time.time(),
+            operator_url,
+        )  # fmt: skip
         _write_private(self.ready_file, json.dumps(ready.__dict__, indent=2) + "\n")
         self.ready = ready
         self.say(f"agent {self.name} ready at {url} ({key.did}, {signer.address})")
         return ready
+
+    async def _serve_operator(
+        self, parts: _Parts, session: ChainSession, executor: Executor, agent_id: int, url: str
+    ) -> str:
+        """Serve the operator API on 127.0.0.1 (runtime/operator_agent.py); its URL for agent.json."""
+        from runtime.operator_agent import start_operator
+
+        server = await start_operator(self, parts, session, executor, agent_id, url)
+        self._stack.push_async_callback(server.stop)
+        return server.url
 
     async def _stop_server(self) -> None:
         if self.server is not None:

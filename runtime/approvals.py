@@ -6,8 +6,10 @@ the operator API) list `pending()` approvals and `approve` or `reject` them by i
 deadline it is `timed_out`, which the executor treats as a deny. Approving or rejecting an unknown id,
 or one already decided, raises a one-line ApprovalError.
 
-Approver ids are plain strings for now: operator signatures on approvals (DESIGN §10) will check them
-before `approve` is called, without changing this queue.
+Each approval also gets a small `number` (1, 2, 3 … per queue) so a person can say `approve 3`; `find`
+takes either. The operator API checks an operator's EIP-712 signature (runtime/operator_auth.py) before
+it calls `approve` / `reject` with the recovered address as the approver id and the signature, which the
+approval keeps (`signatures`) so the executor's ledger entry names who decided and proves it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class Approval:
     rejected_by: str | None = None
     reasons: tuple[str, ...] = field(default=())
     """The approvers' and rejecter's reasons, 'who: why'."""
+    number: int = 0
+    """A small per-queue number (1, 2, 3 …) for people: `approve 3`."""
+    signatures: tuple[tuple[str, str], ...] = ()
+    """(approver id, signature) of each signed decision, in the order they came."""
 
     @property
     def approved(self) -> bool:
@@ -64,6 +70,7 @@ class Approval:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "number": self.number,
             "skill": self.skill,
             "origin": self.origin,
             "state": self.state,
@@ -73,6 +80,7 @@ class Approval:
             "reasons": list(self.reasons),
             "deadline": datetime.fromtimestamp(self.deadline, UTC).isoformat(),
             "summary": dict(self.summary),
+            "signatures": dict(self.signatures),
         }
 
 
@@ -84,6 +92,8 @@ class ApprovalQueue:
         self._keep = keep
         self._items: OrderedDict[str, Approval] = OrderedDict()
         self._events: dict[str, asyncio.Event] = {}
+        self._numbers: dict[int, str] = {}
+        self._next_number = 1
 
     def request(
         self, *, skill: str, origin: str, summary: Mapping[str, Any], needed: int, timeout: timedelta
@@ -98,7 +108,10 @@ class ApprovalQueue:
             summary=dict(summary),
             needed=needed,
             deadline=self._clock() + timeout.total_seconds(),
+            number=self._next_number,
         )
+        self._numbers[approval.number] = approval.id
+        self._next_number += 1
         self._items[approval.id] = approval
         self._events[approval.id] = asyncio.Event()
         return approval
@@ -107,27 +120,52 @@ class ApprovalQueue:
         found = self._items.get(approval_id)
         return self._expire(found) if found is not None else None
 
+    def find(self, ref: str | int) -> Approval | None:
+        """The approval with id `ref`, or with number `ref` (an int or a string of digits)."""
+        text = str(ref).strip()
+        if text.isdigit() and len(text) < 10:
+            approval_id = self._numbers.get(int(text))
+            return self.get(approval_id) if approval_id is not None else None
+        return self.get(text)
+
+    def recent(self, limit: int = 50) -> list[Approval]:
+        """Pending approvals (oldest first), then up to `limit` decided ones (latest decided first)."""
+        current = [self._expire(a) for a in list(self._items.values())]
+        decided = [a for a in current if a.state != "pending"]
+        return [a for a in current if a.state == "pending"] + decided[::-1][: max(limit, 0)]
+
     def pending(self) -> list[Approval]:
         """Approvals still waiting, oldest first."""
         return [a for a in (self._expire(a) for a in list(self._items.values())) if a.state == "pending"]
 
-    def approve(self, approval_id: str, approver: str, reason: str = "") -> Approval:
-        """Count `approver` for the approval; it is approved once `needed` distinct approvers agreed."""
+    def approve(self, approval_id: str, approver: str, reason: str = "", *, signature: str = "") -> Approval:
+        """Count `approver` for the approval; it is approved once `needed` distinct approvers agreed.
+        `signature`: the approver's signed decision, kept with the approval (and logged)."""
         current = self._open(approval_id, approver)
         if approver in current.approvers:
             return current  # the same approver twice counts once
         approvers = (*current.approvers, approver)
         state: ApprovalState = "approved" if len(approvers) >= current.needed else "pending"
         return self._set(
-            replace(current, approvers=approvers, state=state, reasons=self._why(current, approver, reason))
+            replace(
+                current,
+                approvers=approvers,
+                state=state,
+                reasons=self._why(current, approver, reason),
+                signatures=self._signed(current, approver, signature),
+            )
         )
 
-    def reject(self, approval_id: str, approver: str, reason: str = "") -> Approval:
+    def reject(self, approval_id: str, approver: str, reason: str = "", *, signature: str = "") -> Approval:
         """Reject the approval: one rejection decides it."""
         current = self._open(approval_id, approver)
         return self._set(
             replace(
-                current, state="rejected", rejected_by=approver, reasons=self._why(current, approver, reason)
+                current,
+                state="rejected",
+                rejected_by=approver,
+                reasons=self._why(current, approver, reason),
+                signatures=self._signed(current, approver, signature),
             )
         )
 
@@ -164,6 +202,10 @@ class ApprovalQueue:
         return found
 
     @staticmethod
+    def _signed(current: Approval, approver: str, signature: str) -> tuple[tuple[str, str], ...]:
+        return (*current.signatures, (approver, signature)) if signature else current.signatures
+
+    @staticmethod
     def _why(current: Approval, approver: str, reason: str) -> tuple[str, ...]:
         return (*current.reasons, f"{approver}: {reason}" if reason else approver)
 
@@ -185,4 +227,4 @@ class ApprovalQueue:
     def _prune(self) -> None:
         decided = [k for k, a in self._items.items() if a.state != "pending"]
         for key in decided[: max(0, len(decided) - self._keep)]:
-            del self._items[key]
+            self._numbers.pop(self._items.pop(key).number, None)

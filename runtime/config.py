@@ -131,6 +131,10 @@ class Keys(Model):
         None, description="a BIP-39 mnemonic to derive every agent key from (m/44'/60'/0'/0/i)"
     )
     operator: Name = Field("operator", description="keystore name of the operator key (index 0)")
+    approvers: list[Name] = Field(
+        default_factory=list,
+        description="more operator keys (keystore names) whose signed decisions count for `approvers: N`",
+    )
 
 
 # --- brains ------------------------------------------------------------------------------------

@@ -187,11 +187,14 @@ class Executor:
             "approval",
             {
                 "approval_id": final.id,
+                "number": final.number,
                 "state": final.state,
                 "needed": final.needed,
                 "approvers": list(final.approvers),
                 "rejected_by": final.rejected_by,
                 "reasons": list(final.reasons),
+                # who decided, provably: each operator's EIP-712 signature of its decision
+                "signatures": [{"approver": a, "signature": s} for a, s in final.signatures],
             },
         )
         if final.approved:

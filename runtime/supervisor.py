@@ -89,6 +89,19 @@ def pinned_port(home: Home, name: str, configured: int) -> int:
         return port
 
 
+def pinned_operator_port(home: Home, name: str) -> int:
+    """The agent's operator API port, chosen on the first `sova up` and kept in
+    `.sova/agents/<name>/operator-port`, so the console finds a restarted agent where it was."""
+    path = home.agent_dir(name) / "operator-port"
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        port = free_port()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{port}\n", encoding="utf-8")
+        return port
+
+
 def read_ready(home: Home, name: str) -> dict[str, Any] | None:
     try:
         data = json.loads(home.ready_file(name).read_text(encoding="utf-8"))
@@ -181,6 +194,7 @@ class Supervisor:
             a.name: AgentProcess(a.name, home.agent_dir(a.name) / "agent.log") for a in config.agents
         }
         self.ports = {a.name: pinned_port(home, a.name, a.port) for a in config.agents}
+        self.operator_ports = {a.name: pinned_operator_port(home, a.name) for a in config.agents}
         self.stopping = False
         self.console: ConsoleThread | None = None
         self.console_token = ""
@@ -235,7 +249,12 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "SOVA_AGENT_PORT": str(self.ports[proc.name])},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "SOVA_AGENT_PORT": str(self.ports[proc.name]),
+                    "SOVA_OPERATOR_PORT": str(self.operator_ports[proc.name]),
+                },
             )
         finally:
             log.close()
@@ -336,7 +355,7 @@ class Supervisor:
         warning = loopback_warning(host)
         if warning:
             self.warn(warning)
-        self.console_token = ensure_token(self.home)
+        self.console_token = ensure_token(self.home)  # before the agents start: they serve the same one
         fleet = ConsoleFleet(
             self.config, self.config_path, self.home, self.console_token, operator, self.agent_states
         )
