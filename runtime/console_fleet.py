@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from runtime.config import AgentsFile
 from runtime.errors import SovaError, user_message
@@ -287,8 +287,9 @@ class ConsoleFleet:
         address = self.address(name)
         chain = await self.chain()
         approval_id = str(match["id"])
+        verdict: Literal["approve", "reject"] = "approve" if decision == "approve" else "reject"
         signature = sign_decision(
-            self.operator, address or "", approval_id, decision, reason, chain.client.chain_id
+            self.operator, address or "", approval_id, verdict, reason, chain.client.chain_id
         )
         body = {"reason": reason, "signature": signature, "approver": self.operator.address}
         return await client.request("POST", f"/v1/approvals/{approval_id}/{decision}", json_body=body)

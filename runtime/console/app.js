@@ -51,6 +51,18 @@ function $(id) {
   return document.getElementById(id);
 }
 
+function amount(value) {
+  // Balances as people read them (4 decimals at most); the exact figure stays in the tooltip.
+  const n = Number(value);
+  if (!Number.isFinite(n)) return String(value);
+  return n.toLocaleString("en-US", { maximumFractionDigits: 4 });
+}
+
+function compact(text) {
+  // DIDs, addresses, hashes and JWS are long: keep their head and tail.
+  return text.length > 28 ? `${text.slice(0, 14)}…${text.slice(-6)}` : text;
+}
+
 function short(value, keep = 10) {
   const text = String(value ?? "");
   return text.length > keep * 2 + 1 ? `${text.slice(0, keep)}…${text.slice(-6)}` : text;
@@ -155,7 +167,8 @@ function renderAgents() {
   list.replaceChildren();
   for (const agent of state.agents) {
     const balances = agent.balances && typeof agent.balances === "object"
-      ? Object.entries(agent.balances).map(([token, amount]) => el("span", { class: "balance", text: `${amount} ${token}` }))
+      ? Object.entries(agent.balances).map(([token, value]) =>
+        el("span", { class: "balance", text: `${amount(value)} ${token}`, title: `${value} ${token}` }))
       : [el("span", { class: "muted", text: agent.error || "no balances yet" })];
     const item = el("li", {
       class: `agent-card${agent.name === state.selected ? " selected" : ""}`,
@@ -304,7 +317,7 @@ async function refreshApprovals() {
 function describeIntent(approval) {
   const intent = (approval.summary && approval.summary.intent) || {};
   const parts = [approval.skill];
-  if (intent.amount) parts.push(`${intent.amount} ${intent.token || ""}`.trim());
+  if (intent.amount) parts.push(`${intent.amount} ${compact(String(intent.token || ""))}`.trim());
   const cp = intent.counterparty;
   if (cp) parts.push(`→ ${cp.name || cp.did || cp.address || JSON.stringify(cp)}`);
   return parts.join(" · ");
@@ -451,15 +464,18 @@ function addLedgerEntry(entry) {
 }
 
 function ledgerSummary(entry) {
+  // Every plain field, the telling ones first; long values (signatures, JWS) cut short.
   const data = entry.data && typeof entry.data === "object" ? entry.data : {};
-  const keys = ["skill", "verdict", "state", "counterparty", "peer", "price", "amount", "token", "text", "reason"];
+  const first = ["skill", "verdict", "state", "reason", "peer", "counterparty", "price", "amount", "token"];
+  const keys = [...first.filter((k) => k in data), ...Object.keys(data).filter((k) => !first.includes(k))];
   const parts = [];
   for (const key of keys) {
     const value = data[key];
-    if (value !== undefined && value !== null && typeof value !== "object") parts.push(`${key}=${value}`);
+    if (value === null || value === undefined || typeof value === "object") continue;
+    parts.push(`${key}=${compact(String(value))}`);
   }
-  const text = parts.length ? parts.join(" ") : JSON.stringify(data);
-  return text.length > 220 ? `${text.slice(0, 220)}…` : text;
+  const line = parts.join("  ");
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
 function renderLedger() {

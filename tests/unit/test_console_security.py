@@ -36,7 +36,12 @@ API_ROUTES = [
 
 def fleet_config() -> AgentsFile:
     return AgentsFile.model_validate(
-        {"agents": [{"name": "buyer", "role": "buyer", "policy": "p.yaml"}, {"name": "seller", "policy": "p.yaml"}]}
+        {
+            "agents": [
+                {"name": "buyer", "role": "buyer", "policy": "p.yaml"},
+                {"name": "seller", "policy": "p.yaml"},
+            ]
+        }
     )
 
 
@@ -93,9 +98,11 @@ def test_console_page_needs_no_token_and_carries_no_data(console: tuple[str, str
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert token not in page.text
-    assert "buyer" not in page.text and "seller" not in page.text
+    assert "buyer" not in page.text
+    assert "seller" not in page.text
     csp = page.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
     assert page.headers["x-content-type-options"] == "nosniff"
 
 
@@ -154,7 +161,9 @@ def test_console_binds_loopback_by_default(tmp_path: Path) -> None:
     assert fleet_config().console.host == "127.0.0.1"
     home = Home(tmp_path / ".sova")
     token = ensure_token(home)
-    server = ConsoleThread(build_app(ConsoleFleet(fleet_config(), tmp_path, home, token), token), "127.0.0.1", 0)
+    server = ConsoleThread(
+        build_app(ConsoleFleet(fleet_config(), tmp_path, home, token), token), "127.0.0.1", 0
+    )
     try:
         assert server.sock.getsockname()[0] == "127.0.0.1"
     finally:
