@@ -150,7 +150,9 @@ def test_hostile_strings_are_shown_as_text_and_run_nothing(console: Page, fleet:
     assert HOSTILE in reply
     assert page.locator(".msg.you .text").last.text_content() == HOSTILE
     shown = json.dumps("claimed_type=" + HOSTILE)  # the hostile peer's message in the live ledger
-    page.wait_for_function(f"document.getElementById('ledger-list').textContent.includes({shown})", timeout=15_000)
+    page.wait_for_function(
+        f"document.getElementById('ledger-list').textContent.includes({shown})", timeout=15_000
+    )
     assert "not done" not in say(page, f"pause {HOSTILE}")
     page.wait_for_function("document.getElementById('agent-pause-state').textContent.startsWith('paused')")
     assert (
