@@ -12,6 +12,7 @@ const TOKEN_KEY = "sova.operator.token";
 const POLL_MS = 2000;
 const VERIFY_MS = 5000;
 const LEDGER_KEEP = 200;
+const RECENT_DECIDED = 3;
 
 const state = {
   token: null,
@@ -61,6 +62,10 @@ function amount(value) {
 function compact(text) {
   // DIDs, addresses, hashes and JWS are long: keep their head and tail.
   return text.length > 28 ? `${text.slice(0, 14)}…${text.slice(-6)}` : text;
+}
+
+function compactAddresses(text) {
+  return String(text).replace(/0x[0-9a-fA-F]{40}/g, (address) => `${address.slice(0, 8)}…${address.slice(-4)}`);
 }
 
 function short(value, keep = 10) {
@@ -329,8 +334,11 @@ function renderApprovals() {
   for (const [agent, approvals] of state.approvals) {
     for (const a of approvals) rows.push({ agent, a });
   }
-  rows.sort((x, y) => (x.a.state === "pending" ? 0 : 1) - (y.a.state === "pending" ? 0 : 1));
-  const pending = rows.filter((r) => r.a.state === "pending").length;
+  // Every pending approval, then the few most recently decided (the ledger below keeps them all).
+  const pendingRows = rows.filter((r) => r.a.state === "pending");
+  const decidedRows = rows.filter((r) => r.a.state !== "pending").sort((x, y) => y.a.number - x.a.number);
+  rows.splice(0, rows.length, ...pendingRows, ...decidedRows.slice(0, RECENT_DECIDED));
+  const pending = pendingRows.length;
   $("approval-count").textContent = pending ? String(pending) : "";
   if (rows.length === 0) {
     list.replaceChildren(el("li", { class: "muted empty", text: "nothing waits for you" }));
@@ -364,12 +372,12 @@ function approvalItem(agent, a) {
       el("span", { class: `badge ${a.state}`, text: a.state }),
       el("span", { class: "muted", text: `${(a.approvers || []).length}/${a.needed}` })),
     el("div", { class: "what", text: describeIntent(a) }),
-    why ? el("div", { class: "why muted", text: why }) : null,
+    a.state === "pending" && why ? el("div", { class: "why muted", text: why }) : null,
     a.state === "pending"
       ? el("div", { class: "decide" }, reason,
         el("button", { type: "button", class: "approve", onclick: decide("approve"), text: "Approve" }),
         el("button", { type: "button", class: "reject danger", onclick: decide("reject"), text: "Reject" }))
-      : el("div", { class: "muted", text: (a.reasons || []).join("; ") }));
+      : el("div", { class: "why muted", text: (a.reasons || []).map(compactAddresses).join("; ") }));
 }
 
 // --- the live ledger (SSE over fetch) -----------------------------------------------------------
