@@ -71,7 +71,9 @@ class OperatorChat:
         if command in exact and len(words) == 1:
             return await exact[command]()
         if command == "pause":
-            return self._pause(rest)
+            return await self._pause(rest)
+        if command in ("resume", "unpause"):
+            return await self._resume()
         if command == "ledger" and (len(words) == 1 or (len(words) == 2 and words[1].isdigit())):
             return await self._ledger(int(words[1]) if len(words) == 2 else 10)
         if command in ("approve", "reject") and len(words) >= 2:
@@ -162,19 +164,20 @@ class OperatorChat:
             )
         return "\n".join(lines)
 
-    def _pause(self, reason: str) -> str:
-        result = self.backend.pause(reason or "paused from the chat")
+    async def _pause(self, reason: str) -> str:
+        result = await self.backend.pause(reason or "paused from the chat")
         return f"paused: no signature will be made until `resume` ({result['reason']})"
 
     async def _resume(self) -> str:
-        self.backend.resume()
+        await self.backend.resume()
         return "resumed: signing is allowed again (within my policy)"
 
     async def _ledger(self, n: int) -> str:
         n = max(1, min(n, MAX_LEDGER_LINES))
         head = self.backend.ledger.last().seq
         page = await self.backend.ledger_page(max(head - n, 0), n)
-        return "\n".join(f"#{e['seq']} {e['ts']} {e['kind']}: {_gist(e['data'])}" for e in page["entries"])
+        lines = [f"#{e['seq']} {e['ts']} {e['kind']}: {_gist(e['kind'], e['data'])}" for e in page["entries"]]
+        return "\n".join(lines)
 
     def _decide_hint(self, command: str, ref: str) -> str:
         approval = self.backend.approval(ref)
@@ -211,7 +214,7 @@ class OperatorChat:
                 f"{_short(str(d.get('peer', '')))}, ledger #{found_deal.seq}, {found_deal.ts}): "
                 f"{d.get('reason') or 'no reason recorded'}"
             )
-        if found_action is not None and (found_deal is None or found_action.seq > found_deal.seq - 10):
+        if found_action is not None:
             a = found_action.data
             lines.append(
                 f"the last action refused was {a.get('skill', '?')} (ledger #{found_action.seq}, "
@@ -291,9 +294,12 @@ def _short(did: str) -> str:
     return did if len(did) <= 40 else f"{did[:28]}…{did[-8:]}"
 
 
-def _gist(data: Any) -> str:
+def _gist(kind: str, data: Any) -> str:
     if not isinstance(data, dict):
         return str(data)[:120]
-    keys = ("event", "skill", "stage", "verdict", "state", "status", "type", "reason", "error")
+    keys: tuple[str, ...] = ("event", "skill", "stage", "verdict", "state", "status", "type", "reason")
+    keys = (*keys, "error")
+    if kind == "operator":  # elsewhere `action` is an action id, here what the operator did
+        keys = ("action", *keys)
     parts = [f"{k}={data[k]}" for k in keys if k in data and data[k] not in (None, "", [])]
     return (", ".join(parts) or ", ".join(sorted(data))[:120])[:200]

@@ -9,6 +9,7 @@ an approval goes through `decide`, which accepts only an operator key's signed d
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from runtime.executor import Executor
     from runtime.ledger import Ledger
     from runtime.negotiation_fsm import ThreadStore
+
+log = logging.getLogger(__name__)
 
 MAX_PAGE = 500
 BALANCE_TIMEOUT = 3.0
@@ -175,10 +178,12 @@ class OperatorBackend:
 
     async def negotiations(self) -> dict[str, Any]:
         """Negotiation threads still open, most recent first, with the last price this agent offered."""
+        return {"negotiations": await asyncio.to_thread(self._negotiations)}
+
+    def _negotiations(self) -> list[dict[str, Any]]:
         if self.threads is None:
-            return {"negotiations": []}
-        threads = await asyncio.to_thread(self.threads.all)
-        open_ = sorted((t for t in threads if not t.final), key=lambda t: t.updated, reverse=True)
+            return []
+        open_ = sorted((t for t in self.threads.all() if not t.final), key=lambda t: t.updated, reverse=True)
         out = []
         for t in open_:
             record = self.deals_store.get(t.peer, t.thid) if self.deals_store is not None else None
@@ -187,7 +192,7 @@ class OperatorBackend:
                  "last_offer": record.price if record is not None and record.price else None,
                  "item": record.item if record is not None else None, "updated": _iso(t.updated)}
             )  # fmt: skip
-        return {"negotiations": out}
+        return out
 
     async def deals(self, limit: int = 50) -> dict[str, Any]:
         """The most recently updated deals first."""
@@ -262,18 +267,27 @@ class OperatorBackend:
         except ApprovalError as exc:
             raise OperatorRefusal(400, str(exc)) from None
 
-    def pause(self, reason: Any = None) -> dict[str, Any]:
-        """Stop signing now (the executor's pause switch): the next signature is refused."""
+    async def pause(self, reason: Any = None) -> dict[str, Any]:
+        """Stop signing now (the executor's pause switch: the next signature is refused), then log it."""
         if reason is not None and not isinstance(reason, str):
             raise OperatorRefusal(400, "`reason` must be a string")
         text = " ".join((reason or "").split())[:300] or "paused by the operator"
-        self.executor.pause(text)
+        self.executor.pause(text)  # first: it holds from this line on, whatever the log does
+        await self._note({"action": "pause", "reason": text})
         return {"paused": True, "reason": text}
 
-    def resume(self) -> dict[str, Any]:
-        """Allow signing again."""
+    async def resume(self) -> dict[str, Any]:
+        """Allow signing again (and log it)."""
         self.executor.resume()
+        await self._note({"action": "resume"})
         return {"paused": False}
+
+    async def _note(self, data: dict[str, Any]) -> None:
+        """An `operator` ledger entry; a ledger that cannot take it does not undo the action."""
+        try:
+            await self.ledger.append_async("operator", data)
+        except Exception:
+            log.exception("could not log operator action %s", data.get("action"))
 
 
 def entry_json(entry: Any) -> dict[str, Any]:

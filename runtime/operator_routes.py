@@ -217,7 +217,7 @@ async def pause(request: Request) -> Response:
       200: {description: "{paused: true, reason}"}
     """
     body = await read_json(request)
-    return JSONResponse(_backend(request).pause(body.get("reason")))
+    return JSONResponse(await _backend(request).pause(body.get("reason")))
 
 
 @answers
@@ -227,7 +227,7 @@ async def resume(request: Request) -> Response:
     responses:
       200: {description: "{paused: false}"}
     """
-    return JSONResponse(_backend(request).resume())
+    return JSONResponse(await _backend(request).resume())
 
 
 @answers

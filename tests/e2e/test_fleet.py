@@ -65,6 +65,8 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
     wait_for(released, 120, "a released deal in the buyer's deal store")
 
     seller_pid = agents["seller"]["pid"]
+    seller_ready = fleet.parent / ".sova" / "agents" / "seller" / "agent.json"
+    operator_url = json.loads(seller_ready.read_text())["operator_url"]
     os.kill(seller_pid, signal.SIGKILL)
 
     def seller_back() -> bool:
@@ -72,6 +74,8 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
         return bool(seller["ready"] and seller["pid"] != seller_pid)
 
     wait_for(seller_back, 60, "the supervisor to restart the killed seller")
+    # the operator port is pinned like the A2A port: the console finds the restarted agent where it was
+    assert json.loads(seller_ready.read_text())["operator_url"] == operator_url
 
     stopped = sova("down", "-f", str(fleet), env=PASS, timeout=90)
     assert stopped.code == 0, stopped.err

@@ -99,16 +99,23 @@ async def next_pending(queue: ApprovalQueue, count: int = 1) -> list[Approval]:
 
 
 @asynccontextmanager
-async def serve(rig: Rig, *, chat: Any = None) -> AsyncIterator[Served]:
-    """The rig's operator API on 127.0.0.1 (a free port), and a client holding the token."""
+async def serve(
+    rig: Rig, *, chat: Any = None, deals: Any = None, threads: Any = None
+) -> AsyncIterator[Served]:
+    """The rig's operator API on 127.0.0.1 (a free port), and a client holding the token. `chat`: a
+    function of the backend giving the chat (default: the command chat)."""
     token = secrets.token_urlsafe(32)
     info = AgentInfo(
         name="buyer", role="buyer", did=rig.key.did, address=rig.signer.address, chain_id=CHAIN_ID,
         brain="rules (linear)", url="http://127.0.0.1:1", agent_id=7,
     )  # fmt: skip
-    backend = OperatorBackend(info=info, executor=rig.executor, ledger=rig.ledger, operators=OPERATORS)
+    backend = OperatorBackend(
+        info=info, executor=rig.executor, ledger=rig.ledger, operators=OPERATORS, deals=deals, threads=threads
+    )
     sock, url = listen("127.0.0.1", 0)
-    server = OperatorServer(create_app(backend, token, chat or OperatorChat(backend)), sock)
+    server = OperatorServer(
+        create_app(backend, token, chat(backend) if chat else OperatorChat(backend)), sock
+    )
     await server.start()
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
