@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 STATUS_TIMEOUT = 3.0
 AgentStates = Callable[[], Mapping[str, str]]
 CHAT_PAUSE = re.compile(r"^\s*pause\b\s*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL)
-CHAT_RESUME = re.compile(r"^\s*(resume|unpause)\s*$", re.IGNORECASE)
+# The same first words the agent's own chat acts on: any line it would treat as pause or resume
+# must be done here, or the on-chain half would be skipped.
+CHAT_RESUME = re.compile(r"^\s*(resume|unpause)\b", re.IGNORECASE)
 CHAT_DECIDE = re.compile(
     r"^\s*(?P<verb>approve|reject)\s+#?(?P<ref>\S+)\s*(?P<reason>.*)$", re.IGNORECASE | re.DOTALL
 )
@@ -306,7 +308,8 @@ class ConsoleFleet:
         if (m := CHAT_DECIDE.match(text)) is not None:
             verb = m["verb"].lower()
             try:
-                status, body = await self.decide(name, m["ref"], verb, m["reason"].strip())
+                ref = m["ref"].rstrip(".,;:!?")
+                status, body = await self.decide(name, ref, verb, m["reason"].strip())
             except (ConsoleError, OperatorApiError) as exc:
                 return f"not done: {exc}"
             if status >= 400:

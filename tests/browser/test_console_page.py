@@ -176,6 +176,35 @@ def test_the_terminal_console_chats_through_the_console_server(fleet: Fleet) -> 
     assert "no agent named 'nobody'" in unknown.err
 
 
+def pending_number(fleet: Fleet) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        approvals = api(fleet, "/api/agents/buyer/approvals")["approvals"]
+        pending = [a["number"] for a in approvals if a["state"] == "pending"]
+        if pending:
+            return int(pending[0])
+        time.sleep(0.5)
+    raise AssertionError("the buyer asked for no approval within 60 s")
+
+
+def test_terminal_approve_n_signs_and_refuses_unknown_or_decided_ones(fleet: Fleet) -> None:
+    number = pending_number(fleet)
+
+    def say(text: str) -> str:
+        result = sova("console", "buyer", "-f", str(fleet.config), "-c", text, env=PASS)
+        assert result.code == 0, result.err
+        return result.out.strip()
+
+    assert say(f"approve {number} looks fine").startswith(f"approved #{number} (")
+    assert say(f"approve {number}") == f"not done: approval {number} ({_id(fleet, number)}) is approved already"
+    assert say("reject 9999 nope").startswith("not done: agent buyer has no approval '9999' (pending: ")
+
+
+def _id(fleet: Fleet, number: int) -> str:
+    approvals = api(fleet, "/api/agents/buyer/approvals")["approvals"]
+    return str(next(a["id"] for a in approvals if a["number"] == number))
+
+
 def test_up_prints_the_console_link_and_keeps_the_token_out_of_its_log(fleet: Fleet) -> None:
     assert f"console: {fleet.url}#token={fleet.token}" in fleet.up_output
     log = (fleet.home / "sova-up.log").read_text()
