@@ -196,7 +196,8 @@ def test_terminal_approve_n_signs_and_refuses_unknown_or_decided_ones(fleet: Fle
         return result.out.strip()
 
     assert say(f"approve {number} looks fine").startswith(f"approved #{number} (")
-    assert say(f"approve {number}") == f"not done: approval {number} ({_id(fleet, number)}) is approved already"
+    decided = f"not done: approval {number} ({_id(fleet, number)}) is approved already"
+    assert say(f"approve {number}") == decided
     assert say("reject 9999 nope").startswith("not done: agent buyer has no approval '9999' (pending: ")
 
 
