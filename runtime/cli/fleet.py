@@ -34,7 +34,7 @@ def up(
         raise typer.Exit(Supervisor(config, file, home, out, warn).run())
     if running_supervisor(home) is not None:
         out.print("the fleet is already running")
-        _print_status(_status(config, file, home))
+        _print_status(_status(config, file, home), console=False)
         _print_console(home)
         return
     home.ensure()
@@ -56,7 +56,7 @@ def up(
             )
         status = _status(config, file, home)
         if status["supervisor"] and all(a["ready"] for a in status["agents"]):
-            _print_status(status)
+            _print_status(status, console=False)
             _print_console(home)
             out.print(f"running in the background (log: {log_path}); stop with `sova down`")
             return
@@ -125,12 +125,15 @@ def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
                 "deals": _deals(home.deals(agent.name)),
             }
         )
-    return {"supervisor": sup["pid"] if sup else None, "chain": url, "agents": agents}
+    console = sup.get("console") if sup else None
+    return {"supervisor": sup["pid"] if sup else None, "chain": url, "console": console, "agents": agents}
 
 
-def _print_status(info: dict[str, Any]) -> None:
+def _print_status(info: dict[str, Any], console: bool = True) -> None:
     out.print(f"supervisor: {'pid ' + str(info['supervisor']) if info['supervisor'] else 'not running'}")
     out.print(f"chain: {info['chain'] or 'not running'}")
+    if console and info.get("console"):  # `up` prints the link with the token instead
+        out.print(f"console: {info['console']} (token in .sova/operator.token)")
     for a in info["agents"]:
         state = f"pid {a['pid']} {a['url']}" if a["ready"] else "stopped"
         deals = ", ".join(f"{k} {v}" for k, v in sorted(a["deals"].items())) or "no deals"

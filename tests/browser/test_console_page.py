@@ -208,6 +208,8 @@ def _id(fleet: Fleet, number: int) -> str:
 
 def test_up_prints_the_console_link_and_keeps_the_token_out_of_its_log(fleet: Fleet) -> None:
     assert f"console: {fleet.url}#token={fleet.token}" in fleet.up_output
+    status = sova("status", "--json", "-f", str(fleet.config))
+    assert json.loads(status.out)["console"] == fleet.url
     log = (fleet.home / "sova-up.log").read_text()
     assert f"console: {fleet.url}" in log
     assert fleet.token not in log

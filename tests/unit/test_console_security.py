@@ -227,3 +227,20 @@ def test_console_falls_back_to_a_free_port_when_the_remembered_one_is_taken(tmp_
         blocker.close()
         if supervisor.console is not None:
             supervisor.console.stop()
+
+
+def test_console_chat_keeps_the_lines_that_need_the_operator_key() -> None:
+    """Whatever the agent's chat would treat as pause/resume/approve/reject is done by the console
+    (on-chain pause, signed decisions); everything else goes to the agent."""
+    from runtime.console_fleet import CHAT_DECIDE, CHAT_PAUSE, CHAT_RESUME
+
+    pause = CHAT_PAUSE.match("Pause suspicious offers")
+    assert pause is not None
+    assert pause["reason"] == "suspicious offers"
+    for line in ("resume", "Resume now please", "unpause"):
+        assert CHAT_RESUME.match(line), line
+    decide = CHAT_DECIDE.match("approve #3 price is fine")
+    assert decide is not None
+    assert (decide["verb"], decide["ref"], decide["reason"]) == ("approve", "3", "price is fine")
+    for line in ("why did you pause?", "paused?", "status", "resumes", "approvals", "approve"):
+        assert not any(p.match(line) for p in (CHAT_PAUSE, CHAT_RESUME, CHAT_DECIDE)), line
