@@ -12,7 +12,9 @@ AGENTS ?= agents.yaml
 
 .PHONY: setup run test lint typecheck imports unit bench contracts clean
 
-setup: $(STAMP) $(TOOLS_STAMP) $(INTEROP_STAMP)
+CHROMIUM := /usr/bin/chromium
+
+setup: $(STAMP) $(TOOLS_STAMP) $(INTEROP_STAMP) $(CHROMIUM)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 13) else "Sova needs Python 3.11 or 3.12 (didkit has no wheels for newer): install python3.11 and run make again")'
@@ -29,6 +31,12 @@ $(TOOLS_STAMP): tools/package.json tools/package-lock.json
 $(INTEROP_STAMP): tools/interop/package.json tools/interop/package-lock.json
 	cd tools/interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The browser tests (tests/browser) drive Debian's chromium through the playwright package of the dev
+# extras, launched with executable_path; never `playwright install` (no browser downloads).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # The demo market: local chain, contracts, keys, funds, one process per agent; Ctrl-C stops it all.
 run: setup

@@ -31,9 +31,11 @@ from runtime.home import Home
 from runtime.secrets import write_private
 
 if TYPE_CHECKING:
+    from runtime.console_server import ConsoleThread
     from wallet import ChainClient, Signer
 
 READY_TIMEOUT = 90.0
+DETACHED_ENV = "SOVA_UP_DETACHED"
 MAX_BACKOFF = 30.0
 HEALTHY_AFTER = 60.0
 STOP_GRACE = 10.0
@@ -125,9 +127,10 @@ def running_supervisor(home: Home) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and pid_alive(int(data.get("pid", 0))) else None
 
 
-async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, warn: Any) -> None:
+async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, warn: Any) -> Signer:
     """Operator key, contracts, a key per agent, and on the local chain gas money and TestUSD.
-    The operator is unlocked once (scrypt: ~0.7 s, 256 MiB) and one client serves every step."""
+    The operator is unlocked once (scrypt: ~0.7 s, 256 MiB) and one client serves every step; the
+    unlocked operator is returned for the console (on-chain pause, signed approvals)."""
     from runtime.provision import (
         connect,
         deploy_with,
@@ -156,6 +159,7 @@ async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, w
             await _mint(config, client, operator, deployed.deployments.contracts["TestUSD"], addresses)
     finally:
         await client.close()
+    return operator
 
 
 async def _mint(
@@ -192,6 +196,8 @@ class Supervisor:
         self.ports = {a.name: pinned_port(home, a.name, a.port) for a in config.agents}
         self.operator_ports = {a.name: pinned_operator_port(home, a.name) for a in config.agents}
         self.stopping = False
+        self.console: ConsoleThread | None = None
+        self.console_token = ""
 
     def run(self) -> int:
         if running_supervisor(self.home) is not None:
@@ -202,11 +208,10 @@ class Supervisor:
         self.home.ensure()
         url = self._chain()
         try:
-            asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
-            write_private(self.home.supervisor_file, json.dumps({"pid": os.getpid(), "chain": url}) + "\n")
-            from runtime.operator_token import ensure_token
-
-            ensure_token(self.home)  # before the agents start, so they all serve the same one
+            operator = asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
+            console_url = self._start_console(operator)
+            record = {"pid": os.getpid(), "chain": url, "console": console_url}
+            write_private(self.home.supervisor_file, json.dumps(record) + "\n")
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGTERM, self._on_signal)
             for proc in self.agents.values():
@@ -287,9 +292,15 @@ class Supervisor:
         for proc in self.agents.values():
             r = proc.ready
             self.out.print(f"  {proc.name:<8} {r.get('url', '?'):<26} pid {r.get('pid')}  {r.get('did', '')}")
-        self.out.print(
-            "console: the operator console arrives with the next release; logs in .sova/agents/*/agent.log"
-        )
+        if self.console is not None:
+            # Detached (`sova up --detach`), this output goes to a log file: the token stays out of it,
+            # and the detaching command prints the link to the terminal instead.
+            link = (
+                self.console.url
+                if os.environ.get(DETACHED_ENV)
+                else console_link(self.console.url, self.console_token)
+            )
+            self.out.print(f"console: {link}  (logs in .sova/agents/*/agent.log)")
         self.out.print("all agents ready — Ctrl-C (or `sova down`) stops everything, nothing is lost")
 
     def _watch(self) -> None:
@@ -334,7 +345,52 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: object) -> None:
         self.stopping = True
 
+    def _start_console(self, operator: Signer) -> str:
+        """Serve the operator console (its own thread and loop) with the operator key; its URL."""
+        from runtime.console_fleet import ConsoleFleet
+        from runtime.console_server import ConsoleThread, build_app, loopback_warning
+        from runtime.operator_token import ensure_token
+
+        host = self.config.console.host
+        warning = loopback_warning(host)
+        if warning:
+            self.warn(warning)
+        self.console_token = ensure_token(self.home)  # before the agents start: they serve the same one
+        fleet = ConsoleFleet(
+            self.config, self.config_path, self.home, self.console_token, operator, self.agent_states
+        )
+        app = build_app(fleet, self.console_token)
+        remembered = self.home.root / "console.port"
+        port = self.config.console.port or _read_port(remembered)
+        try:
+            self.console = ConsoleThread(app, host, port)
+        except OSError as exc:
+            if self.config.console.port:
+                raise SupervisorError(
+                    f"the console cannot listen on {host}:{port} ({exc.strerror}): "
+                    "free that port or change console.port in agents.yaml"
+                ) from None
+            self.console = ConsoleThread(app, host, 0)  # the remembered port is taken: any free one
+        remembered.write_text(f"{self.console.port}\n", encoding="utf-8")
+        return self.console.start()
+
+    def agent_states(self) -> dict[str, str]:
+        """Each agent's state for the console: ready, starting, crashed (waiting to restart), stopped."""
+        states = {}
+        for name, proc in self.agents.items():
+            p = proc.process
+            if p is None:
+                states[name] = "stopped"
+            elif p.poll() is not None:
+                states[name] = "stopped" if self.stopping else "crashed"
+            else:
+                states[name] = "ready" if proc.ready else "starting"
+        return states
+
     def _stop_all(self) -> None:
+        if self.console is not None:
+            self.console.stop()
+            self.console = None
         for proc in self.agents.values():
             if proc.process is not None and proc.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -354,6 +410,19 @@ class Supervisor:
         self.home.supervisor_file.unlink(missing_ok=True)
         if self.stopping:
             self.out.print("stopped: agents and chain down, state saved in " + str(self.home.root))
+
+
+def console_link(url: str, token: str) -> str:
+    """The link that opens the console logged in: the token in the fragment, which browsers keep
+    to themselves (never sent to a server, nor in a Referer)."""
+    return f"{url}#token={token}"
+
+
+def _read_port(path: Path) -> int:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def last_log_line(log: Path) -> str:

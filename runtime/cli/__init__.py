@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from runtime.cli import agent_cmd, chain, config_cmd, fleet, identity_cmd, keys, log, policy_cmd
+from runtime.cli import agent_cmd, chain, config_cmd, console_cmd, fleet, identity_cmd, keys, log, policy_cmd
 from runtime.errors import user_message
 
 
@@ -22,6 +22,7 @@ def build_app() -> typer.Typer:
     app.command("up")(fleet.up)
     app.command("down")(fleet.down)
     app.command("status")(fleet.status)
+    app.command("console")(console_cmd.console)
     app.add_typer(agent_cmd.app, name="agent")
     app.add_typer(keys.app, name="keys")
     app.add_typer(chain.app, name="chain")

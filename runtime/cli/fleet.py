@@ -27,14 +27,15 @@ def up(
     detach: Annotated[bool, typer.Option("--detach", help="return once every agent is ready")] = False,
 ) -> None:
     """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
-    from runtime.supervisor import Supervisor, last_log_line, running_supervisor
+    from runtime.supervisor import DETACHED_ENV, Supervisor, last_log_line, running_supervisor
 
     config, home = load(file)
     if not detach:
         raise typer.Exit(Supervisor(config, file, home, out, warn).run())
     if running_supervisor(home) is not None:
         out.print("the fleet is already running")
-        _print_status(_status(config, file, home))
+        _print_status(_status(config, file, home), console=False)
+        _print_console(home)
         return
     home.ensure()
     log_path = home.root / "sova-up.log"
@@ -45,6 +46,7 @@ def up(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, DETACHED_ENV: "1"},  # its log gets no token; we print the link below
         )
     deadline = time.monotonic() + DETACH_TIMEOUT
     while time.monotonic() < deadline:
@@ -54,7 +56,8 @@ def up(
             )
         status = _status(config, file, home)
         if status["supervisor"] and all(a["ready"] for a in status["agents"]):
-            _print_status(status)
+            _print_status(status, console=False)
+            _print_console(home)
             out.print(f"running in the background (log: {log_path}); stop with `sova down`")
             return
         time.sleep(0.5)
@@ -122,16 +125,30 @@ def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
                 "deals": _deals(home.deals(agent.name)),
             }
         )
-    return {"supervisor": sup["pid"] if sup else None, "chain": url, "agents": agents}
+    console = sup.get("console") if sup else None
+    return {"supervisor": sup["pid"] if sup else None, "chain": url, "console": console, "agents": agents}
 
 
-def _print_status(info: dict[str, Any]) -> None:
+def _print_status(info: dict[str, Any], console: bool = True) -> None:
     out.print(f"supervisor: {'pid ' + str(info['supervisor']) if info['supervisor'] else 'not running'}")
     out.print(f"chain: {info['chain'] or 'not running'}")
+    if console and info.get("console"):  # `up` prints the link with the token instead
+        out.print(f"console: {info['console']} (token in .sova/operator.token)")
     for a in info["agents"]:
         state = f"pid {a['pid']} {a['url']}" if a["ready"] else "stopped"
         deals = ", ".join(f"{k} {v}" for k, v in sorted(a["deals"].items())) or "no deals"
         out.print(f"  {a['name']:<8} {a['role']:<7} {state:<36} {a['tusd'] or '?'} TUSD  {deals}")
+
+
+def _print_console(home: Home) -> None:
+    """The console link with the token in its fragment, for the operator's own terminal."""
+    from runtime.operator_token import read_token
+    from runtime.supervisor import console_link, running_supervisor
+
+    record = running_supervisor(home) or {}
+    url, token = record.get("console"), read_token(home)
+    if isinstance(url, str) and token:
+        out.print(f"console: {console_link(url, token)}")
 
 
 def _port(url: str | None) -> int | None:
