@@ -154,11 +154,13 @@ class Buyer:
                                 token=self.token)  # fmt: skip
             why = f"the seller at {seller_url} is not dealt with ({exc.reason}): {exc}"
             return await self.settlement.end(self.deals.put(record), "declined", why)
+        problem = await self._check_card(card, seller_url, expected_did)
+        if problem is not None:  # recorded under the registered DID: the card's claim is not trusted
+            record = DealRecord(peer=expected_did or card.did, thid=thid, role="buyer", item=item,
+                                token=self.token)  # fmt: skip
+            return await self.settlement.end(self.deals.put(record), "declined", problem)
         peer, wallet = card.did, card.wallet
         record = self.deals.put(DealRecord(peer=peer, thid=thid, role="buyer", item=item, token=self.token))
-        problem = await self._check_card(card, seller_url, expected_did)
-        if problem is not None:
-            return await self.settlement.end(record, "declined", problem)
         send = self.sender(peer, thid)
         try:
             challenge = new_challenge()
