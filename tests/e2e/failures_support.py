@@ -24,8 +24,20 @@ T = TypeVar("T")
 
 
 def project(folder: Path, edit: Callable[[str], str] = lambda text: text) -> Path:
-    """The demo agents.yaml (the buyer buys every 2 s), edited by `edit`, with the preset policies."""
-    shutil.copytree(ROOT / "policies" / "presets", folder / "policies" / "presets")
+    """The demo agents.yaml (the buyer buys every 2 s), edited by `edit`, with the preset policies, but
+    a buyer budget and rate limit roomy enough for the many deals of a module's tests (the preset's
+    100 TUSD a day per seller runs out after eight deals)."""
+    presets = folder / "policies" / "presets"
+    shutil.copytree(ROOT / "policies" / "presets", presets)
+    policy = (presets / "buyer.yaml").read_text()
+    roomy = (
+        policy.replace('per_day: "200"', 'per_day: "5000"')
+        .replace('per_counterparty_day: "100"', 'per_counterparty_day: "5000"')
+        .replace("max: 120", "max: 2000")
+    )
+    assert roomy.count("5000") == 2, "the buyer preset's budget changed: update this edit"
+    assert "max: 2000" in roomy, "the buyer preset's rate limit changed: update this edit"
+    (presets / "buyer.yaml").write_text(roomy)
     text = (ROOT / "agents.yaml").read_text().replace("every: 20s", "every: 2s")
     assert "every: 2s" in text
     config = folder / "agents.yaml"
