@@ -389,6 +389,7 @@ class Agent:
                 self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()),
                 args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
             )  # fmt: skip
+            self._schedule_resume(scheduler, parts, options)
         anchor = session.contracts.get("ActionLogAnchor")
         if "anchor_log" in self.spec.skills and isinstance(anchor, ActionLogAnchor):
             schedule_anchoring(
@@ -397,6 +398,21 @@ class Agent:
             )  # fmt: skip
         scheduler.start()
         self.scheduler = scheduler
+
+    def _schedule_resume(self, scheduler: AsyncIOScheduler, parts: _Parts, options: dict[str, Any]) -> None:
+        """Take up the deals a previous run left between funding and release (runtime/deal_resume.py):
+        at once, then with the deadline watch. Made before any buy job runs, so it finds only those."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from runtime.deal_resume import DealResumer
+
+        resumer = DealResumer(parts.buyers[0][1].buyer, self.say)
+        if resumer.orphans:
+            self.say(f"{len(resumer.orphans)} deal(s) left unfinished by the last run: taking them up")
+        scheduler.add_job(
+            self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()),
+            args=(resumer.tick,), id="resume", name="interrupted deals", next_run_time=_now(), **options,
+        )  # fmt: skip
 
     async def _tracked(self, job: Callable[[], Any]) -> None:
         """Run one scheduled coroutine as a task `stop` can cancel and wait for; never raises."""

@@ -161,7 +161,7 @@ class BuyJob:
         last: DealRecord | None = None
         for seller in sellers:
             try:
-                record = await self.buyer.buy(seller.endpoint, service)
+                record = await self.buyer.buy(seller.endpoint, service, expected_did=seller.did)
             except Exception as exc:  # one seller failing must not stop the goal
                 log.exception("buy %s from %s failed", service, seller.endpoint)
                 self.say(f"buy {service} from {seller.did}: failed ({type(exc).__name__}: {exc})")

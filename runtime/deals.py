@@ -119,6 +119,14 @@ class DealStore(SqliteStore):
             rows = self._db().execute(f"{_SELECT} ORDER BY updated DESC").fetchall()
         return [_record(r) for r in rows]
 
+    def in_states(self, role: Role, states: tuple[str, ...]) -> list[DealRecord]:
+        """This agent's deals in `role` whose state is one of `states`, oldest update first."""
+        marks = ",".join("?" * len(states))
+        query = f"{_SELECT} WHERE role = ? AND state IN ({marks}) ORDER BY updated"
+        with self._lock:
+            rows = self._db().execute(query, (role, *states)).fetchall()
+        return [_record(r) for r in rows]
+
     def refundable(self, now: int) -> list[DealRecord]:
         """This agent's deals as buyer whose escrow is open and whose deadline is before `now`."""
         marks = ",".join("?" * len(REFUNDABLE))

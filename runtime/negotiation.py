@@ -1,16 +1,16 @@
-"""Buyer and seller negotiation over the A2A protocol, with the rule brain (DESIGN §9).
+"""Buyer and seller negotiation over the A2A protocol, with either brain (DESIGN §9).
 
     buyer (drives, `Buyer.buy`)                              seller (`Seller`, a NegotiationHandler)
     cfp {item, token, challenge}  ─────────────────────────>  present_credential (DID-auth: bound to
                                   <── propose {price, terms_hash, presentation}   the buyer's challenge
     checks the presentation: the required credential from a trusted     and DID), its opening offer
     issuer (and the seller's DID <-> wallet binding in AgentRegistry); else `reject`
-    ConcessionBrain.respond  ── counter {price} / accept / reject ──>  ConcessionBrain.respond
+    Decider.decide           ── counter {price} / accept / reject ──>  Decider.decide
                                   <── counter {price} / accept / reject
     agreed -> runtime/settlement.py (sign, fund, deliver, release)
 
 Offers are numbered in the thread (the propose is offer 0); each brain answers the peer's offer n with
-`respond(price, n, elapsed)`, so both sides count rounds alike and the round limit ends every
+its `Situation` (price, round n, elapsed time), so both sides count rounds alike and the round limit ends every
 negotiation. Every message the buyer sends goes through its executor (`send_message`), every signature
 of either side too; the seller's answers go back as protocol replies. The verified credentials of a
 seller are put in the buyer's `PeerBook`, which is the executor's peers directory: the policy's
@@ -30,9 +30,10 @@ from identity import BindingError, InvalidPresentation, new_challenge, verify_pr
 from identity.envelopes import Envelope
 from policies import Counterparty, Credential
 from runtime.a2a_client import A2AMessenger
+from runtime.agent_card import InvalidCard, VerifiedCard
 from runtime.brain import Decider, Move, RuleDecider, Situation
 from runtime.config import RuleBrain
-from runtime.deals import DealRecord, DealStore
+from runtime.deals import REFUNDABLE, DealRecord, DealStore
 from runtime.executor import Executor
 from runtime.negotiation_fsm import ThreadState
 from runtime.negotiation_handler import Reply
@@ -41,6 +42,7 @@ from runtime.registry import Registry
 from runtime.settlement import (
     BuyerSettlement,
     SellerSettlement,
+    Send,
     SettlementError,
     artifact_hash,
     outcome_result,
@@ -138,17 +140,29 @@ class Buyer:
     def did(self) -> str:
         return self.executor.context.agent_did
 
-    async def buy(self, seller_url: str, item: str, *, thid: str | None = None) -> DealRecord:
+    async def buy(
+        self, seller_url: str, item: str, *, thid: str | None = None, expected_did: str | None = None
+    ) -> DealRecord:
         """Negotiate `item` with the seller at `seller_url` and settle it; the deal record as it ends
-        (released; funded when the seller delivers later; declined / failed with the reason)."""
-        card = await self.messenger.connect(seller_url)
-        peer, wallet = card.did, card.wallet
+        (released; funded when the seller delivers later; declined / failed with the reason).
+        `expected_did`: the DID AgentRegistry lists at that endpoint, which the card must name. A seller
+        that does not answer, or whose card does not hold together, is declined before any message."""
         thid = thid or uuid.uuid4().hex
+        try:
+            card = await self.messenger.connect(seller_url)
+        except InvalidCard as exc:
+            record = DealRecord(peer=expected_did or seller_url, thid=thid, role="buyer", item=item,
+                                token=self.token)  # fmt: skip
+            why = f"the seller at {seller_url} is not dealt with ({exc.reason}): {exc}"
+            return await self.settlement.end(self.deals.put(record), "declined", why)
+        problem = await self._check_card(card, seller_url, expected_did)
+        if problem is not None:  # recorded under the registered DID: the card's claim is not trusted
+            record = DealRecord(peer=expected_did or card.did, thid=thid, role="buyer", item=item,
+                                token=self.token)  # fmt: skip
+            return await self.settlement.end(self.deals.put(record), "declined", problem)
+        peer, wallet = card.did, card.wallet
         record = self.deals.put(DealRecord(peer=peer, thid=thid, role="buyer", item=item, token=self.token))
-
-        async def send(type_: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-            return await self._send(peer, thid, type_, body)
-
+        send = self.sender(peer, thid)
         try:
             challenge = new_challenge()
             replies = await send("cfp", {"item": item, "token": self.token, "challenge": challenge})
@@ -173,7 +187,38 @@ class Buyer:
             await record_event(self.ledger, record, "agreed", price=record.price, item=item)
             return await self.settlement.settle(record, wallet, send)
         except (SettlementError, ValueError) as exc:
+            current = self.deals.get(peer, thid) or record
+            if current.state in REFUNDABLE:
+                # The escrow holds the money: the deal stays open for the resumer and the deadline watch.
+                await record_event(self.ledger, current, "interrupted", reason=str(exc))
+                return current
             return await self.settlement.end(record, "failed", str(exc))
+
+    def sender(self, peer: str, thid: str) -> Send:
+        """Sends this buyer's messages in thread (peer, thid), through the executor."""
+
+        async def send(type_: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+            return await self._send(peer, thid, type_, body)
+
+        return send
+
+    async def _check_card(self, card: VerifiedCard, url: str, expected_did: str | None) -> str | None:
+        """Why the seller whose card was fetched from `url` is not one to negotiate with: a card naming
+        another DID than AgentRegistry lists at that endpoint, or a wallet its DID is not bound to."""
+        if expected_did is not None and card.did != expected_did:
+            return (
+                f"the card at {url} names {card.did}, but AgentRegistry lists {expected_did} at that "
+                "endpoint: it claims a DID it does not control"
+            )
+        if self.registry is None:
+            return None
+        try:
+            await self.registry.verify_binding(card.did, card.wallet)
+        except BindingError as exc:
+            return f"the seller's DID and wallet are not bound in AgentRegistry: {exc}"
+        except Exception as exc:  # fail closed
+            return f"the seller's registration could not be checked: {type(exc).__name__}: {exc}"
+        return None
 
     async def _haggle(self, record: DealRecord, offer: Mapping[str, Any], send: Any) -> Decimal | None:
         """Alternating offers until one side accepts (the agreed price) or rejects (None)."""
@@ -220,14 +265,7 @@ class Buyer:
         self, peer: str, wallet: str, name: str, challenge: str, body: Mapping[str, Any]
     ) -> str | None:
         """Why this seller is not one to deal with (None when it is); a verified seller goes in the
-        peer book with its credentials."""
-        if self.registry is not None:
-            try:
-                await self.registry.verify_binding(peer, wallet)
-            except BindingError as exc:
-                return f"the seller's DID and wallet are not bound in AgentRegistry: {exc}"
-            except Exception as exc:  # fail closed
-                return f"the seller's registration could not be checked: {type(exc).__name__}: {exc}"
+        peer book with its credentials. (Its DID <-> wallet binding was checked before the cfp.)"""
         credentials: tuple[Credential, ...] = ()
         wanted = self.required_credential
         if wanted is not None:

@@ -11,10 +11,14 @@ message: the sender of a `cfp` is the buyer, the sender of an opening `propose` 
     accept          either          offered, by whoever did not make it    -> accepted
     reject          either          open, offered, accepted, signed        -> rejected   (final)
     deal_signature  either, once    accepted                               -> accepted, or signed once both
-    funded          buyer           signed                                 -> funded
+    funded          buyer           signed; funded, delivered (re-sent)    -> funded
     deliver         seller          funded                                 -> delivered
     released        buyer           delivered                              -> released   (final)
     dispute         either          funded, delivered                      -> disputed   (final)
+
+A `funded` may come again once the escrow is open: a buyer that restarted after funding does not know
+whether the seller's delivery reached it, so it asks again and the seller delivers again
+(runtime/deal_resume.py). Nothing else may repeat.
 
 `advance` is pure: it returns the next state or raises `OutOfOrder`; the caller persists what it accepts.
 The same table checks what this agent sends and what it receives, so both sides hold the same state.
@@ -48,7 +52,7 @@ _FROM: Final[dict[str, frozenset[str]]] = {
     "accept": frozenset({"offered"}),
     "reject": frozenset({"open", "offered", "accepted", "signed"}),
     "deal_signature": frozenset({"accepted"}),
-    "funded": frozenset({"signed"}),
+    "funded": frozenset({"signed", "funded", "delivered"}),  # re-sent after a buyer restart
     "deliver": frozenset({"funded"}),
     "released": frozenset({"delivered"}),
     "dispute": frozenset({"funded", "delivered"}),

@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[str, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 """Sends one message (type, body) in the deal's thread; the peer's replies ({type, body, …})."""
-ESCROW_OPEN = 1
+ESCROW_NONE, ESCROW_OPEN, ESCROW_RELEASED, ESCROW_REFUNDED = 0, 1, 2, 3
+"""DealEscrow.stateOf values."""
+_FUNDABLE = ("signed", "funded", "delivered")
+"""A seller's deal states in which a `funded` is taken (after `signed`, only a buyer's re-sent one)."""
 MIN_DEADLINE = 60
 """A seller signs no deal whose deadline is less than this many seconds away."""
 
@@ -178,7 +181,11 @@ class BuyerSettlement:
             txs={"approve": approved.get("tx_hash", ""), "open": opened.get("tx_hash", "")},
         )  # fmt: skip
         await record_event(self.ledger, record, "funded", deal_id=record.deal_id, tx=record.txs["open"])
-        replies = await send("funded", {"deal_id": record.deal_id, "tx": record.txs["open"]})
+        return await self.ask_delivery(record, send)
+
+    async def ask_delivery(self, record: DealRecord, send: Send) -> DealRecord:
+        """Tell the seller the escrow is open (`funded`); check and release what it delivers."""
+        replies = await send("funded", {"deal_id": record.deal_id, "tx": record.txs.get("open", "")})
         delivery = _first(replies, "deliver")
         if delivery is None:
             return record  # the seller delivers later (on_deliver), or the deadline refunds
@@ -281,10 +288,12 @@ class SellerSettlement:
         return [Reply("reject", {"reason": problem[:500]})]
 
     async def on_funded(self, envelope: Envelope, record: DealRecord) -> list[Reply]:
-        """The buyer says the escrow is open: check it on-chain, then deliver the artifact."""
+        """The buyer says the escrow is open: check it on-chain, then deliver the artifact. A `funded`
+        again for a deal already funded or delivered (a buyer that restarted and lost the delivery)
+        is answered the same way: the artifact again, once the chain still says Open."""
         body = envelope.body if isinstance(envelope.body, dict) else {}
         deal_id = str(body.get("deal_id", ""))
-        if record.state != "signed" or deal_id.lower() != record.deal_id.lower():
+        if record.state not in _FUNDABLE or deal_id.lower() != record.deal_id.lower():
             why = f"funded names deal {deal_id[:80]}, the signed one is {record.deal_id}"
             await record_event(self.ledger, record, "not_delivered", reason=why)
             return []

@@ -4,8 +4,9 @@ Each agent runs as `sova agent run NAME` in its own process group (so Ctrl-C rea
 supervisor, which then stops the agents in order), with its output in
 `.sova/agents/<name>/agent.log`. An agent is ready when it has written its `agent.json`. A crashed
 agent is restarted with exponential backoff (1 s doubling to 30 s); the backoff resets after a
-minute of health. On SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after 10 s), then the chain
-is stopped if this supervisor started it (anvil saves its state).
+minute of health. A local chain this supervisor started that exits is started again on the same
+port from its saved state (`_keep_chain`). On SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after
+10 s), then the chain is stopped if this supervisor started it (anvil saves its state).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ DETACHED_ENV = "SOVA_UP_DETACHED"
 MAX_BACKOFF = 30.0
 HEALTHY_AFTER = 60.0
 STOP_GRACE = 10.0
+CHAIN_RETRY = 5.0
 
 
 class SupervisorError(SovaError):
@@ -198,6 +200,7 @@ class Supervisor:
         self.stopping = False
         self.console: ConsoleThread | None = None
         self.console_token = ""
+        self.chain_next_start = 0.0
 
     def run(self) -> int:
         if running_supervisor(self.home) is not None:
@@ -323,9 +326,30 @@ class Supervisor:
                 if proc.next_start and now >= proc.next_start:
                     proc.next_start = 0.0
                     self._spawn(proc)
+            self._keep_chain()
             self._poll_ready()
             self._echo_logs()
             time.sleep(0.3)
+
+    def _keep_chain(self) -> None:
+        """Start again, on the same port and from its saved state, the local chain this supervisor
+        started when it has exited: agents keep their RPC URL and their clients retry meanwhile."""
+        node = self.node
+        if node is None or node.process is None or node.process.poll() is None:
+            return
+        now = time.monotonic()
+        if now < self.chain_next_start:
+            return
+        self.warn(f"the local chain (pid {node.pid}) exited with code {node.process.returncode}; "
+                  f"starting it again on port {node.port} from {self.home.chain_state}")  # fmt: skip
+        assert isinstance(self.config.chain, LocalChain)
+        try:
+            self.node = start_local_node(self.home, self.config.chain.model_copy(update={"port": node.port}))
+        except SovaError as exc:
+            self.chain_next_start = now + CHAIN_RETRY
+            self.warn(f"the local chain did not start again ({exc}); next try in {CHAIN_RETRY:.0f} s")
+            return
+        self.out.print(f"the local chain runs again at {self.node.url}")
 
     def _echo_logs(self) -> None:
         """Show what the agents say (deals, registrations, problems) in the supervisor's terminal."""

@@ -188,3 +188,18 @@ def test_the_cache_forgets_old_threads_but_the_file_keeps_them(tmp_path: Path) -
         first = store.get(PEER, "t0")
         assert first is not None
         assert first.messages == 0
+
+
+@pytest.mark.parametrize("me", ["buyer", "seller"])
+def test_a_buyer_that_restarted_may_send_funded_again_until_the_release(me: str) -> None:
+    for at in (8, 9):  # after funded, after deliver
+        again = run([*HAPPY[:at], ("funded", "buyer")], me)
+        assert again is not None
+        assert again.state == "funded"
+        done = run([*HAPPY[:at], ("funded", "buyer"), ("deliver", "seller"), ("released", "buyer")], me)
+        assert done is not None
+        assert done.state == "released"
+    with pytest.raises(OutOfOrder):
+        run([*HAPPY[:9], ("funded", "seller")], me)
+    with pytest.raises(OutOfOrder):
+        run([*HAPPY, ("funded", "buyer")], me)
