@@ -10,10 +10,10 @@
     agreed -> runtime/settlement.py (sign, fund, deliver, release)
 
 Offers are numbered in the thread (the propose is offer 0); each brain answers the peer's offer n with
-its `Situation` (price, round n, elapsed time), so both sides count rounds alike and the round limit ends every
-negotiation. Every message the buyer sends goes through its executor (`send_message`), every signature
-of either side too; the seller's answers go back as protocol replies. The verified credentials of a
-seller are put in the buyer's `PeerBook`, which is the executor's peers directory: the policy's
+its `Situation` (price, round n, elapsed time), so both sides count rounds alike and the round limit
+ends every negotiation. Every message the buyer sends goes through its executor (`send_message`), every
+signature of either side too; the seller's answers go back as protocol replies. The verified credentials
+of a seller are put in the buyer's `PeerBook`, which is the executor's peers directory: the policy's
 `require_credential` then judges `sign_deal` and `open_escrow` with them.
 """
 
