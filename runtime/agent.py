@@ -422,7 +422,9 @@ class Agent:
         try:
             await job()
         except asyncio.CancelledError:
-            raise
+            # Only `stop` cancels these tasks: a job cut short by a stop is not an error, and
+            # re-raising would make APScheduler log it with a traceback.
+            return
         except Exception:
             log.exception("job %r failed", job)
         finally:
