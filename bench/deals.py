@@ -182,7 +182,9 @@ async def make_pair(stack: AsyncExitStack, spec: dict[str, Any], home: Path, i: 
         seller.signer, seller.key, seller.server.url, [ITEM]
     )
     registry = Registry(buyer.executor.context.contracts["AgentRegistry"])
-    seller.credentials.add(await issue_credential(issuer, seller.key.did, "VerifiedSupplier", {"service": ITEM}))
+    seller.credentials.add(
+        await issue_credential(issuer, seller.key.did, "VerifiedSupplier", {"service": ITEM})
+    )
     seller.negotiator.handler = Seller(
         executor=seller.executor, deals=seller.deals, brain=RuleBrain(**SELLER_BRAIN),
         catalog={ITEM: ARTIFACT}, ledger=seller.sink,
@@ -225,17 +227,21 @@ async def worker(spec_path: str) -> None:
         print(json.dumps({"ready": True, "warm": [w["state"] for w in warm], "messages": offers}), flush=True)
         line = await asyncio.to_thread(sys.stdin.readline)
         until = float(line.split()[1])
+        cpu = time.process_time()
         await asyncio.gather(*[run_pair(p, until) for p in pairs])
+        cpu = time.process_time() - cpu
         out = []
         for p in pairs:
             released = sum(Decimal(r["price"]) for r in [*p.results] if r["state"] == "released")
-            earned = await p.seller.executor.context.contracts["TestUSD"].call("balanceOf", p.seller.signer.address)
+            earned = await p.seller.executor.context.contracts["TestUSD"].call(
+                "balanceOf", p.seller.signer.address
+            )
             out.append({"deals": p.results, "released_sum": str(released), "warm_price": None,
                         "seller_balance": int(earned)})  # fmt: skip
         warm_sum = [Decimal(w["price"]) for w in warm]
         for o, w in zip(out, warm_sum, strict=True):
             o["warm_price"] = str(w)
-        print(json.dumps({"pairs": out}), flush=True)
+        print(json.dumps({"pairs": out, "cpu": cpu}), flush=True)
 
 
 # ----------------------------------------------------------------------------- the parent
@@ -268,7 +274,12 @@ async def chain_ceiling(url: str, senders: int, per_sender: int) -> float:
         for raw in raws:
             sent = (await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
                                                "params": ["0x" + raw]})).json()  # fmt: skip
-            ask = {"jsonrpc": "2.0", "id": 2, "method": "eth_getTransactionReceipt", "params": [sent["result"]]}
+            ask = {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "eth_getTransactionReceipt",
+                "params": [sent["result"]],
+            }
             while not (got := (await http.post(url, json=ask)).json()).get("result"):
                 await asyncio.sleep(0.001)  # automine answers the send before the block is sealed
             if got["result"]["status"] != "0x1":
@@ -291,6 +302,9 @@ class Config:
     failed: list[str]
     ceiling: float
     messages: list[int]
+    cpu_agents: float
+    cpu_anvil: float
+    all_deals: int
 
     @property
     def released(self) -> list[dict[str, Any]]:
@@ -320,7 +334,9 @@ async def fund(url: str, folder: Path, pairs: int) -> dict[str, Any]:
         await client.rpc.request("anvil_setBalance", [deployer.address, hex(1000 * ETH)])
         result = await deploy_all(client, deployer, folder / "deployments.json")
         usd = contracts_for(client, result.deployments)["TestUSD"]
-        keys = [{"buyer": Account.create().key.hex(), "seller": Account.create().key.hex()} for _ in range(pairs)]
+        keys = [
+            {"buyer": Account.create().key.hex(), "seller": Account.create().key.hex()} for _ in range(pairs)
+        ]
         for k in keys:
             for role in ("buyer", "seller"):
                 address = Account.from_key(k[role]).address
@@ -330,6 +346,12 @@ async def fund(url: str, folder: Path, pairs: int) -> dict[str, Any]:
     finally:
         await client.close()
     return {"url": url, "deployments": str(folder / "deployments.json"), "pairs": keys}
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) process `pid` has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def spawn(spec: dict[str, Any], folder: Path, w: int, mine: list[int]) -> subprocess.Popen[str]:
@@ -349,6 +371,7 @@ async def measure_config(pairs: int, procs: int, seconds: float) -> Config:
         procs = min(procs, pairs)
         workers = [spawn(spec, folder, w, list(range(w, pairs, procs))) for w in range(procs)]
         failed: list[str] = []
+        cpu_agents = 0.0
         messages: list[int] = []
         deals: list[dict[str, Any]] = []
         try:
@@ -359,6 +382,7 @@ async def measure_config(pairs: int, procs: int, seconds: float) -> Config:
                     raise RuntimeError("a worker did not start (see its error above)")
                 failed += [f"warm-up deal {s}" for s in ready["warm"] if s != "released"]
                 messages += ready["messages"]
+            anvil_cpu = process_cpu(node.pid)
             start = time.monotonic()
             until = start + seconds
             for proc in workers:
@@ -368,12 +392,14 @@ async def measure_config(pairs: int, procs: int, seconds: float) -> Config:
             for proc in workers:
                 assert proc.stdout is not None
                 out = json.loads(proc.stdout.readline())
+                cpu_agents += out["cpu"]
                 for p in out["pairs"]:
                     deals += p["deals"]
                     total = Decimal(p["released_sum"]) + Decimal(p["warm_price"])
                     if int(total * USD) != p["seller_balance"]:
                         failed.append(f"seller holds {p['seller_balance']}, deals released {total}")
                 proc.wait(timeout=30)
+            anvil_cpu = process_cpu(node.pid) - anvil_cpu
         finally:
             for proc in workers:
                 if proc.poll() is None:
@@ -381,16 +407,21 @@ async def measure_config(pairs: int, procs: int, seconds: float) -> Config:
                     proc.wait()
         in_window = [d for d in deals if d["end"] <= until]
         failed += [f"{d['state']}: {d['reason']}" for d in deals if d["state"] != "released"]
-        return Config(pairs, procs, seconds, in_window, failed, ceiling, messages)
+        done = sum(1 for d in deals if d["state"] == "released")
+        return Config(
+            pairs, procs, seconds, in_window, failed, ceiling, messages, cpu_agents, anvil_cpu, done
+        )
 
 
 def render(configs: list[Config]) -> tuple[str, list[str]]:
     lines = [
-        f"{'pairs':>5}{'procs':>6}{'deals':>7}{'deals/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'chain tx/s':>12}"
-        f"{'chain cap deals/s':>19}{'of cap':>8}  {'target':<14}result",
-        "-" * 108,
+        f"{'pairs':>5}{'procs':>6}{'deals':>7}{'deals/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'chain tx/s':>11}"
+        f"{'chain cap':>10}{'CPU ms/deal':>18}{'CPU cap':>9}  {'target':<14}result",
+        f"{'':>54}{'deals/s':>10}{'agents+anvil':>18}{'deals/s':>9}",
+        "-" * 115,
     ]
     failed: list[str] = []
+    cores = os.cpu_count() or 1
     for c in configs:
         cap = c.ceiling / 3
         target = result = ""
@@ -401,9 +432,13 @@ def render(configs: list[Config]) -> tuple[str, list[str]]:
                 failed.append(f"{c.pairs} pairs: {c.rate:.1f} deals/s")
         if c.failed:
             failed.append(f"{c.pairs} pairs: {len(c.failed)} deals not released ({c.failed[0]})")
+        agents, anvil = (
+            (1000 * c.cpu_agents / c.all_deals, 1000 * c.cpu_anvil / c.all_deals) if c.all_deals else (0, 0)
+        )
+        cpu_cap = cores * 1000 / (agents + anvil) if agents + anvil else 0.0
         lines.append(
-            f"{c.pairs:>5}{c.procs:>6}{len(c.released):>7}{c.rate:>9.1f}{c.pct(0.5):>9.1f}{c.pct(0.95):>9.1f}"
-            f"{c.ceiling:>12,.0f}{cap:>19,.0f}{c.rate / cap:>7.0%}  {target:<14}{result}"
+            f"{c.pairs:>5}{c.procs:>6}{len(c.released):>7}{c.rate:>9.1f}{c.pct(0.5):>8.0f}{c.pct(0.95):>8.0f}"
+            f"{c.ceiling:>11,.0f}{cap:>10,.0f}{f'{agents:.0f} + {anvil:.0f}':>18}{cpu_cap:>9.0f}  {target:<14}{result}"
         )
     msgs = sorted({m for c in configs for m in c.messages})
     lines += [
@@ -415,7 +450,10 @@ def render(configs: list[Config]) -> tuple[str, list[str]]:
         "warm-up deal per pair; latency from buy() called to released.",
         "chain tx/s: pre-signed ETH transfers, as many concurrent senders as pairs, each awaiting its receipt;",
         "chain cap = tx/s / 3 (approve, open, release per deal). Fresh anvil (automine) per row.",
-        f"python {platform.python_version()}, {os.cpu_count()} cpus, {time.strftime('%Y-%m-%d %H:%M')}",
+        f"CPU ms/deal: CPU seconds of the agent processes and of anvil while deals ran / deals; CPU cap = {cores}",
+        "cores / that (what the deals would reach with the whole machine to themselves).",
+        f"python {platform.python_version()}, {cores} cpus, load {os.getloadavg()[0]:.1f} before, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}",
     ]
     return "\n".join(lines) + "\n", failed
 
