@@ -38,7 +38,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "agents.txt"
@@ -53,6 +52,7 @@ def agents_yaml(n: int) -> str:
     """An agents.yaml with `n` agents: one issuer, then sellers and buyers alternating names."""
     sellers = max(1, (n - 1 + 1) // 2)
     buyers = n - 1 - sellers
+    seller_names = ", ".join(f"seller{i + 1}" for i in range(sellers))
     lines = [
         "version: 1",
         "chain: {kind: local, fund: '100', mint: '1000'}",
@@ -63,8 +63,7 @@ def agents_yaml(n: int) -> str:
         "    skills: [send_message, issue_credential, present_credential, anchor_log, register_agent]",
         "    policy: policies/presets/issuer.yaml",
         "    goals:",
-        f"      - {{kind: issue, type: VerifiedSupplier, to: [{', '.join(f'seller{i + 1}' for i in range(sellers))}],"
-        " valid_for: 30d}",
+        f"      - {{kind: issue, type: VerifiedSupplier, to: [{seller_names}], valid_for: 30d}}",
     ]
     for i in range(sellers):
         lines += [
@@ -80,8 +79,8 @@ def agents_yaml(n: int) -> str:
         lines += [
             f"  - name: buyer{i + 1}",
             "    role: buyer",
-            "    skills: [send_message, present_credential, sign_deal, approve_token, open_escrow, release_escrow,"
-            " refund_escrow, anchor_log, register_agent]",
+            "    skills: [send_message, present_credential, sign_deal, approve_token, open_escrow,"
+            " release_escrow, refund_escrow, anchor_log, register_agent]",
             "    policy: policies/presets/buyer.yaml",
             "    trusted_issuers: [issuer]",
             "    brain: {kind: rules, strategy: linear, target: '8', reservation: '12', rounds: 10}",
@@ -194,11 +193,11 @@ def cold_start(config: Path, home: Path, name: str, idle: float) -> Start:
     ready_file = home / "agents" / name / "agent.json"
     ready_file.unlink(missing_ok=True)
     log = home / "agents" / name / "bench.log"
+    child_env = {**env(), "PYTHONUNBUFFERED": "1", "SOVA_AGENT_PORT": pinned_port(home, name)}
     with open(log, "ab") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(agent_command(name, config), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**env(), "PYTHONUNBUFFERED": "1", "SOVA_AGENT_PORT": pinned_port(home, name)})  # fmt: skip
+                                stdin=subprocess.DEVNULL, start_new_session=True, env=child_env)  # fmt: skip
     try:
         while True:
             try:
@@ -244,9 +243,13 @@ def baseline(keys: Path, name: str, rounds: int) -> Baseline:
     probe = "import os, runtime.cli; print(open(f'/proc/{os.getpid()}/status').read())"
     for _ in range(rounds):
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+        )
         imports.append(time.perf_counter() - start)
-        rss = max(rss, next(int(x.split()[1]) / 1024 for x in out.stdout.splitlines() if x.startswith("VmRSS:")))
+        rss = max(
+            rss, next(int(x.split()[1]) / 1024 for x in out.stdout.splitlines() if x.startswith("VmRSS:"))
+        )
     wallets, identities = Keystore(keys), IdentityKeyStore(keys)
     seq, par = [], []
     with ThreadPoolExecutor(2) as pool:
@@ -256,7 +259,10 @@ def baseline(keys: Path, name: str, rounds: int) -> Baseline:
             identities.unlock(name, PASSPHRASE)
             seq.append(time.perf_counter() - start)
             start = time.perf_counter()
-            a, b = pool.submit(wallets.unlock, name, PASSPHRASE), pool.submit(identities.unlock, name, PASSPHRASE)
+            a, b = (
+                pool.submit(wallets.unlock, name, PASSPHRASE),
+                pool.submit(identities.unlock, name, PASSPHRASE),
+            )
             a.result(), b.result()
             par.append(time.perf_counter() - start)
     return Baseline(imports, rss, seq, par)
@@ -297,14 +303,15 @@ def render(fleet: Fleet, starts: list[Start], base: Baseline) -> tuple[str, list
                      "", f"all {n}", healthy))  # fmt: skip
     if not healthy:
         failed.append(f"fleet not healthy: {'; '.join(fleet.problems[:3])}")
-    lines.append(row("  RSS sum / mean / max (MB)",
-                     f"{sum(fleet.rss):,.0f}/{statistics.mean(fleet.rss):.0f}/{max(fleet.rss):.0f}"))  # fmt: skip
+    rss_text = f"{sum(fleet.rss):,.0f}/{statistics.mean(fleet.rss):.0f}/{max(fleet.rss):.0f}"
+    lines.append(row("  RSS sum / mean / max (MB)", rss_text))
     lines += [
-        "cold start: spawn `sova agent run seller1` (the supervisor's command) -> its agent.json; keys unlocked,",
-        "chain connected, stores opened, registry checked, A2A server up. Baseline: `python -c 'import",
-        "runtime.cli'` (interpreter + imports), and unlocking the same two keys in one process (scrypt n=2**18",
-        "each): concurrent in 2 threads (sova) vs one after the other (baseline). RSS after idling; fleet RSS",
-        "read after the fleet idled (buyers buy every 30 s). All on one 2-core machine with anvil.",
+        "cold start: spawn `sova agent run seller1` (the supervisor's command) -> its agent.json:",
+        "keys unlocked, chain connected, stores opened, registry checked, A2A server up. Baseline:",
+        "`python -c 'import runtime.cli'` (interpreter + imports), and unlocking the same two keys in",
+        "one process (scrypt n=2**18 each): concurrent in 2 threads (sova) vs one after the other",
+        "(baseline). RSS after idling; fleet RSS read after the fleet idled (buyers buy every 30 s).",
+        "All on one 2-core machine with anvil.",
         f"python {platform.python_version()}, {os.cpu_count()} cpus, {time.strftime('%Y-%m-%d %H:%M')}",
     ]
     return "\n".join(lines) + "\n", failed

@@ -41,10 +41,10 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from contextlib import AsyncExitStack  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from decimal import Decimal  # noqa: E402
@@ -97,8 +97,11 @@ class Side:
     client: Any
 
 
-async def make_side(stack: AsyncExitStack, spec: dict[str, Any], folder: Path, name: str, role: str,
-                    wallet_key: str, issuer_did: str) -> Side:  # fmt: skip
+async def make_side(
+    stack: AsyncExitStack, spec: dict[str, Any], folder: Path, name: str, role: str, wallet_key: str,
+    issuer_did: str, wrap: Callable[[Any], Any] | None = None,
+) -> Side:  # fmt: skip
+    """One agent; `wrap` may wrap its wallet signer (bench/override.py times each signature)."""
     from identity import CredentialStore, IdentityKey, ReplayStore
     from policies import Budget, TokenInfo, TokenRegistry, parse_policy
     from runtime.a2a_client import A2AMessenger
@@ -116,9 +119,11 @@ async def make_side(stack: AsyncExitStack, spec: dict[str, Any], folder: Path, n
     from wallet.outbox import Outbox
     from wallet.signer import Signer
 
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True)  # noqa: ASYNC240 - set-up, before anything is timed
     key = IdentityKey.generate()
     signer = Signer.from_private_key(bytes.fromhex(wallet_key))
+    if wrap is not None:
+        signer = wrap(signer)
     client = await ChainClient.connect(spec["url"], outbox=Outbox(folder / "outbox.sqlite"))
     stack.push_async_callback(client.close)
     contracts = contracts_for(client, Deployments.load(Path(spec["deployments"])))
@@ -168,16 +173,20 @@ class Pair:
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def make_pair(stack: AsyncExitStack, spec: dict[str, Any], home: Path, i: int, issuer: Any) -> Pair:
+async def make_pair(
+    stack: AsyncExitStack, spec: dict[str, Any], home: Path, i: int, issuer: Any,
+    wrap: Callable[[Any], Any] | None = None,
+) -> Pair:  # fmt: skip
     from identity import issue_credential
     from runtime.config import RuleBrain
     from runtime.negotiation import Buyer, Seller
     from runtime.registry import Registry
 
     keys = spec["pairs"][i]
-    buyer = await make_side(stack, spec, home / f"buyer{i}", f"buyer{i}", "buyer", keys["buyer"], issuer.did)
+    buyer = await make_side(stack, spec, home / f"buyer{i}", f"buyer{i}", "buyer", keys["buyer"], issuer.did,
+                            wrap)  # fmt: skip
     seller = await make_side(stack, spec, home / f"seller{i}", f"seller{i}", "seller", keys["seller"],
-                             issuer.did)  # fmt: skip
+                             issuer.did, wrap)  # fmt: skip
     await Registry(seller.executor.context.contracts["AgentRegistry"]).register(
         seller.signer, seller.key, seller.server.url, [ITEM]
     )
@@ -217,7 +226,7 @@ async def worker(spec_path: str) -> None:
     stdin, buy until then, print the deals as JSON."""
     from identity import IdentityKey
 
-    spec = json.loads(Path(spec_path).read_text())
+    spec = json.loads(Path(spec_path).read_text())  # noqa: ASYNC240 - set-up
     home = Path(spec["home"])
     async with AsyncExitStack() as stack:
         issuer = IdentityKey.generate()
@@ -280,7 +289,7 @@ async def chain_ceiling(url: str, senders: int, per_sender: int) -> float:
                 "method": "eth_getTransactionReceipt",
                 "params": [sent["result"]],
             }
-            while not (got := (await http.post(url, json=ask)).json()).get("result"):
+            while not (got := (await http.post(url, json=ask)).json()).get("result"):  # noqa: ASYNC110
                 await asyncio.sleep(0.001)  # automine answers the send before the block is sealed
             if got["result"]["status"] != "0x1":
                 raise RuntimeError(f"transfer failed: {got}")
@@ -438,20 +447,22 @@ def render(configs: list[Config]) -> tuple[str, list[str]]:
         cpu_cap = cores * 1000 / (agents + anvil) if agents + anvil else 0.0
         lines.append(
             f"{c.pairs:>5}{c.procs:>6}{len(c.released):>7}{c.rate:>9.1f}{c.pct(0.5):>8.0f}{c.pct(0.95):>8.0f}"
-            f"{c.ceiling:>11,.0f}{cap:>10,.0f}{f'{agents:.0f} + {anvil:.0f}':>18}{cpu_cap:>9.0f}  {target:<14}{result}"
+            f"{c.ceiling:>11,.0f}{cap:>10,.0f}{f'{agents:.0f} + {anvil:.0f}':>18}{cpu_cap:>9.0f}"
+            f"  {target:<14}{result}"
         )
     msgs = sorted({m for c in configs for m in c.messages})
     lines += [
-        "A deal: card fetch, cfp + DID-auth (VerifiedSupplier LD presentation, registry binding), 3 offers and an",
-        "accept, 2 EIP-712 Deal signatures, approve + open escrow, delivery, release; all through each agent's",
-        "executor, signed envelopes over HTTP on 127.0.0.1, SQLite stores (ledger fsync). In-process agents:",
-        "each of `procs` worker processes holds whole pairs (a buyer and a seller, own keys/stores/server/client).",
-        f"Thread messages per deal: {msgs}. Deals: released within a {configs[0].window:.0f} s window after one",
-        "warm-up deal per pair; latency from buy() called to released.",
-        "chain tx/s: pre-signed ETH transfers, as many concurrent senders as pairs, each awaiting its receipt;",
-        "chain cap = tx/s / 3 (approve, open, release per deal). Fresh anvil (automine) per row.",
-        f"CPU ms/deal: CPU seconds of the agent processes and of anvil while deals ran / deals; CPU cap = {cores}",
-        "cores / that (what the deals would reach with the whole machine to themselves).",
+        "A deal: card fetch, cfp + DID-auth (VerifiedSupplier LD presentation, registry binding),",
+        "3 offers and an accept, 2 EIP-712 Deal signatures, approve + open escrow, delivery, release;",
+        "all through each agent's executor, signed envelopes over HTTP on 127.0.0.1, SQLite stores",
+        "(ledger fsync). Agents in-process: each of `procs` worker processes holds whole pairs (a buyer",
+        "and a seller, each with its own keys, stores, A2A server and chain client).",
+        f"Thread messages per deal: {msgs}. Deals released within a {configs[0].window:.0f} s window after",
+        "one warm-up deal per pair; latency from buy() called to released.",
+        "chain tx/s: pre-signed ETH transfers, as many concurrent senders as pairs, each awaiting its",
+        "receipt; chain cap = tx/s / 3 (approve, open, release per deal). Fresh anvil (automine) per row.",
+        "CPU ms/deal: CPU seconds of the agent processes and of anvil while deals ran / deals; CPU cap =",
+        f"{cores} cores / that (what the deals would reach with the whole machine to themselves).",
         f"python {platform.python_version()}, {cores} cpus, load {os.getloadavg()[0]:.1f} before, "
         f"{time.strftime('%Y-%m-%d %H:%M')}",
     ]
