@@ -463,7 +463,7 @@ def render(configs: list[Config]) -> tuple[str, list[str]]:
         "receipt; chain cap = tx/s / 3 (approve, open, release per deal). Fresh anvil (automine) per row.",
         "CPU ms/deal: CPU seconds of the agent processes and of anvil while deals ran / deals; CPU cap =",
         f"{cores} cores / that (what the deals would reach with the whole machine to themselves).",
-        f"python {platform.python_version()}, {cores} cpus, load {os.getloadavg()[0]:.1f} before, "
+        f"python {platform.python_version()}, {cores} cpus, load {os.getloadavg()[0]:.1f} at the end, "
         f"{time.strftime('%Y-%m-%d %H:%M')}",
     ]
     return "\n".join(lines) + "\n", failed
