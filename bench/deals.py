@@ -424,6 +424,7 @@ async def measure_config(pairs: int, procs: int, seconds: float) -> Config:
 
 def render(configs: list[Config]) -> tuple[str, list[str]]:
     lines = [
+        "agents in-process: `procs` worker processes, each holding whole pairs (buyer + seller)",
         f"{'pairs':>5}{'procs':>6}{'deals':>7}{'deals/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'chain tx/s':>11}"
         f"{'chain cap':>10}{'CPU ms/deal':>18}{'CPU cap':>9}  {'target':<14}result",
         f"{'':>54}{'deals/s':>10}{'agents+anvil':>18}{'deals/s':>9}",

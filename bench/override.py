@@ -242,6 +242,7 @@ def render(o: Outcome, hold: float) -> tuple[str, list[str]]:
     failed: list[str] = []
     p99 = o.pct(0.99)
     lines = [
+        "agents in-process: 20 agents (10 buyer/seller pairs) on one event loop in one process",
         f"{'measure':<58}{'value':>12}  {'target':<14}result",
         "-" * 92,
         f"{'signatures/s, 10 negotiations, no pause (baseline)':<58}{o.baseline_rate:>12.1f}",
