@@ -342,12 +342,12 @@ def main() -> None:
         config.write_text(agents_yaml(n))
         home = folder / ".sova"
         try:
-            fleet = run_fleet(config, n, idle=5.0)
+            fleet = run_fleet(config, n, idle=3.0)
         finally:
             sova("down", "-f", str(config), timeout=120)
         sova("chain", "up", "--detach", "-f", str(config), timeout=120)
         try:
-            starts = [cold_start(config, home, PROBE, idle=2.0) for _ in range(k)]
+            starts = [cold_start(config, home, PROBE, idle=1.5) for _ in range(k)]
         finally:
             sova("chain", "down", "-f", str(config), timeout=60)
         base = baseline(home / "keys", PROBE, 2)
