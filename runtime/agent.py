@@ -202,9 +202,15 @@ class Agent:
                 f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: create it with "
                 f"`sova keys new {key_name}` (or start the fleet with `sova up`)"
             )
-        # scrypt takes ~0.7 s and 256 MiB each: off the event loop.
-        signer = await asyncio.to_thread(wallets.unlock, key_name, secret)
-        key = await asyncio.to_thread(identities.unlock, key_name, secret)
+        # scrypt takes ~0.7 s and 256 MiB each and releases the GIL: both run at once in worker
+        # threads while this thread imports what the rest of the start needs (cold start: bench/agents.py).
+        loop = asyncio.get_running_loop()
+        wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
+        identity = loop.run_in_executor(None, identities.unlock, key_name, secret)
+        try:
+            _preload()
+        finally:
+            signer, key = await asyncio.gather(wallet, identity)
         return signer, key
 
     def _names(self) -> dict[str, tuple[str, ...]]:
@@ -445,6 +451,29 @@ class _Parts:
 
     def __post_init__(self) -> None:
         self.buyers: list[tuple[timedelta, BuyJob]] = []
+
+
+_PRELOAD = (
+    "runtime.a2a_server",
+    "runtime.a2a_client",
+    "runtime.agent_card",
+    "runtime.chain_session",
+    "runtime.executor",
+    "runtime.ledger",
+    "runtime.ledger_anchor",
+    "runtime.negotiation",
+    "runtime.settlement",
+    "apscheduler.schedulers.asyncio",
+    "skills",
+)
+
+
+def _preload() -> None:
+    """Import the modules `_start` uses after the keys are unlocked (~0.5 s), while scrypt runs."""
+    import importlib
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
 
 
 def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any) -> Any:

@@ -149,12 +149,20 @@ async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, w
     client = await connect(config, home, url)
     try:
         deployed = await deploy_with(config, home, client, operator)
-        addresses = []
+        # Each new key costs two scrypt runs (~0.7 s, 256 MiB each; they release the GIL): create
+        # them on as many threads as there are cores, each distinct key once (first index wins).
+        wanted: dict[str, int] = {}
         for index, agent in enumerate(config.agents, start=1):
-            info = await asyncio.to_thread(
-                ensure_key, config, store, agent.key_name, agent.key_index or index, secret
-            )
-            addresses.append(info.address)
+            wanted.setdefault(agent.key_name, agent.key_index or index)
+        slots = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
+
+        async def key(name: str, index: int) -> tuple[str, str]:
+            async with slots:
+                info = await asyncio.to_thread(ensure_key, config, store, name, index, secret)
+            return name, info.address
+
+        made = dict(await asyncio.gather(*(key(name, index) for name, index in wanted.items())))
+        addresses = [made[agent.key_name] for agent in config.agents]
         if isinstance(config.chain, LocalChain):
             for address in addresses:
                 await asyncio.to_thread(fund_local, url, address, Decimal(config.chain.fund))

@@ -197,7 +197,13 @@ class ChainClient:
             # No await from allocate to record: every allocated nonce is in the outbox at any
             # point where another coroutine (or a crash) could look.
             full = {**body, "nonce": nonce}
-            signed = signer.sign_transaction(full)
+            try:
+                signed = signer.sign_transaction(full)
+            except BaseException:
+                # Not signed (a paused agent, a refused transaction): nothing holds this nonce, and a
+                # gap would keep every later transaction of the sender out of blocks.
+                self.nonces.release(sender, nonce)
+                raise
             self._record(sender, full, signed, purpose)
             outcome, err = await self._broadcast(sender, signed)
             if outcome in ("accepted", "known"):

@@ -81,6 +81,35 @@ async def test_concurrent_sends_get_consecutive_nonces(client: ChainClient) -> N
     assert sorted(e.nonce for e in client.outbox.entries(signer.address)) == list(range(40))
 
 
+class RefusingOnce:
+    """A signer whose first signature is refused (as a paused agent's narrow signer refuses)."""
+
+    def __init__(self, inner: Signer) -> None:
+        self.inner, self.address, self.refused = inner, inner.address, False
+
+    def sign_transaction(self, tx: dict[str, object]) -> object:
+        if not self.refused:
+            self.refused = True
+            raise PermissionError("paused: no signature")
+        return self.inner.sign_transaction(tx)
+
+
+async def test_a_refused_signature_gives_its_nonce_back(client: ChainClient) -> None:
+    signer = await funded(client)
+    to = Account.create().address
+    await client.transact(signer, {"to": to, "value": 1, "gas": 21000})
+    refusing = RefusingOnce(signer)
+    with pytest.raises(PermissionError):
+        await client.send(refusing, {"to": to, "value": 1, "gas": 21000})
+    # The next transaction takes the nonce the refused one was given: no gap that would hold it (and
+    # every later one) in the node's queue until it times out.
+    receipt = await client.transact(refusing, {"to": to, "value": 1, "gas": 21000}, timeout=5)
+    assert receipt.succeeded
+    assert await client.nonce(signer.address, "latest") == 2
+    assert client.outbox is not None
+    assert sorted(e.nonce for e in client.outbox.entries(signer.address)) == [0, 1]
+
+
 async def test_unreachable_rpc_gives_up_after_bounded_retries() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     start = time.monotonic()

@@ -51,3 +51,30 @@ async def test_200_parallel_spends_of_7_against_a_daily_100_pay_exactly_14(
         assert len({d["action"] for d in decisions}) == 200
         assert [e["status"] for e in rig.entries("effect")] == ["done"] * 14
         assert len({o.action_id for o in outcomes}) == 200
+
+
+async def test_a_pause_at_the_signature_does_not_hold_up_later_transactions(
+    market: Market, tmp_path: Path
+) -> None:
+    with make_rig(
+        tmp_path, POLICY, contracts=market.contracts, chain=market.client, tokens=(market.token,)
+    ) as rig:
+        await market.fund(rig.signer.address)
+        args = {"to": "seller", "token": "TUSD", "amount": "7"}
+        allocate = market.client.nonces.allocate
+
+        async def pause_then_allocate(address: str) -> int:
+            # The operator pauses after the executor's own pause check, just before the signature.
+            rig.executor.pause("operator: now")
+            return await allocate(address)
+
+        market.client.nonces.allocate = pause_then_allocate  # type: ignore[method-assign]
+        paused = await rig.executor.execute("transfer_token", args, "llm")
+        market.client.nonces.allocate = allocate  # type: ignore[method-assign]
+        assert paused.status == "denied"
+        assert "paused (operator: now)" in paused.reasons[0]
+        rig.executor.resume()
+        done = await asyncio.wait_for(rig.executor.execute("transfer_token", args, "llm"), 15)
+        assert done.status == "done", done.reasons
+        assert rig.signer.transactions == 1
+        assert await market.client.nonce(rig.signer.address, "latest") == 1
