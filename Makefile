@@ -14,7 +14,7 @@ AGENTS ?= agents.yaml
 
 CHROMIUM := /usr/bin/chromium
 
-setup: $(STAMP) $(TOOLS_STAMP) $(INTEROP_STAMP) $(CHROMIUM)
+setup: $(STAMP) $(TOOLS_STAMP) $(INTEROP_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 13) else "Sova needs Python 3.11 or 3.12 (didkit has no wheels for newer): install python3.11 and run make again")'
@@ -52,7 +52,8 @@ typecheck: setup
 imports: setup
 	$(BIN)/lint-imports
 
-unit: setup
+# Only the tests need a browser: `make run` does not install one.
+unit: setup $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck imports unit
