@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -21,7 +20,7 @@ import pytest
 from runtime.config import load_config
 from runtime.deals import DealStore
 from runtime.home import Home
-from tests.cli_helpers import SOVA, Result, one_error_line, sova
+from tests.cli_helpers import SOVA, Procs, Result, agents_cleaned_up, one_error_line, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -136,8 +135,8 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
     config = load_config(chain_project)
     home = Home.for_config(chain_project, config)
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    try:
+    procs: Procs = {}
+    with agents_cleaned_up(procs, logs):
         for name in NAMES:
             procs[name] = agent_cmd(name, chain_project, logs[name])
         ready_files = {name: home.agent_dir(name) / "agent.json" for name in NAMES}
@@ -158,12 +157,8 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
         price = Decimal(released(home)[0])
         assert Decimal("9") <= price <= Decimal("12")
         assert ", released" in logs["buyer"].read_text()
-        for name in NAMES:
-            procs[name].send_signal(signal.SIGTERM)
-        for name in NAMES:
-            assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
-            assert not ready_files[name].exists()
-            assert "Traceback" not in logs[name].read_text()
+        stop_cleanly(procs, logs, NAMES)
+        assert not any(path.exists() for path in ready_files.values())
         # A restart finds its registration and the credential it issued already: nothing is done twice.
         logs["issuer-again"] = tmp_path / "issuer-again.log"
         procs["issuer-again"] = again = agent_cmd("issuer", chain_project, logs["issuer-again"])
@@ -175,15 +170,5 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
         assert "seller already holds a VerifiedSupplier credential" in text
         assert "registered issuer" not in text
         assert not ready_files["issuer"].exists()
-    except BaseException:
-        for name, log in logs.items():
-            if log.exists():
-                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
-        raise
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     verified = sova("log", "verify", "buyer", "-f", str(chain_project), env=PASS)
     assert verified.code == 0, verified.out + verified.err

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +13,7 @@ import pytest
 
 from runtime.config import LlmBrain, load_config
 from runtime.home import Home
-from tests.cli_helpers import sova
+from tests.cli_helpers import Procs, agents_cleaned_up, sova, stop_cleanly
 from tests.e2e.test_agent_process import NAMES, PASS, ROOT, agent_cmd, project, provision, released, wait_for
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -52,29 +49,17 @@ def test_an_llm_brained_buyer_process_makes_a_deal(tmp_path: Path) -> None:
     assert up.code == 0, up.err
     home = Home.for_config(config_path, config)
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
+    procs: Procs = {}
     try:
-        provision(config_path)
-        for name in NAMES:
-            procs[name] = agent_cmd(name, config_path, logs[name])
-        wait_for("a released deal", lambda: bool(released(home)), 120, procs)
-        # The scripted model's last counter is 12, the buyer's max_price: the seller accepts it.
-        assert Decimal(released(home)[0]) == Decimal("12")
-        for name in NAMES:
-            procs[name].send_signal(signal.SIGTERM)
-        for name in NAMES:
-            assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
-            assert "Traceback" not in logs[name].read_text()
-    except BaseException:
-        for name, log in logs.items():
-            if log.exists():
-                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
-        raise
+        with agents_cleaned_up(procs, logs):
+            provision(config_path)
+            for name in NAMES:
+                procs[name] = agent_cmd(name, config_path, logs[name])
+            wait_for("a released deal", lambda: bool(released(home)), 120, procs)
+            # The scripted model's last counter is 12, the buyer's max_price: the seller accepts it.
+            assert Decimal(released(home)[0]) == Decimal("12")
+            stop_cleanly(procs, logs, NAMES)
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         sova("chain", "down", "-f", str(config_path))
     moves = brain_entries(config_path)
     first_deal = [(m["source"], m["move"], m["price"]) for m in moves[:5]]
