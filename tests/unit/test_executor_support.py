@@ -180,6 +180,21 @@ def make_rig(
         budget.close()
 
 
+def deal(rig: Rig, amount: str = "12", *, seller: str = SELLER_ADDRESS, nonce: int = 1) -> dict[str, Any]:
+    """sign_deal arguments: `rig` buys from `seller` for `amount` TUSD (fixed terms and a far deadline)."""
+    from eth_utils.crypto import keccak
+
+    return {
+        "buyer": rig.signer.address,
+        "seller": seller,
+        "token": "TUSD",
+        "amount": amount,
+        "terms_hash": "0x" + keccak(b"terms").hex(),
+        "deadline": 2_000_000_000,
+        "nonce": nonce,
+    }
+
+
 @dataclass
 class Market:
     """The four contracts freshly deployed on a node, a client with an outbox, and TUSD as a token."""
