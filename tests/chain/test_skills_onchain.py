@@ -22,6 +22,7 @@ from tests.unit.test_executor_support import (
     Market,
     Peers,
     Rig,
+    deal,
     make_rig,
     seller_party,
 )
@@ -89,14 +90,11 @@ def agents(market: Market, tmp_path: Path) -> Iterator[tuple[Rig, Rig]]:
 
 
 def deal_terms(buyer: Rig, amount: str = "12.5", deadline: int | None = None) -> dict[str, Any]:
+    """A deal of `buyer` with the seller whose deadline (default: in an hour) the chain will check."""
     return {
-        "buyer": buyer.signer.address,
-        "seller": SELLER_ADDRESS,
-        "token": "TUSD",
-        "amount": amount,
+        **deal(buyer, amount),
         "terms_hash": "0x" + keccak(b"one unit of compute").hex(),
         "deadline": deadline or int(time.time()) + 3600,
-        "nonce": 1,
     }
 
 
