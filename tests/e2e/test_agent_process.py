@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,15 +40,21 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "agents.yaml"
 
 
-@pytest.fixture
-def chain_project(tmp_path: Path) -> Iterator[Path]:
-    config = project(tmp_path / "proj")
+@contextmanager
+def chain_running(config: Path) -> Iterator[Path]:
+    """`sova chain up --detach` for the project `config`; `sova chain down` afterwards, also on failure."""
     up = sova("chain", "up", "--detach", "-f", str(config), env=PASS)
     assert up.code == 0, up.err
     try:
         yield config
     finally:
         sova("chain", "down", "-f", str(config))
+
+
+@pytest.fixture
+def chain_project(tmp_path: Path) -> Iterator[Path]:
+    with chain_running(project(tmp_path / "proj")) as config:
+        yield config
 
 
 def agent_cmd(name: str, config: Path, log: Path) -> subprocess.Popen[bytes]:

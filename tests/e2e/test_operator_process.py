@@ -23,12 +23,12 @@ from runtime.config import load_config
 from runtime.home import Home
 from runtime.operator_auth import sign_decision
 from runtime.operator_token import token_path
-from tests.cli_helpers import Procs, agents_cleaned_up, sova, stop_cleanly
+from tests.cli_helpers import Procs, agents_cleaned_up, stop_cleanly
 from tests.e2e.test_agent_process import (
     NAMES,
-    PASS,
     SECRET,
     agent_cmd,
+    chain_running,
     project,
     provision,
     released,
@@ -55,12 +55,8 @@ def market(tmp_path: Path) -> Iterator[Path]:
     """The demo market with approvals on every buyer spend, its chain up (`sova chain up`)."""
     config = project(tmp_path / "proj")
     approvals_everywhere(config)
-    up = sova("chain", "up", "--detach", "-f", str(config), env=PASS)
-    assert up.code == 0, up.err
-    try:
+    with chain_running(config):
         yield config
-    finally:
-        sova("chain", "down", "-f", str(config))
 
 
 def entries(client: httpx.Client, after: int = 0) -> list[dict[str, Any]]:
