@@ -45,7 +45,7 @@ from runtime.config import LlmBrain
 from runtime.executor import Executor
 from runtime.llm_moves import DECISIONS, MAX_REASON, Ballot, decision_tools, one_line, price_text
 from runtime.protocol_log import LedgerSink
-from runtime.tools import LLM_ORIGIN, ExecutorMiddleware, skill_tools
+from runtime.tools import LLM_ORIGIN, ExecutorMiddleware, skill_tools, tool_answer
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,8 @@ class DecisionMiddleware(ExecutorMiddleware):
         if name not in DECISIONS:
             return await super().awrap_tool_call(request, handler)
         problem = self.ballot.consider(name, call.get("args"))
-        return ToolMessage(
-            content=f"REFUSED: {problem}" if problem else f"done: {self.ballot.move}",
-            tool_call_id=str(call.get("id") or ""),
-            name=name,
-            status="error" if problem else "success",
-        )
+        text = f"REFUSED: {problem}" if problem else f"done: {self.ballot.move}"
+        return tool_answer(request, text, ok=not problem)
 
 
 class LlmDecider:

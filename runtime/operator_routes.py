@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from runtime.operator_auth import Verdict
 from runtime.operator_facts import OperatorBackend, OperatorRefusal
 
 log = logging.getLogger(__name__)
@@ -162,19 +163,9 @@ async def approvals(request: Request) -> Response:
     return JSONResponse(_backend(request).approvals())
 
 
-async def _decide(request: Request, verdict: Any) -> Response:
-    body = await read_json(request)
-    approval = _backend(request).decide(
-        request.path_params["ref"], verdict, signature=body.get("signature"),
-        approver=body.get("approver"), reason=body.get("reason") or "",
-    )  # fmt: skip
-    return JSONResponse(approval.to_json())
-
-
-@answers
-async def approve(request: Request) -> Response:
-    """
-    summary: "Approve an approval (by id or number) with an operator key's EIP-712 signed decision."
+# The OpenAPI description of both decision routes; %s is "Approve" or "Reject".
+_DECISION_DOC = """
+    summary: "%s an approval (by id or number) with an operator key's EIP-712 signed decision."
     parameters:
       - {name: ref, in: path, required: true, schema: {type: string}, description: approval id or number}
     requestBody:
@@ -186,25 +177,26 @@ async def approve(request: Request) -> Response:
       404: {description: unknown approval}
       409: {description: decided already}
     """  # noqa: E501
-    return await _decide(request, "approve")
 
 
-@answers
-async def reject(request: Request) -> Response:
-    """
-    summary: "Reject an approval (by id or number) with an operator key's EIP-712 signed decision."
-    parameters:
-      - {name: ref, in: path, required: true, schema: {type: string}, description: approval id or number}
-    requestBody:
-      content: {application/json: {schema: {type: object, required: [signature], properties: {signature: {type: string}, approver: {type: string}, reason: {type: string}}}}}
-    responses:
-      200: {description: the approval}
-      400: {description: missing or malformed signature}
-      403: {description: not signed by an operator key}
-      404: {description: unknown approval}
-      409: {description: decided already}
-    """  # noqa: E501
-    return await _decide(request, "reject")
+def _decision(verdict: Verdict) -> Handler:
+    """The POST handler that approves or rejects (by `verdict`) the approval named in the path."""
+
+    async def decide(request: Request) -> Response:
+        body = await read_json(request)
+        approval = _backend(request).decide(
+            request.path_params["ref"], verdict, signature=body.get("signature"),
+            approver=body.get("approver"), reason=body.get("reason") or "",
+        )  # fmt: skip
+        return JSONResponse(approval.to_json())
+
+    decide.__doc__ = _DECISION_DOC % verdict.capitalize()
+    decide.__name__ = verdict
+    return answers(decide)
+
+
+approve = _decision("approve")
+reject = _decision("reject")
 
 
 @answers

@@ -76,12 +76,9 @@ def agent_command(name: str, config_path: Path) -> list[str]:
     ]
 
 
-def pinned_port(home: Home, name: str, configured: int) -> int:
-    """The agent's port: the configured one, or one chosen on the first `sova up` and kept in
-    `.sova/agents/<name>/port`, so restarts keep the endpoint registered on-chain."""
-    if configured:
-        return configured
-    path = home.agent_dir(name) / "port"
+def kept_port(home: Home, name: str, file: str) -> int:
+    """The port kept in `.sova/agents/<name>/<file>`, chosen free and written there the first time."""
+    path = home.agent_dir(name) / file
     try:
         return int(path.read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
@@ -89,19 +86,18 @@ def pinned_port(home: Home, name: str, configured: int) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"{port}\n", encoding="utf-8")
         return port
+
+
+def pinned_port(home: Home, name: str, configured: int) -> int:
+    """The agent's port: the configured one, or one chosen on the first `sova up` and kept in
+    `.sova/agents/<name>/port`, so restarts keep the endpoint registered on-chain."""
+    return configured or kept_port(home, name, "port")
 
 
 def pinned_operator_port(home: Home, name: str) -> int:
     """The agent's operator API port, chosen on the first `sova up` and kept in
     `.sova/agents/<name>/operator-port`, so the console finds a restarted agent where it was."""
-    path = home.agent_dir(name) / "operator-port"
-    try:
-        return int(path.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        port = free_port()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{port}\n", encoding="utf-8")
-        return port
+    return kept_port(home, name, "operator-port")
 
 
 def read_ready(home: Home, name: str) -> dict[str, Any] | None:

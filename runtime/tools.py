@@ -40,6 +40,17 @@ def result_text(outcome: Outcome) -> str:
     return outcome.message()
 
 
+def tool_answer(request: ToolCallRequest, text: str, *, ok: bool) -> ToolMessage:
+    """The ToolMessage answering `request`'s call with `text`, status "success" or "error" by `ok`."""
+    call = request.tool_call
+    return ToolMessage(
+        content=text,
+        tool_call_id=str(call.get("id") or ""),
+        name=str(call.get("name", "")),
+        status="success" if ok else "error",
+    )
+
+
 def skill_tools(executor: Executor, *, origin: str = LLM_ORIGIN) -> list[BaseTool]:
     """One tool per skill of the executor's catalog; calls go through `executor.execute`."""
     return [_tool(executor, skill, origin) for skill in executor.catalog]
@@ -84,12 +95,7 @@ class ExecutorMiddleware(AgentMiddleware):
     ) -> ToolMessage | Command[Any]:
         call = request.tool_call
         outcome = await self.executor.execute(str(call.get("name", "")), call.get("args"), self.origin)
-        return ToolMessage(
-            content=result_text(outcome),
-            tool_call_id=str(call.get("id") or ""),
-            name=str(call.get("name", "")),
-            status="success" if outcome.ok else "error",
-        )
+        return tool_answer(request, result_text(outcome), ok=outcome.ok)
 
 
 def executor_agent(

@@ -1,10 +1,13 @@
-"""Run the real `sova` console script as a subprocess, as a user would."""
+"""Run the real `sova` console script as a subprocess, as a user would, and watch agent processes."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,3 +44,35 @@ def one_error_line(result: Result) -> str:
     assert "Traceback" not in result.err, result.err
     assert len(lines) == 1, result.err
     return lines[0]
+
+
+Procs = dict[str, subprocess.Popen[bytes]]
+
+
+@contextmanager
+def agents_cleaned_up(procs: Procs, logs: dict[str, Path]) -> Iterator[None]:
+    """Around a test that starts agent processes into `procs`, each logging to `logs[name]` (both may
+    grow inside): when the test fails, print every log to stderr so pytest shows why; at the end, kill
+    whichever process still runs, so no agent outlives its test."""
+    try:
+        yield
+    except BaseException:
+        for name, log in logs.items():
+            if log.exists():
+                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
+        raise
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def stop_cleanly(procs: Procs, logs: dict[str, Path], names: Iterable[str]) -> None:
+    """SIGTERM the agents `names`, then check that each exits 0 within 30 s with no traceback logged."""
+    names = list(names)
+    for name in names:
+        procs[name].send_signal(signal.SIGTERM)
+    for name in names:
+        assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
+        assert "Traceback" not in logs[name].read_text()

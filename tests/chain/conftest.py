@@ -12,9 +12,16 @@ from tests.unit.test_executor_support import Market, open_market
 
 
 @pytest.fixture
-async def market(anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    """A fresh anvil with the four contracts deployed, a client with an outbox, and TUSD."""
-    m = await open_market(anvil.url, tmp_path)
+def market_anvil(anvil: AnvilNode) -> AnvilNode:
+    """The node `market` deploys on: a fresh anvil per test. A module whose tests do not disturb each
+    other overrides this fixture to return `module_anvil` (one node, fresh contracts per test)."""
+    return anvil
+
+
+@pytest.fixture
+async def market(market_anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
+    """The four contracts deployed on `market_anvil`, a client with an outbox, and TUSD."""
+    m = await open_market(market_anvil.url, tmp_path)
     try:
         yield m
     finally:

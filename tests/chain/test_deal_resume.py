@@ -5,7 +5,6 @@ tests/e2e/test_failures_crash.py.)"""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -16,18 +15,15 @@ from runtime.anvil import AnvilNode
 from runtime.deal_resume import DealResumer
 from runtime.deals import DealRecord
 from tests.chain.test_settlement import escrow_of, make_pair
-from tests.unit.test_executor_support import Market, open_market
+from tests.unit.test_executor_support import Market
 
 pytestmark = pytest.mark.chain
 
 
 @pytest.fixture
-async def market(module_anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(module_anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
+def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
+    """This module's tests share one anvil, each deploying its own contracts (see tests/chain/conftest.py)."""
+    return module_anvil
 
 
 async def test_a_funded_deal_whose_delivery_was_lost_is_delivered_again_and_released(

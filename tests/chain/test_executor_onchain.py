@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig
+from tests.unit.test_executor_support import SELLER_ADDRESS, Market
 
 pytestmark = pytest.mark.chain
 
@@ -27,10 +27,7 @@ USD = 10**6
 async def test_200_parallel_spends_of_7_against_a_daily_100_pay_exactly_14(
     market: Market, tmp_path: Path
 ) -> None:
-    with make_rig(
-        tmp_path, POLICY, contracts=market.contracts, chain=market.client, tokens=(market.token,)
-    ) as rig:
-        await market.fund(rig.signer.address)
+    async with market.funded_rig(tmp_path, POLICY) as rig:
         before = await market.balance(SELLER_ADDRESS)
         args = {"to": "seller", "token": "TUSD", "amount": "7"}
         outcomes = await asyncio.gather(
@@ -56,10 +53,7 @@ async def test_200_parallel_spends_of_7_against_a_daily_100_pay_exactly_14(
 async def test_a_pause_at_the_signature_does_not_hold_up_later_transactions(
     market: Market, tmp_path: Path
 ) -> None:
-    with make_rig(
-        tmp_path, POLICY, contracts=market.contracts, chain=market.client, tokens=(market.token,)
-    ) as rig:
-        await market.fund(rig.signer.address)
+    async with market.funded_rig(tmp_path, POLICY) as rig:
         args = {"to": "seller", "token": "TUSD", "amount": "7"}
         allocate = market.client.nonces.allocate
 

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
 from runtime.tools import executor_agent
-from tests.unit.test_executor_support import SELLER_ADDRESS, Market, make_rig
+from tests.unit.test_executor_support import SELLER_ADDRESS, Market
 from tests.unit.test_llm_tools import pay, scripted
 
 pytestmark = pytest.mark.chain
@@ -31,10 +31,7 @@ USD = 10**6
 async def test_splitting_a_payment_into_small_ones_stops_at_the_counterparty_budget(
     market: Market, tmp_path: Path
 ) -> None:
-    with make_rig(
-        tmp_path, POLICY, contracts=market.contracts, chain=market.client, tokens=(market.token,)
-    ) as rig:
-        await market.fund(rig.signer.address)
+    async with market.funded_rig(tmp_path, POLICY) as rig:
         before = await market.balance(SELLER_ADDRESS)
         # 120 TUSD in ten 12-TUSD pieces, one per turn, "retrying" after each denial.
         agent = executor_agent(scripted(*([pay("seller", "12")] for _ in range(10))), rig.executor)

@@ -3,7 +3,6 @@ on a real anvil; a hostile script tries everything it can and gets nothing signe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,7 @@ from runtime.llm_brain import LlmDecider
 from runtime.llm_scripted import ScriptedChatModel, scripted, tool_turn
 from runtime.negotiation import Buyer, Seller
 from tests.chain.test_settlement import ARTIFACT, BUYER_BRAIN, SELLER_BRAIN, USD, Pair, Side, make_pair
-from tests.unit.test_executor_support import STRANGER_ADDRESS, Market, open_market
+from tests.unit.test_executor_support import STRANGER_ADDRESS, Market
 
 pytestmark = pytest.mark.chain
 
@@ -26,12 +25,9 @@ CAP = Decimal("25")
 
 
 @pytest.fixture
-async def market(module_anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(module_anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
+def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
+    """This module's tests share one anvil, each deploying its own contracts (see tests/chain/conftest.py)."""
+    return module_anvil
 
 
 def llm_buyer(pair: Pair, decider: Any, cap: Decimal = CAP) -> Buyer:

@@ -3,7 +3,7 @@ each with its own identity key, wallet, executor under the preset policies, real
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,7 +32,7 @@ from runtime.protocol import LedgerAdapter, Negotiator
 from runtime.registry import Registry
 from runtime.settlement import watch_deadlines
 from skills import SkillContext, default_catalog
-from tests.unit.test_executor_support import CountingSigner, Market, open_market
+from tests.unit.test_executor_support import CountingSigner, Market
 from wallet.contracts import AgentRegistry, DealEscrow
 from wallet.signer import Signer
 from wallet.typed_data import Deal, deal_typed_data
@@ -47,12 +47,9 @@ SELLER_BRAIN = RuleBrain(strategy="linear", target="38", reservation="15", round
 
 
 @pytest.fixture
-async def market(module_anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(module_anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
+def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
+    """This module's tests share one anvil, each deploying its own contracts (see tests/chain/conftest.py)."""
+    return module_anvil
 
 
 @dataclass

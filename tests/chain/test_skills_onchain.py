@@ -4,7 +4,7 @@ real EIP-712 signatures, a refund, a log anchor and a registration."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,8 @@ from tests.unit.test_executor_support import (
     Market,
     Peers,
     Rig,
+    deal,
     make_rig,
-    open_market,
     seller_party,
 )
 from wallet.contracts import AgentRegistry
@@ -61,12 +61,9 @@ DEV_MNEMONIC = "test test test test test test test test test test test junk"  # 
 
 
 @pytest.fixture
-async def market(module_anvil: AnvilNode, tmp_path: Path) -> AsyncIterator[Market]:
-    m = await open_market(module_anvil.url, tmp_path)
-    try:
-        yield m
-    finally:
-        await m.client.close()
+def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
+    """This module's tests share one anvil, each deploying its own contracts (see tests/chain/conftest.py)."""
+    return module_anvil
 
 
 @pytest.fixture
@@ -93,14 +90,11 @@ def agents(market: Market, tmp_path: Path) -> Iterator[tuple[Rig, Rig]]:
 
 
 def deal_terms(buyer: Rig, amount: str = "12.5", deadline: int | None = None) -> dict[str, Any]:
+    """A deal of `buyer` with the seller whose deadline (default: in an hour) the chain will check."""
     return {
-        "buyer": buyer.signer.address,
-        "seller": SELLER_ADDRESS,
-        "token": "TUSD",
-        "amount": amount,
+        **deal(buyer, amount),
         "terms_hash": "0x" + keccak(b"one unit of compute").hex(),
         "deadline": deadline or int(time.time()) + 3600,
-        "nonce": 1,
     }
 
 

@@ -10,9 +10,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import pytest
 from runtime.config import load_config
 from runtime.deals import DealStore
 from runtime.home import Home
-from tests.cli_helpers import SOVA, Result, one_error_line, sova
+from tests.cli_helpers import SOVA, Procs, Result, agents_cleaned_up, one_error_line, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -40,15 +40,21 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "agents.yaml"
 
 
-@pytest.fixture
-def chain_project(tmp_path: Path) -> Iterator[Path]:
-    config = project(tmp_path / "proj")
+@contextmanager
+def chain_running(config: Path) -> Iterator[Path]:
+    """`sova chain up --detach` for the project `config`; `sova chain down` afterwards, also on failure."""
     up = sova("chain", "up", "--detach", "-f", str(config), env=PASS)
     assert up.code == 0, up.err
     try:
         yield config
     finally:
         sova("chain", "down", "-f", str(config))
+
+
+@pytest.fixture
+def chain_project(tmp_path: Path) -> Iterator[Path]:
+    with chain_running(project(tmp_path / "proj")) as config:
+        yield config
 
 
 def agent_cmd(name: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -136,8 +142,8 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
     config = load_config(chain_project)
     home = Home.for_config(chain_project, config)
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    try:
+    procs: Procs = {}
+    with agents_cleaned_up(procs, logs):
         for name in NAMES:
             procs[name] = agent_cmd(name, chain_project, logs[name])
         ready_files = {name: home.agent_dir(name) / "agent.json" for name in NAMES}
@@ -158,12 +164,8 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
         price = Decimal(released(home)[0])
         assert Decimal("9") <= price <= Decimal("12")
         assert ", released" in logs["buyer"].read_text()
-        for name in NAMES:
-            procs[name].send_signal(signal.SIGTERM)
-        for name in NAMES:
-            assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
-            assert not ready_files[name].exists()
-            assert "Traceback" not in logs[name].read_text()
+        stop_cleanly(procs, logs, NAMES)
+        assert not any(path.exists() for path in ready_files.values())
         # A restart finds its registration and the credential it issued already: nothing is done twice.
         logs["issuer-again"] = tmp_path / "issuer-again.log"
         procs["issuer-again"] = again = agent_cmd("issuer", chain_project, logs["issuer-again"])
@@ -175,15 +177,5 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
         assert "seller already holds a VerifiedSupplier credential" in text
         assert "registered issuer" not in text
         assert not ready_files["issuer"].exists()
-    except BaseException:
-        for name, log in logs.items():
-            if log.exists():
-                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
-        raise
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     verified = sova("log", "verify", "buyer", "-f", str(chain_project), env=PASS)
     assert verified.code == 0, verified.out + verified.err

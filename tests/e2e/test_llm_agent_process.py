@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,8 +13,18 @@ import pytest
 
 from runtime.config import LlmBrain, load_config
 from runtime.home import Home
-from tests.cli_helpers import sova
-from tests.e2e.test_agent_process import NAMES, PASS, ROOT, agent_cmd, project, provision, released, wait_for
+from tests.cli_helpers import Procs, agents_cleaned_up, sova, stop_cleanly
+from tests.e2e.test_agent_process import (
+    NAMES,
+    PASS,
+    ROOT,
+    agent_cmd,
+    chain_running,
+    project,
+    provision,
+    released,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -48,34 +55,17 @@ def test_an_llm_brained_buyer_process_makes_a_deal(tmp_path: Path) -> None:
     config_path = llm_project(tmp_path / "proj")
     config = load_config(config_path)
     assert isinstance(config.agent("buyer").brain, LlmBrain)
-    up = sova("chain", "up", "--detach", "-f", str(config_path), env=PASS)
-    assert up.code == 0, up.err
     home = Home.for_config(config_path, config)
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    try:
+    procs: Procs = {}
+    with chain_running(config_path), agents_cleaned_up(procs, logs):
         provision(config_path)
         for name in NAMES:
             procs[name] = agent_cmd(name, config_path, logs[name])
         wait_for("a released deal", lambda: bool(released(home)), 120, procs)
         # The scripted model's last counter is 12, the buyer's max_price: the seller accepts it.
         assert Decimal(released(home)[0]) == Decimal("12")
-        for name in NAMES:
-            procs[name].send_signal(signal.SIGTERM)
-        for name in NAMES:
-            assert procs[name].wait(timeout=30) == 0, logs[name].read_text()
-            assert "Traceback" not in logs[name].read_text()
-    except BaseException:
-        for name, log in logs.items():
-            if log.exists():
-                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
-        raise
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        sova("chain", "down", "-f", str(config_path))
+        stop_cleanly(procs, logs, NAMES)
     moves = brain_entries(config_path)
     first_deal = [(m["source"], m["move"], m["price"]) for m in moves[:5]]
     assert first_deal == [
@@ -93,15 +83,11 @@ def test_an_llm_seller_without_a_fallback_is_refused_in_one_line(tmp_path: Path)
     seller_rules = 'brain: {kind: rules, strategy: boulware, target: "14", reservation: "9", rounds: 10}'
     assert text.count(seller_rules) == 1
     config_path.write_text(text.replace(seller_rules, 'brain: {kind: llm, model: "scripted:s.yaml"}'))
-    up = sova("chain", "up", "--detach", "-f", str(config_path), env=PASS)
-    assert up.code == 0, up.err
-    try:
+    with chain_running(config_path):
         provision(config_path)
         log = tmp_path / "seller.log"
         proc = agent_cmd("seller", config_path, log)
         assert proc.wait(timeout=90) == 2
-    finally:
-        sova("chain", "down", "-f", str(config_path))
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert "Traceback" not in log.read_text()
     assert lines[-1].endswith(

@@ -8,10 +8,7 @@ stream still open."""
 from __future__ import annotations
 
 import json
-import signal
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,12 +23,12 @@ from runtime.config import load_config
 from runtime.home import Home
 from runtime.operator_auth import sign_decision
 from runtime.operator_token import token_path
-from tests.cli_helpers import sova
+from tests.cli_helpers import Procs, agents_cleaned_up, stop_cleanly
 from tests.e2e.test_agent_process import (
     NAMES,
-    PASS,
     SECRET,
     agent_cmd,
+    chain_running,
     project,
     provision,
     released,
@@ -58,12 +55,8 @@ def market(tmp_path: Path) -> Iterator[Path]:
     """The demo market with approvals on every buyer spend, its chain up (`sova chain up`)."""
     config = project(tmp_path / "proj")
     approvals_everywhere(config)
-    up = sova("chain", "up", "--detach", "-f", str(config), env=PASS)
-    assert up.code == 0, up.err
-    try:
+    with chain_running(config):
         yield config
-    finally:
-        sova("chain", "down", "-f", str(config))
 
 
 def entries(client: httpx.Client, after: int = 0) -> list[dict[str, Any]]:
@@ -120,8 +113,8 @@ def test_operator_approves_with_signed_keys_pauses_and_streams(market: Path, tmp
     operator = keys.unlock(config.keys.operator, SECRET)
     stranger = Signer.from_private_key(Account.create().key)
     logs = {name: tmp_path / f"{name}.log" for name in NAMES}
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    try:
+    procs: Procs = {}
+    with agents_cleaned_up(procs, logs):
         for name in NAMES:
             procs[name] = agent_cmd(name, chain_project, logs[name])
         ready_file = home.agent_dir("buyer") / "agent.json"
@@ -179,22 +172,7 @@ def test_operator_approves_with_signed_keys_pauses_and_streams(market: Path, tmp
         assert any(e["kind"] == "operator" and e["data"]["action"] == "pause" for e in live.events)
         assert "PAUSED (e2e stop)" in client.post("/v1/chat", json={"text": "status"}).json()["reply"]
         # SIGTERM with an event stream still open: the agent stops cleanly and in time
-        procs["buyer"].send_signal(signal.SIGTERM)
-        assert procs["buyer"].wait(timeout=30) == 0
+        stop_cleanly(procs, logs, ["buyer"])
         live.join(10)
         assert not live.is_alive()
-        for name in ("issuer", "seller"):
-            procs[name].send_signal(signal.SIGTERM)
-            assert procs[name].wait(timeout=30) == 0
-        for log in logs.values():
-            assert "Traceback" not in log.read_text()
-    except BaseException:
-        for name, log in logs.items():
-            if log.exists():
-                sys.stderr.write(f"--- {name} ---\n{log.read_text()}\n")
-        raise
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        stop_cleanly(procs, logs, ["issuer", "seller"])

@@ -19,7 +19,7 @@ from runtime.operator_api import OperatorServer, create_app
 from runtime.operator_auth import Verdict, sign_decision
 from runtime.operator_chat import OperatorChat
 from runtime.operator_facts import AgentInfo, OperatorBackend
-from tests.unit.test_executor_support import CHAIN_ID, SELLER_ADDRESS, Rig
+from tests.unit.test_executor_support import CHAIN_ID, Rig
 from wallet.signer import Signer
 
 POLICY = """
@@ -73,20 +73,6 @@ class Served:
             **body,
         }
         return await self.client.post(f"/v1/approvals/{ref}/{verdict}", json=payload)
-
-
-def deal(rig: Rig, amount: str = "12", nonce: int = 1) -> dict[str, Any]:
-    from eth_utils.crypto import keccak
-
-    return {
-        "buyer": rig.signer.address,
-        "seller": SELLER_ADDRESS,
-        "token": "TUSD",
-        "amount": amount,
-        "terms_hash": "0x" + keccak(b"terms").hex(),
-        "deadline": 2_000_000_000,
-        "nonce": nonce,
-    }
 
 
 async def next_pending(queue: ApprovalQueue, count: int = 1) -> list[Approval]:

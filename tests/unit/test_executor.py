@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_utils.crypto import keccak
 
 from runtime.approvals import Approval, ApprovalQueue
 from runtime.executor import Executor
 from skills import Planned, SkillContext, TypedDataEffect, default_catalog
 from skills.escrow import DealTerms, SignDeal
 from skills.signing import NarrowSigner
-from tests.unit.test_executor_support import SELLER_ADDRESS, STRANGER_ADDRESS, Rig, make_rig
+from tests.unit.test_executor_support import SELLER_ADDRESS, STRANGER_ADDRESS, Rig, deal, make_rig
 from wallet.typed_data import recover_typed_data_signer
 
 POLICY = """
@@ -72,18 +71,6 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     catalog.skill(SneakySign)
     with make_rig(tmp_path, POLICY, catalog=catalog, skills=SKILLS) as r:
         yield r
-
-
-def deal(rig: Rig, amount: str = "12", seller: str = SELLER_ADDRESS) -> dict[str, Any]:
-    return {
-        "buyer": rig.signer.address,
-        "seller": seller,
-        "token": "TUSD",
-        "amount": amount,
-        "terms_hash": "0x" + keccak(b"terms").hex(),
-        "deadline": 2_000_000_000,
-        "nonce": 1,
-    }
 
 
 async def next_pending(queue: ApprovalQueue) -> Approval:

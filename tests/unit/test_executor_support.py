@@ -4,8 +4,8 @@ messenger (the A2A transport is a later issue; the Messenger protocol is what sk
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +180,21 @@ def make_rig(
         budget.close()
 
 
+def deal(rig: Rig, amount: str = "12", *, seller: str = SELLER_ADDRESS, nonce: int = 1) -> dict[str, Any]:
+    """sign_deal arguments: `rig` buys from `seller` for `amount` TUSD (fixed terms and a far deadline)."""
+    from eth_utils.crypto import keccak
+
+    return {
+        "buyer": rig.signer.address,
+        "seller": seller,
+        "token": "TUSD",
+        "amount": amount,
+        "terms_hash": "0x" + keccak(b"terms").hex(),
+        "deadline": 2_000_000_000,
+        "nonce": nonce,
+    }
+
+
 @dataclass
 class Market:
     """The four contracts freshly deployed on a node, a client with an outbox, and TUSD as a token."""
@@ -197,6 +212,15 @@ class Market:
 
     async def balance(self, address: str) -> int:
         return int(await self.contracts["TestUSD"].call("balanceOf", address))
+
+    @asynccontextmanager
+    async def funded_rig(self, tmp_path: Path, policy_text: str) -> AsyncIterator[Rig]:
+        """A rig under `policy_text` on this market's contracts, client and TUSD, its wallet funded."""
+        with make_rig(
+            tmp_path, policy_text, contracts=self.contracts, chain=self.client, tokens=(self.token,)
+        ) as rig:
+            await self.fund(rig.signer.address)
+            yield rig
 
 
 async def open_market(url: str, tmp_path: Path) -> Market:

@@ -25,12 +25,11 @@ from tests.unit.operator_support import (
     STRANGER,
     TWO_APPROVERS,
     Served,
-    deal,
     next_pending,
     serve,
 )
 from tests.unit.test_executor import SlowSign
-from tests.unit.test_executor_support import Rig, make_rig
+from tests.unit.test_executor_support import Rig, deal, make_rig
 
 SKILLS = ["sign_deal", "send_message", "transfer_token", "slow_sign"]
 

@@ -17,8 +17,8 @@ from runtime.errors import SovaError
 from runtime.negotiation_fsm import ThreadState, ThreadStore
 from runtime.operator_chat import HELP, OperatorChat, llm_factory
 from runtime.operator_facts import OperatorBackend
-from tests.unit.operator_support import POLICY, Served, deal, next_pending, serve
-from tests.unit.test_executor_support import SELLER_KEY, make_rig
+from tests.unit.operator_support import POLICY, Served, next_pending, serve
+from tests.unit.test_executor_support import SELLER_KEY, deal, make_rig
 
 PEER = SELLER_KEY.did
 
