@@ -209,12 +209,7 @@ class AgentServer:
 
     async def start(self) -> AgentServer:
         """Serve; returns once the socket accepts connections. Raises RuntimeError if uvicorn fails."""
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the A2A server stopped while starting")
-            await asyncio.sleep(0.005)
+        self._task = await serve_started(self._server, self._sock, "the A2A server")
         return self
 
     async def stop(self) -> None:
@@ -224,6 +219,18 @@ class AgentServer:
         self._server.should_exit = True
         await self._task
         self._task = None
+
+
+async def serve_started(server: uvicorn.Server, sock: socket.socket, what: str) -> asyncio.Task[None]:
+    """Serve `server` on `sock` in a task, returned once the socket accepts connections; RuntimeError
+    (naming `what`) when uvicorn stops while starting."""
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError(f"{what} stopped while starting")
+        await asyncio.sleep(0.005)
+    return task
 
 
 def listen(host: str = "127.0.0.1", port: int = 0) -> tuple[socket.socket, str]:

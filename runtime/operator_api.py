@@ -187,12 +187,9 @@ class OperatorServer:
 
     async def start(self) -> OperatorServer:
         """Serve; returns once the socket accepts connections."""
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the operator API stopped while starting")
-            await asyncio.sleep(0.005)
+        from runtime.a2a_server import serve_started
+
+        self._task = await serve_started(self._server, self._sock, "the operator API")
         return self
 
     async def stop(self) -> None:
