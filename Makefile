@@ -58,7 +58,17 @@ unit: setup $(CHROMIUM)
 
 test: lint typecheck imports unit
 
-bench: setup
+# The uAgents baseline of bench/messages.py lives in its own venv: uagents pins protobuf<6, which
+# does not fit beside a2a-sdk's.
+UAGENTS_VENV := .venv-uagents
+UAGENTS_STAMP := $(UAGENTS_VENV)/.installed
+
+$(UAGENTS_STAMP):
+	@test -x $(UAGENTS_VENV)/bin/python || $(PYTHON) -m venv $(UAGENTS_VENV)
+	$(UAGENTS_VENV)/bin/python -m pip install --quiet 'uagents==0.26.1'
+	@touch $@
+
+bench: setup $(UAGENTS_STAMP)
 	@mkdir -p bench/results
 	@# -P: do not put bench/ on sys.path, where bench/wallet.py would shadow the wallet package.
 	@# Every script runs even when one misses its target (exit 1); make fails at the end if any did.
