@@ -193,20 +193,27 @@ class Agent:
 
     async def _unlock(self, secret: str) -> tuple[Signer, IdentityKey]:
         from identity import IdentityKeyStore
-        from wallet import Keystore
 
-        wallets, identities = Keystore(self.keys_dir), IdentityKeyStore(self.keys_dir)
-        key_name = self.spec.key_name
-        if not wallets.exists(key_name) or not identities.exists(key_name):
-            raise SovaError(
-                f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: create it with "
-                f"`sova keys new {key_name}` (or start the fleet with `sova up`)"
-            )
+        identities, key_name = IdentityKeyStore(self.keys_dir), self.spec.key_name
+        missing = SovaError(
+            f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: create it with "
+            f"`sova keys new {key_name}` (or start the fleet with `sova up`)"
+        )
+        if not identities.exists(key_name):
+            raise missing
         # scrypt takes ~0.7 s and 256 MiB each and releases the GIL: both run at once in worker
         # threads while this thread imports what the rest of the start needs (cold start: bench/agents.py).
+        # The identity key's scrypt starts first: importing the wallet (eth-account, which imports
+        # py_ecc and computes BLS tables at import: ~0.4 s of CPU) then overlaps with it.
         loop = asyncio.get_running_loop()
-        wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
         identity = loop.run_in_executor(None, identities.unlock, key_name, secret)
+        from wallet import Keystore
+
+        wallets = Keystore(self.keys_dir)
+        if not wallets.exists(key_name):
+            await asyncio.gather(identity, return_exceptions=True)
+            raise missing
+        wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
         try:
             _preload()
         finally:
