@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from runtime.a2a_server import AgentServer
     from runtime.chain_session import ChainSession
     from runtime.executor import Executor
+    from runtime.key_handoff import AgentKeys
     from wallet import Signer
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Agent:
         say: Callable[[str], None] | None = None,
         anchor_every: timedelta = ANCHOR_EVERY,
         deadlines_every: timedelta = DEADLINES_EVERY,
+        keys: AgentKeys | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
@@ -101,6 +103,8 @@ class Agent:
         self.server: AgentServer | None = None
         self._stack = AsyncExitStack()
         self._jobs: set[asyncio.Task[Any]] = set()
+        # Keys `sova up` unlocked and handed over (runtime/key_handoff.py); None: unlock them here.
+        self._handed_keys = keys
 
     @property
     def name(self) -> str:
@@ -138,8 +142,10 @@ class Agent:
         from runtime.provision import key_passphrase
 
         spec = self.spec
-        secret = key_passphrase(self.config, self.home)
-        signer, key = await self._unlock(secret)
+        if self._handed_keys is not None:
+            signer, key = self._adopt(self._handed_keys)
+        else:
+            signer, key = await self._unlock(key_passphrase(self.config, self.home))
         session = await self._stack.enter_async_context(chain_session(self.config, self.home))
         folder = self.home.agent_dir(self.name)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -218,6 +224,22 @@ class Agent:
             _preload()
         finally:
             signer, key = await asyncio.gather(wallet, identity)
+        return signer, key
+
+    def _adopt(self, keys: AgentKeys) -> tuple[Signer, IdentityKey]:
+        """The keys `sova up` handed over, once checked against the agent's key files (no scrypt)."""
+        from identity import IdentityKeyStore
+        from runtime.key_handoff import check_keys
+        from wallet import Keystore
+
+        self._handed_keys = None  # held by the signer and the key from here on
+        wallets, identities = Keystore(self.keys_dir), IdentityKeyStore(self.keys_dir)
+        key_name = self.spec.key_name
+        if not wallets.exists(key_name) or not identities.exists(key_name):
+            raise SovaError(f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: restart `sova up`")
+        signer, key = keys.open()
+        check_keys(self.name, signer, key, wallets.info(key_name).address, identities.did(key_name))
+        _preload()
         return signer, key
 
     def _names(self) -> dict[str, tuple[str, ...]]:
