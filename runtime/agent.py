@@ -494,6 +494,9 @@ _PRELOAD = (
     "runtime.settlement",
     "apscheduler.schedulers.asyncio",
     "skills",
+    "wallet.contracts",  # the chain client (aiohttp)
+    "runtime.operator_agent",
+    "uvicorn.protocols.http.h11_impl",
 )
 
 
