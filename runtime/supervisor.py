@@ -275,14 +275,14 @@ class Supervisor:
             "SOVA_AGENT_PORT": str(self.ports[proc.name]),
             "SOVA_OPERATOR_PORT": str(self.operator_ports[proc.name]),
         }
-        keys = self.keys.get(proc.name)
-        fd = handoff_fd(keys) if keys is not None else None
-        if fd is not None:
-            # The agent gets its keys, not the passphrase that opens every key of the fleet.
-            env.pop(self.config.keys.passphrase_env, None)
-            env[KEY_FD_ENV] = str(fd)
+        keys, fd = self.keys.get(proc.name), None
         log = open(proc.log, "ab")  # noqa: SIM115 - handed to the child, closed right after
         try:
+            if keys is not None:
+                fd = handoff_fd(keys)
+                # The agent gets its keys, not the passphrase that opens every key of the fleet.
+                env.pop(self.config.keys.passphrase_env, None)
+                env[KEY_FD_ENV] = str(fd)
             proc.process = subprocess.Popen(
                 agent_command(proc.name, self.config_path),
                 stdout=log,
