@@ -5,8 +5,10 @@
                 answer its signed agent card (fetched and its JWS verified) and be alive; RSS of
                 each agent process from /proc, summed. `sova down` after.
     cold start  on the same home, chain up (state kept), `sova agent run seller1` spawned as `sova up`
-                spawns it, timed until its agent.json names the new pid; its RSS after idling; SIGTERM.
-                Several starts; p50 and max.
+                spawns it (its keys, unlocked once by this process as by the supervisor, handed over
+                through a pipe: runtime/key_handoff.py), timed until its agent.json names the new pid;
+                its RSS after idling; SIGTERM. Several starts; p50 and max. Then the same spawned
+                standalone (no keys handed over: it unlocks them itself, as a hand-run `sova agent run`).
     baseline    in the same run: the interpreter importing the CLI (`python -c "import runtime.cli"`:
                 the floor of any `sova` process), and unlocking the agent's two keys (wallet V3
                 keystore + identity key file, scrypt n=2**18 each) in this process, one after the
@@ -14,7 +16,9 @@
 
 Prints a table, writes bench/results/agents.txt, exits 1 when a target is missed.
 
-Usage: .venv/bin/python -P bench/agents.py [--quick] [--agents N] [--starts K]
+Usage: .venv/bin/python -P bench/agents.py [--quick] [--cold-only] [--agents N] [--starts K]
+    --cold-only: the cold starts and baselines only (a 3-agent `sova up` provisions the home; no
+    fleet rows in the table).
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from runtime.key_handoff import AgentKeys
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "agents.txt"
@@ -193,8 +201,10 @@ def pinned_port(home: Path, name: str) -> str:
     return path.read_text().strip() if path.exists() else "0"
 
 
-def cold_start(config: Path, home: Path, name: str, idle: float) -> Start:
-    """Spawn `sova agent run NAME` as the supervisor does; time until its agent.json names it."""
+def cold_start(config: Path, home: Path, name: str, idle: float, keys: AgentKeys | None = None) -> Start:
+    """Spawn `sova agent run NAME` as the supervisor does (handing it `keys` when given); time until
+    its agent.json names it."""
+    from runtime.key_handoff import KEY_FD_ENV, handoff_fd
     from runtime.supervisor import agent_command
 
     ready_file = home / "agents" / name / "agent.json"
@@ -203,8 +213,17 @@ def cold_start(config: Path, home: Path, name: str, idle: float) -> Start:
     child_env = {**env(), "PYTHONUNBUFFERED": "1", "SOVA_AGENT_PORT": pinned_port(home, name)}
     with open(log, "ab") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(agent_command(name, config), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, env=child_env)  # fmt: skip
+        fd = handoff_fd(keys) if keys is not None else None
+        if fd is not None:
+            child_env.pop("SOVA_PASSPHRASE")
+            child_env[KEY_FD_ENV] = str(fd)
+        try:
+            proc = subprocess.Popen(agent_command(name, config), stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True, env=child_env,
+                                    pass_fds=() if fd is None else (fd,))  # fmt: skip
+        finally:
+            if fd is not None:
+                os.close(fd)
     try:
         while True:
             try:
@@ -278,10 +297,12 @@ def baseline(keys: Path, name: str, rounds: int) -> Baseline:
 # ----------------------------------------------------------------------------- report
 
 
-def render(fleet: Fleet, starts: list[Start], base: Baseline) -> tuple[str, list[str]]:
+def render(
+    fleet: Fleet | None, starts: list[Start], alone: list[Start], base: Baseline, handoff_s: float
+) -> tuple[str, list[str]]:
     failed: list[str] = []
     times = sorted(s.seconds for s in starts)
-    rss = [s.rss for s in starts]
+    rss = [s.rss for s in starts + alone]
     p50, worst = statistics.median(times), times[-1]
     imp = statistics.median(base.import_s)
     seq, par = statistics.median(base.unlock_seq), statistics.median(base.unlock_par)
@@ -296,6 +317,10 @@ def render(fleet: Fleet, starts: list[Start], base: Baseline) -> tuple[str, list
                      f"<= {COLD_START_TARGET:.0f} s", ok))  # fmt: skip
     lines.append(row("  max (s)", f"{worst:.2f}", f"{max(base.import_s):.2f}"))
     lines.append(row("  CPU seconds to ready, p50", f"{statistics.median(s.cpu for s in starts):.2f}"))
+    lines.append(row("  sova up: unlock its keys once, to hand over (s)", f"{handoff_s:.2f}"))
+    lines.append(row(f"standalone start (unlocks its keys), p50 of {len(alone)} (s)",
+                     f"{statistics.median(s.seconds for s in alone):.2f}", f"{imp:.2f}"))  # fmt: skip
+    lines.append(row("  CPU seconds to ready, p50", f"{statistics.median(s.cpu for s in alone):.2f}"))
     lines.append(row("  unlock both keys: 2 threads / one by one (s)", f"{par:.2f}", f"{seq:.2f}"))
     if not ok:
         failed.append(f"cold start p50 {p50:.2f} s")
@@ -304,18 +329,20 @@ def render(fleet: Fleet, starts: list[Start], base: Baseline) -> tuple[str, list
                      f"<= {RSS_TARGET_MB:.0f} MB", ok))  # fmt: skip
     if not ok:
         failed.append(f"idle RSS {max(rss):.0f} MB")
-    n = fleet.agents
-    healthy = fleet.ready == fleet.alive == fleet.cards == n
-    lines.append(row(f"fleet: `sova up --detach` of {n} agents (s)", f"{fleet.up_s:.1f}"))
-    lines.append(row("  ready / alive / verified card", f"{fleet.ready}/{fleet.alive}/{fleet.cards}",
-                     "", f"all {n}", healthy))  # fmt: skip
-    if not healthy:
-        failed.append(f"fleet not healthy: {'; '.join(fleet.problems[:3])}")
-    rss_text = f"{sum(fleet.rss):,.0f}/{statistics.mean(fleet.rss):.0f}/{max(fleet.rss):.0f}"
-    lines.append(row("  RSS sum / mean / max (MB)", rss_text))
+    if fleet is not None:
+        n = fleet.agents
+        healthy = fleet.ready == fleet.alive == fleet.cards == n
+        lines.append(row(f"fleet: `sova up --detach` of {n} agents (s)", f"{fleet.up_s:.1f}"))
+        lines.append(row("  ready / alive / verified card", f"{fleet.ready}/{fleet.alive}/{fleet.cards}",
+                         "", f"all {n}", healthy))  # fmt: skip
+        if not healthy:
+            failed.append(f"fleet not healthy: {'; '.join(fleet.problems[:3])}")
+        rss_text = f"{sum(fleet.rss):,.0f}/{statistics.mean(fleet.rss):.0f}/{max(fleet.rss):.0f}"
+        lines.append(row("  RSS sum / mean / max (MB)", rss_text))
     lines += [
-        "cold start: spawn `sova agent run seller1` (the supervisor's command) -> its agent.json:",
-        "keys unlocked, chain connected, stores opened, registry checked, A2A server up. Baseline:",
+        "cold start: spawn `sova agent run seller1` (the supervisor's command, its keys handed over",
+        "through a pipe as `sova up` does) -> its agent.json: keys checked, chain connected, stores",
+        "opened, registry checked, A2A server up. Standalone: the same without the handover. Baseline:",
         "`python -c 'import runtime.cli'` (interpreter + imports), and unlocking the same two keys in",
         "one process (scrypt n=2**18 each): concurrent in 2 threads (sova) vs one after the other",
         "(baseline). RSS after idling; fleet RSS read after the fleet idled (buyers buy every 30 s).",
@@ -330,10 +357,11 @@ def main() -> None:
     """Measure, print and save the table; exit 1 when a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6 agents, 3 starts")
+    parser.add_argument("--cold-only", action="store_true", help="cold starts and baselines, no fleet rows")
     parser.add_argument("--agents", type=int, default=0)
     parser.add_argument("--starts", type=int, default=0)
     args = parser.parse_args()
-    n = args.agents or (6 if args.quick else 20)
+    n = args.agents or (3 if args.cold_only else 6 if args.quick else 20)
     k = args.starts or (3 if args.quick else 5)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -342,16 +370,22 @@ def main() -> None:
         config.write_text(agents_yaml(n))
         home = folder / ".sova"
         try:
-            fleet = run_fleet(config, n, idle=3.0)
+            fleet: Fleet | None = run_fleet(config, n, idle=3.0)
         finally:
             sova("down", "-f", str(config), timeout=120)
         sova("chain", "up", "--detach", "-f", str(config), timeout=120)
         try:
-            starts = [cold_start(config, home, PROBE, idle=1.5) for _ in range(k)]
+            from runtime.key_handoff import unlock_agent_keys
+
+            began = time.perf_counter()
+            keys = unlock_agent_keys(home / "keys", [PROBE], PASSPHRASE)[PROBE]
+            handoff_s = time.perf_counter() - began
+            starts = [cold_start(config, home, PROBE, idle=1.5, keys=keys) for _ in range(k)]
+            alone = [cold_start(config, home, PROBE, idle=0.5) for _ in range(max(2, k // 2))]
         finally:
             sova("chain", "down", "-f", str(config), timeout=60)
         base = baseline(home / "keys", PROBE, 2)
-    table, failed = render(fleet, starts, base)
+    table, failed = render(None if args.cold_only else fleet, starts, alone, base, handoff_s)
     print(table, end="")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(table, encoding="utf-8")

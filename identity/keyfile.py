@@ -151,6 +151,11 @@ class IdentityKeyStore:
             raise CorruptKeyFile(f"identity key file {path} holds a key for another DID: restore it")
         return key
 
+    def export_private_key(self, name: str, passphrase: str) -> bytes:
+        """The raw 32-byte Ed25519 seed of key `name` (unlocked as `unlock` does). Only for handing the
+        key to a process that cannot unlock it itself (`sova up` to its agents, through a pipe)."""
+        return self.unlock(name, passphrase)._private_bytes()
+
     def _read(self, name: str) -> tuple[Path, dict[str, Any]]:
         path = self.path(name)
         try:

@@ -198,7 +198,8 @@ class AgentServer:
         self.card = signed_card(profile, key)
         self.app = create_app(negotiator, self.card, rpc_path=profile.rpc_path, max_body=max_body)
         self._sock = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        # ws="none": A2A is plain HTTP, and not loading the websockets library saves ~0.1 s of start.
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", ws="none")
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from runtime.a2a_server import AgentServer
     from runtime.chain_session import ChainSession
     from runtime.executor import Executor
+    from runtime.key_handoff import AgentKeys
     from wallet import Signer
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Agent:
         say: Callable[[str], None] | None = None,
         anchor_every: timedelta = ANCHOR_EVERY,
         deadlines_every: timedelta = DEADLINES_EVERY,
+        keys: AgentKeys | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
@@ -101,6 +103,8 @@ class Agent:
         self.server: AgentServer | None = None
         self._stack = AsyncExitStack()
         self._jobs: set[asyncio.Task[Any]] = set()
+        # Keys `sova up` unlocked and handed over (runtime/key_handoff.py); None: unlock them here.
+        self._handed_keys = keys
 
     @property
     def name(self) -> str:
@@ -138,8 +142,10 @@ class Agent:
         from runtime.provision import key_passphrase
 
         spec = self.spec
-        secret = key_passphrase(self.config, self.home)
-        signer, key = await self._unlock(secret)
+        if self._handed_keys is not None:
+            signer, key = self._adopt(self._handed_keys)
+        else:
+            signer, key = await self._unlock(key_passphrase(self.config, self.home))
         session = await self._stack.enter_async_context(chain_session(self.config, self.home))
         folder = self.home.agent_dir(self.name)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -193,24 +199,47 @@ class Agent:
 
     async def _unlock(self, secret: str) -> tuple[Signer, IdentityKey]:
         from identity import IdentityKeyStore
-        from wallet import Keystore
 
-        wallets, identities = Keystore(self.keys_dir), IdentityKeyStore(self.keys_dir)
-        key_name = self.spec.key_name
-        if not wallets.exists(key_name) or not identities.exists(key_name):
-            raise SovaError(
-                f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: create it with "
-                f"`sova keys new {key_name}` (or start the fleet with `sova up`)"
-            )
+        identities, key_name = IdentityKeyStore(self.keys_dir), self.spec.key_name
+        missing = SovaError(
+            f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: create it with "
+            f"`sova keys new {key_name}` (or start the fleet with `sova up`)"
+        )
+        if not identities.exists(key_name):
+            raise missing
         # scrypt takes ~0.7 s and 256 MiB each and releases the GIL: both run at once in worker
         # threads while this thread imports what the rest of the start needs (cold start: bench/agents.py).
+        # The identity key's scrypt starts first: importing the wallet (eth-account, which imports
+        # py_ecc and computes BLS tables at import: ~0.4 s of CPU) then overlaps with it.
         loop = asyncio.get_running_loop()
-        wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
         identity = loop.run_in_executor(None, identities.unlock, key_name, secret)
+        from wallet import Keystore
+
+        wallets = Keystore(self.keys_dir)
+        if not wallets.exists(key_name):
+            await asyncio.gather(identity, return_exceptions=True)
+            raise missing
+        wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
         try:
             _preload()
         finally:
             signer, key = await asyncio.gather(wallet, identity)
+        return signer, key
+
+    def _adopt(self, keys: AgentKeys) -> tuple[Signer, IdentityKey]:
+        """The keys `sova up` handed over, once checked against the agent's key files (no scrypt)."""
+        from identity import IdentityKeyStore
+        from runtime.key_handoff import check_keys
+        from wallet import Keystore
+
+        self._handed_keys = None  # held by the signer and the key from here on
+        wallets, identities = Keystore(self.keys_dir), IdentityKeyStore(self.keys_dir)
+        key_name = self.spec.key_name
+        if not wallets.exists(key_name) or not identities.exists(key_name):
+            raise SovaError(f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: restart `sova up`")
+        signer, key = keys.open()
+        check_keys(self.name, signer, key, wallets.info(key_name).address, identities.did(key_name))
+        _preload()
         return signer, key
 
     def _names(self) -> dict[str, tuple[str, ...]]:
@@ -465,6 +494,9 @@ _PRELOAD = (
     "runtime.settlement",
     "apscheduler.schedulers.asyncio",
     "skills",
+    "wallet.contracts",  # the chain client (aiohttp)
+    "runtime.operator_agent",
+    "uvicorn.protocols.http.h11_impl",
 )
 
 

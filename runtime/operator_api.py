@@ -179,7 +179,7 @@ class OperatorServer:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self._sock = sock
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off",
+            app, log_level="warning", access_log=False, lifespan="off", ws="none",  # plain HTTP only
             timeout_graceful_shutdown=int(SHUTDOWN_GRACE),
         )  # fmt: skip
         self._server = _QuietServer(config)

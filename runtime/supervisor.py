@@ -33,6 +33,7 @@ from runtime.secrets import write_private
 
 if TYPE_CHECKING:
     from runtime.console_server import ConsoleThread
+    from runtime.key_handoff import AgentKeys
     from wallet import ChainClient, Signer
 
 READY_TIMEOUT = 90.0
@@ -205,6 +206,7 @@ class Supervisor:
         self.console: ConsoleThread | None = None
         self.console_token = ""
         self.chain_next_start = 0.0
+        self.keys: dict[str, AgentKeys] = {}
 
     def run(self) -> int:
         if running_supervisor(self.home) is not None:
@@ -217,6 +219,8 @@ class Supervisor:
         try:
             operator = asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
             console_url = self._start_console(operator)
+            self.out.print(f"unlocking the keys of {len(self.agents)} agents (handed to each through a pipe)")
+            self.keys = self._unlock_agents()
             record = {"pid": os.getpid(), "chain": url, "console": console_url}
             write_private(self.home.supervisor_file, json.dumps(record) + "\n")
             signal.signal(signal.SIGINT, self._on_signal)
@@ -243,28 +247,51 @@ class Supervisor:
         self.out.print(f"started the local chain at {self.node.url} (state in {self.home.chain_state})")
         return self.node.url
 
+    def _unlock_agents(self) -> dict[str, AgentKeys]:
+        """Each agent's keys, unlocked once here and handed to every start of it through a pipe, so
+        an agent (re)starts without its ~1.7 CPU-s of scrypt (runtime/key_handoff.py)."""
+        from runtime.key_handoff import unlock_agent_keys
+        from runtime.provision import key_passphrase
+
+        keys_dir = self.home.keys_dir(self.config, self.config_path.parent)
+        secret = key_passphrase(self.config, self.home)
+        unlocked = unlock_agent_keys(keys_dir, [a.key_name for a in self.config.agents], secret)
+        return {a.name: unlocked[a.key_name] for a in self.config.agents}
+
     def _spawn(self, proc: AgentProcess) -> None:
+        from runtime.key_handoff import KEY_FD_ENV, handoff_fd
+
         proc.log.parent.mkdir(parents=True, exist_ok=True)
         self.home.ready_file(proc.name).unlink(missing_ok=True)
         if proc.restarts == 0 and proc.log.exists():
             proc.log_offset = proc.log.stat().st_size  # earlier runs' lines are not news
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "SOVA_AGENT_PORT": str(self.ports[proc.name]),
+            "SOVA_OPERATOR_PORT": str(self.operator_ports[proc.name]),
+        }
+        keys, fd = self.keys.get(proc.name), None
         log = open(proc.log, "ab")  # noqa: SIM115 - handed to the child, closed right after
         try:
+            if keys is not None:
+                fd = handoff_fd(keys)
+                # The agent gets its keys, not the passphrase that opens every key of the fleet.
+                env.pop(self.config.keys.passphrase_env, None)
+                env[KEY_FD_ENV] = str(fd)
             proc.process = subprocess.Popen(
                 agent_command(proc.name, self.config_path),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={
-                    **os.environ,
-                    "PYTHONUNBUFFERED": "1",
-                    "SOVA_AGENT_PORT": str(self.ports[proc.name]),
-                    "SOVA_OPERATOR_PORT": str(self.operator_ports[proc.name]),
-                },
+                env=env,
+                pass_fds=() if fd is None else (fd,),
             )
         finally:
             log.close()
+            if fd is not None:
+                os.close(fd)
         proc.started_at = time.monotonic()
         proc.ready = {}
 

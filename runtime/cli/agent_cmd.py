@@ -48,7 +48,9 @@ async def serve(config: AgentsFile, config_path: Path, name: str) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     catch()
-    agent = Agent(config, config_path, name)
+    from runtime.key_handoff import receive
+
+    agent = Agent(config, config_path, name, keys=receive())
     await agent.start()
     # The A2A server (uvicorn) installs its own handlers while it serves: take the signals back.
     catch()
