@@ -64,9 +64,12 @@ class AgentProcess:
 
 
 def agent_command(name: str, config_path: Path) -> list[str]:
-    """The command `sova up` spawns for one agent: the same interpreter, so the same install."""
+    """The command `sova up` spawns for one agent: the same interpreter, so the same install. `-P`: the
+    working directory is not put on the import path, where a project's own `policies/` folder would
+    hide the `policies` package."""
     return [
         sys.executable,
+        "-P",
         "-c",
         "from runtime.cli import main; main()",
         "agent",
