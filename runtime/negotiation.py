@@ -185,7 +185,10 @@ class Buyer:
                 return self.deals.get(peer, thid) or record
             record = self.deals.update(peer, thid, state="agreed", price=price_text(agreed))
             await record_event(self.ledger, record, "agreed", price=record.price, item=item)
-            return await self.settlement.settle(record, wallet, send)
+            # _check_card verified this very (peer, wallet) binding when the registry is set.
+            return await self.settlement.settle(
+                record, wallet, send, binding_verified=self.registry is not None
+            )
         except (SettlementError, ValueError) as exc:
             current = self.deals.get(peer, thid) or record
             if current.state in REFUNDABLE:
