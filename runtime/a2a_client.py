@@ -6,6 +6,11 @@ replies in the answer go through the same checks as any incoming message, then t
 replies are written to the ledger and the thread moves (runtime/protocol.py). A refusal or an
 unreachable peer is written as `message_out` + `message_failed`.
 
+`connect` keeps a verified card for `card_ttl` seconds (30 by default), so a buyer dealing with one seller
+again and again fetches and checks its card once per TTL rather than once per deal; the card's claims are
+still checked against AgentRegistry on every deal (runtime/negotiation.py), and a peer that is unreachable
+or refuses a message is forgotten, so its next card is fetched fresh.
+
 It implements `skills.Messenger` (`send(to_did, type, thid, body) -> dict`), resolving a DID to an
 endpoint from cards fetched with `connect` or from a resolver the agent gives (the registry).
 
@@ -20,6 +25,7 @@ the next message tells (it is refused as out of order by one side).
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -63,8 +69,11 @@ class A2AMessenger:
         resolver: Resolver | None = None,
         http: httpx.AsyncClient | None = None,
         timeout: float = 10.0,
+        card_ttl: float = 30.0,
     ) -> None:
         self.negotiator = negotiator
+        self.card_ttl = card_ttl
+        self._cards: dict[str, tuple[float, VerifiedCard]] = {}  # url -> (fetched at, card)
         self.resolver = resolver
         self.endpoints: dict[str, str] = {}
         self._own_http = http is None
@@ -77,11 +86,21 @@ class A2AMessenger:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         return self._session
 
-    async def connect(self, url: str) -> VerifiedCard:
-        """Fetch and verify the card of the agent at `url`, and remember its endpoint by its DID."""
-        card = await fetch_card(url, http=self.http, timeout=self.timeout)
+    async def connect(self, url: str, *, fresh: bool = False) -> VerifiedCard:
+        """Fetch and verify the card of the agent at `url` (or take the one verified within `card_ttl`), and
+        remember its endpoint by its DID. `fresh`: fetch it whatever is cached."""
+        cached = None if fresh else self._cards.get(url)
+        if cached is not None and time.monotonic() - cached[0] < self.card_ttl:
+            card = cached[1]
+        else:
+            card = await fetch_card(url, http=self.http, timeout=self.timeout)
+            self._cards[url] = (time.monotonic(), card)
         self.endpoints[card.did] = card.endpoint
         return card
+
+    def forget(self, did: str) -> None:
+        """Drop what is cached of the agent `did` (its card is fetched again on the next `connect`)."""
+        self._cards = {url: (at, card) for url, (at, card) in self._cards.items() if card.did != did}
 
     async def send(self, to_did: str, envelope_type: str, thid: str, body: dict[str, Any]) -> dict[str, Any]:
         """skills.Messenger: deliver one message to `to_did`; the outcome as a dict. Raises ProtocolError."""
@@ -120,11 +139,13 @@ class A2AMessenger:
                 answer = loads_untrusted(await _read_capped(resp))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             why = f"{endpoint}: {type_name(exc)} {exc}"[:300]
+            self.forget(to)
             await self.negotiator.fail(out, "unreachable", why)
             raise ProtocolError(f"not delivered to {to[:60]}: {why}", reason="unreachable") from None
         error = answer.get("error") if isinstance(answer, dict) else None
         if error is not None or not isinstance(answer, dict) or "result" not in answer:
             peer_reason, why = _peer_error(error, status)
+            self.forget(to)
             await self.negotiator.fail(out, f"peer_rejected:{peer_reason}", why)
             raise ProtocolError(
                 f"{to[:60]} refused the {type}: {why}", reason="peer_rejected", peer_reason=peer_reason
