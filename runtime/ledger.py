@@ -27,7 +27,6 @@ log line that says more than the caller saw is better than one that says less.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +54,7 @@ from runtime.ledger_format import (
     entry_hash,
     genesis_fields,
 )
+from runtime.ledger_group import Pending, settle
 from runtime.ledger_store import (
     ANCHOR_COLUMNS,
     COLUMNS,
@@ -138,7 +138,7 @@ class Ledger:
         self._last: Entry | None = None
         self._closed = False
         # Group commit: appends waiting for the writer, and whether a drain job is queued for them.
-        self._pending: deque[_Pending] = deque()
+        self._pending: deque[Pending] = deque()
         self._pending_lock = threading.Lock()
         self._draining = False
 
@@ -220,7 +220,7 @@ class Ledger:
 
     def _queue(self, raws: list[tuple[str, bytes]]) -> list[asyncio.Future[Entry]]:
         loop = asyncio.get_running_loop()
-        items = [_Pending(kind, raw, loop, loop.create_future()) for kind, raw in raws]
+        items = [Pending(kind, raw, loop, loop.create_future()) for kind, raw in raws]
         with self._pending_lock:
             writer = self._writer
             if writer is None:
@@ -243,12 +243,15 @@ class Ledger:
                     return
             try:
                 entries = self._append_group([(item.kind, item.raw) for item in group])
-            except BaseException as exc:  # every caller of the group learns it; nothing of it was written
-                _settle(group, None, exc)
-                if not isinstance(exc, Exception):
-                    raise
+            except Exception as exc:  # every caller of the group learns it; nothing of it was written
+                settle(group, None, exc)
                 continue
-            _settle(group, entries, None)
+            except BaseException as exc:  # the thread is going down: say so, and let a later append drain
+                settle(group, None, exc)
+                with self._pending_lock:
+                    self._draining = False
+                raise
+            settle(group, entries, None)
 
     def _append_raw(self, kind: str, raw: bytes) -> Entry:
         return self._append_group([(kind, raw)])[0]
@@ -366,33 +369,3 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r}, did={self.did})"
-
-
-class _Pending:
-    """One queued `append_async`: what to write, and the future (of `loop`) its caller awaits."""
-
-    __slots__ = ("future", "kind", "loop", "raw")
-
-    def __init__(self, kind: str, raw: bytes, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Entry]):
-        self.kind, self.raw, self.loop, self.future = kind, raw, loop, future
-
-
-def _settle(group: list[_Pending], entries: list[Entry] | None, error: BaseException | None) -> None:
-    """Resolve a group's futures on their loops: one hand-off per loop, not one per entry."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Entry], Entry | None]]] = {}
-    for i, item in enumerate(group):
-        by_loop.setdefault(item.loop, []).append((item.future, entries[i] if entries else None))
-    for loop, pairs in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-            loop.call_soon_threadsafe(_resolve, pairs, error)
-
-
-def _resolve(pairs: list[tuple[asyncio.Future[Entry], Entry | None]], error: BaseException | None) -> None:
-    for future, entry in pairs:
-        if future.done():  # cancelled by its caller: the entry may still be written (module docstring)
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            assert entry is not None
-            future.set_result(entry)
