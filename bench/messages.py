@@ -406,7 +406,7 @@ def render(runs: list[Run]) -> tuple[str, list[str]]:
     lines += [
         "Sequential round trips, client and server in separate processes on 127.0.0.1, uvicorn (h11).",
         "sova: a signed counter out, a signed counter back; replay store, state machine and thread store on",
-        "disk, ledger in memory. sova+ledger: the same plus 4 ledger commits (fsync) per round trip.",
+        "disk, ledger in memory. sova+ledger: the same plus 4 ledger entries in 2 fsynced commits.",
         "a2a-sdk: unsigned text message, DefaultRequestHandler + AgentExecutor, a2a-sdk Client.",
         f"python {platform.python_version()}, {os.cpu_count()} cpus, {time.strftime('%Y-%m-%d %H:%M')}",
     ]

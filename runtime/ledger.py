@@ -5,14 +5,21 @@ The format (what is hashed, what is signed) is in `runtime.ledger_format`; check
 `runtime.ledger_verify`; anchoring Merkle roots on-chain is `runtime.ledger_anchor`; inclusion proofs are
 `runtime.ledger_proof`.
 
-Writing (decision): there is one writer per file, and each entry is its own durable commit
-(synchronous=FULL: the WAL is fsynced before `append` returns). `append` is the blocking call, serialized
-by a lock. Asyncio callers use `append_async`, which canonicalizes the data at the call (so a bad value
-fails at once, and later changes to the dict do not leak in) and queues the rest — sign, insert, fsync —
-on the ledger's own single writer thread. The event loop never waits for the disk, and entries
-get their seqs in the order callers asked; a dedicated thread rather than `asyncio.to_thread` keeps the
-ledger off the shared default executor, where a slow job (an scrypt unlock) would hold appends up.
-bench/ledger.py measures the loop's longest stall during concurrent appends.
+Writing (decision): there is one writer per file, and no entry is reported written before it is durable
+(synchronous=FULL: the WAL is fsynced at the commit that holds it). `append` is the blocking call,
+serialized by a lock, one entry per commit. Asyncio callers use `append_async` (or `append_many_async`),
+which canonicalizes the data at the call (so a bad value fails at once, and later changes to the dict do
+not leak in) and queues the rest — sign, insert, fsync — for the ledger's own single writer thread. The
+event loop never waits for the disk, and entries get their seqs in the order callers asked.
+
+Group commit: the writer takes every entry queued while it was busy and writes them in one transaction
+(BEGIN IMMEDIATE … COMMIT, one fsync), in queue order, at most `GROUP_MAX` at a time; each caller's
+future is resolved only after that commit, so durability per entry is unchanged: an awaited entry is on
+disk, and a power cut loses only entries whose callers were still waiting. A group is written whole or
+not at all: when its commit fails, every caller in it gets the error and nothing of it is in the chain.
+A dedicated thread rather than `asyncio.to_thread` keeps the ledger off the shared default executor,
+where a slow job (an scrypt unlock) would hold appends up. bench/ledger.py measures the loop's longest
+stall during concurrent appends.
 A cancelled `append_async` may still write its entry: an entry is written whole or not at all, and a
 log line that says more than the caller saw is better than one that says less.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +54,7 @@ from runtime.ledger_format import (
     entry_hash,
     genesis_fields,
 )
+from runtime.ledger_group import Pending, settle
 from runtime.ledger_store import (
     ANCHOR_COLUMNS,
     COLUMNS,
@@ -72,6 +81,7 @@ __all__ = [
 ]
 
 
+GROUP_MAX = 256  # entries per group commit: bounds one transaction's size and its callers' wait
 _INSERT = f"INSERT INTO entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constants
 
 
@@ -127,6 +137,10 @@ class Ledger:
         self._writer: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
         self._last: Entry | None = None
         self._closed = False
+        # Group commit: appends waiting for the writer, and whether a drain job is queued for them.
+        self._pending: deque[Pending] = deque()
+        self._pending_lock = threading.Lock()
+        self._draining = False
 
     @classmethod
     def open(cls, path: str | Path, key: IdentityKey, wallet: str) -> Ledger:
@@ -194,22 +208,62 @@ class Ledger:
 
         A plain function returning a future, on purpose: the data is canonicalized (and refused, with
         LedgerError) at the call, and the write is queued at the call, so entries take their seqs in
-        the order the calls were made, whatever order the awaits run in."""
-        raw = canonical_data(kind, data)
-        if self._writer is None:
-            raise LedgerError(f"ledger {self.path} is closed")
-        return asyncio.get_running_loop().run_in_executor(self._writer, self._append_raw, kind, raw)
+        the order the calls were made, whatever order the awaits run in. The future is resolved once the
+        group commit holding the entry is durable (see the module docstring)."""
+        return self._queue([(kind, canonical_data(kind, data))])[0]
+
+    def append_many_async(self, items: list[tuple[str, dict[str, Any]]]) -> asyncio.Future[list[Entry]]:
+        """Several entries, in order, in one commit when they fit one group: `await` gives them all.
+        All are canonicalized at the call (one bad item refuses them all, nothing queued)."""
+        futures = self._queue([(kind, canonical_data(kind, data)) for kind, data in items])
+        return asyncio.gather(*futures)
+
+    def _queue(self, raws: list[tuple[str, bytes]]) -> list[asyncio.Future[Entry]]:
+        loop = asyncio.get_running_loop()
+        items = [Pending(kind, raw, loop, loop.create_future()) for kind, raw in raws]
+        with self._pending_lock:
+            writer = self._writer
+            if writer is None:
+                raise LedgerError(f"ledger {self.path} is closed")
+            self._pending.extend(items)
+            if not self._draining:
+                # One drain job at a time: it takes everything queued by then, so appends made while a
+                # commit is under way wait for the next one and share its fsync.
+                writer.submit(self._drain)
+                self._draining = True
+        return [item.future for item in items]
+
+    def _drain(self) -> None:
+        """On the writer thread: write what is queued, a group per commit, until nothing is left."""
+        while True:
+            with self._pending_lock:
+                group = [self._pending.popleft() for _ in range(min(GROUP_MAX, len(self._pending)))]
+                if not group:
+                    self._draining = False
+                    return
+            try:
+                entries = self._append_group([(item.kind, item.raw) for item in group])
+            except Exception as exc:  # every caller of the group learns it; nothing of it was written
+                settle(group, None, exc)
+                continue
+            except BaseException as exc:  # the thread is going down: say so, and let a later append drain
+                settle(group, None, exc)
+                with self._pending_lock:
+                    self._draining = False
+                raise
+            settle(group, entries, None)
 
     def _append_raw(self, kind: str, raw: bytes) -> Entry:
+        return self._append_group([(kind, raw)])[0]
+
+    def _append_group(self, items: list[tuple[str, bytes]]) -> list[Entry]:
+        """Sign, chain and insert `items` in one transaction; the entries once the commit is durable."""
         with self._lock:
             if self._closed:
                 raise LedgerError(f"ledger {self.path} is closed")
             prev = self._last
             seq = prev.seq + 1 if prev else 1
-            prev_hash = prev.hash if prev else ZERO_HASH
-            ts = _now()
-            digest = entry_hash(prev_hash, entry_body(seq, ts, kind, raw))
-            entry = Entry(seq, ts, kind, raw, prev_hash, digest, self._key.sign(digest))
+            entries: list[Entry] = []
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -221,13 +275,21 @@ class Ledger:
                         f"ledger {self.path} was appended to by another writer (it ends at entry {newest}, "
                         f"this one wrote up to {seq - 1}): run one agent process per ledger"
                     )
-                conn.execute(_INSERT, (seq, ts, kind, raw, prev_hash, digest, entry.sig))
+                prev_hash = prev.hash if prev else ZERO_HASH
+                for kind, raw in items:
+                    ts = _now()
+                    digest = entry_hash(prev_hash, entry_body(seq, ts, kind, raw))
+                    entry = Entry(seq, ts, kind, raw, prev_hash, digest, self._key.sign(digest))
+                    entries.append(entry)
+                    seq, prev_hash = seq + 1, digest
+                conn.executemany(_INSERT, [(e.seq, e.ts, e.kind, e.data_bytes, e.prev_hash, e.hash, e.sig)
+                                           for e in entries])  # fmt: skip
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            self._last = entry
-            return entry
+            self._last = entries[-1]
+            return entries
 
     # ----------------------------------------------------------------- reading
 
@@ -277,7 +339,7 @@ class Ledger:
             )
 
     async def run(self, fn: Any, *args: Any) -> Any:
-        """Run a blocking ledger call on the writer thread (ordered with appends)."""
+        """Run a blocking ledger call on the writer thread, after the appends queued before it."""
         if self._writer is None:
             raise LedgerError(f"ledger {self.path} is closed")
         return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
@@ -286,7 +348,8 @@ class Ledger:
 
     def close(self) -> None:
         """Wait for queued appends, then close the file. Safe to call twice."""
-        writer, self._writer = self._writer, None
+        with self._pending_lock:  # no append is queued behind the shutdown
+            writer, self._writer = self._writer, None
         if writer is not None:
             writer.shutdown(wait=True)
         with self._lock, self._read_lock:

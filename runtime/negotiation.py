@@ -156,6 +156,12 @@ class Buyer:
             why = f"the seller at {seller_url} is not dealt with ({exc.reason}): {exc}"
             return await self.settlement.end(self.deals.put(record), "declined", why)
         problem = await self._check_card(card, seller_url, expected_did)
+        if problem is not None:  # the card may be a cached one gone stale (another agent on that port)
+            try:
+                card = await self.messenger.connect(seller_url, fresh=True)
+                problem = await self._check_card(card, seller_url, expected_did)
+            except InvalidCard as exc:
+                problem = f"the seller at {seller_url} is not dealt with ({exc.reason}): {exc}"
         if problem is not None:  # recorded under the registered DID: the card's claim is not trusted
             record = DealRecord(peer=expected_did or card.did, thid=thid, role="buyer", item=item,
                                 token=self.token)  # fmt: skip
@@ -185,7 +191,10 @@ class Buyer:
                 return self.deals.get(peer, thid) or record
             record = self.deals.update(peer, thid, state="agreed", price=price_text(agreed))
             await record_event(self.ledger, record, "agreed", price=record.price, item=item)
-            return await self.settlement.settle(record, wallet, send)
+            # _check_card verified this very (peer, wallet) binding when the registry is set.
+            return await self.settlement.settle(
+                record, wallet, send, binding_verified=self.registry is not None
+            )
         except (SettlementError, ValueError) as exc:
             current = self.deals.get(peer, thid) or record
             if current.state in REFUNDABLE:

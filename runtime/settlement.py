@@ -140,9 +140,14 @@ class BuyerSettlement:
     deal_ttl: int = 3600
     origin: str = "rules-brain"
 
-    async def settle(self, record: DealRecord, seller_wallet: str, send: Send) -> DealRecord:
+    async def settle(
+        self, record: DealRecord, seller_wallet: str, send: Send, *, binding_verified: bool = False
+    ) -> DealRecord:
         """Take an agreed deal (`record.price`, `record.terms_hash`) through signing, funding and, when
-        the seller delivers at once, release. The record as it ends (released, funded, declined, …)."""
+        the seller delivers at once, release. The record as it ends (released, funded, declined, …).
+        `binding_verified`: this deal already checked `record.peer` <-> `seller_wallet` in AgentRegistry
+        (the buyer's card check); a wallet can never be re-bound to another DID there, so the check is
+        not repeated before funding (3 RPC calls a deal)."""
         ctx = self.executor.context
         token = ctx.token(_token_ref(record))
         terms: dict[str, Any] = {
@@ -160,7 +165,9 @@ class BuyerSettlement:
         if theirs is None:
             why = _peer_said(replies) or "the seller did not sign the deal"
             return await self.end(record, "declined", why)
-        problem = await self._check_seller(record, terms, theirs["body"].get("signature"))
+        problem = await self._check_seller(
+            record, terms, theirs["body"].get("signature"), bound=binding_verified
+        )
         if problem is not None:
             return await self.decline(record, send, problem)
         record = self.deals.update(record.peer, record.thid, state="signed", deal_id=mine.result["deal_id"])
@@ -223,9 +230,11 @@ class BuyerSettlement:
         body = envelope.body if isinstance(envelope.body, dict) else {}
         return [(await self.accept_delivery(record, body))[1]]
 
-    async def _check_seller(self, record: DealRecord, terms: Mapping[str, Any], signature: Any) -> str | None:
+    async def _check_seller(
+        self, record: DealRecord, terms: Mapping[str, Any], signature: Any, *, bound: bool = False
+    ) -> str | None:
         wallet = str(terms["seller"])
-        if self.registry is not None:
+        if self.registry is not None and not bound:
             try:
                 await self.registry.verify_binding(record.peer, wallet)
             except BindingError as exc:

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_keys.datatypes import PrivateKey
 from eth_utils.crypto import keccak
 
 from wallet.errors import InvalidKeyMaterial
+from wallet.typed_data import signable_typed_data
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Signer:
     def sign_typed_data(self, full_message: dict[str, Any]) -> bytes:
         """The 65-byte EIP-712 signature (r || s || v) of a full typed-data message (with EIP712Domain)."""
         # Hash and sign directly: Account.sign_typed_data adds ~50 % on top of the same two steps.
-        signable = encode_typed_data(full_message=full_message)
+        signable = signable_typed_data(full_message)
         digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
         v, r, s = self.__key.sign_msg_hash(digest).vrs
         return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])
