@@ -109,7 +109,8 @@ class InvalidPresentation(IdentityError):
     """A verifiable presentation failed a check.
 
     `reason` is one of: malformed, bad_proof, no_challenge, wrong_challenge, no_domain, wrong_domain,
-    wrong_holder, subject_not_holder, invalid_credential (then `credential_error` holds the cause).
+    wrong_holder, not_yet_valid, expired (a JWT VP's nbf / exp), subject_not_holder, invalid_credential
+    (then `credential_error` holds the cause).
     """
 
     def __init__(

@@ -7,12 +7,19 @@ caller's revocation check (revoked; revocation_unavailable when the check itself
 
 didkit enforces nbf/exp of JWT VCs itself, with no skew; a JWT VC inside the skew window is reported as
 not_yet_valid / expired with that explanation rather than as a bad proof.
+
+didkit's proof check (~2 ms for an LD proof: JSON-LD canonicalization) is remembered for credentials
+from did:key issuers (`ProofCache`): a did:key is its public key, resolved offline, so the same bytes
+verify the same way forever. A hit skips only didkit; every other check runs on every call.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -56,7 +63,7 @@ async def verify_credential(
     vc = _checked_jwt(text) if text.startswith("ey") else _checked(parse_credential(text))
     cid = vc.id
     moment = now or datetime.now(UTC)
-    errors = await didkit_bridge.proof_errors(text, _JWT_OPTIONS if vc.format == "jwt" else _LDP_OPTIONS)
+    errors = await _proof_errors(vc, text, moment)
     if errors and vc.format == "jwt":
         # didkit refuses a JWT VC outside [nbf, exp) with no skew and a vague message: say why.
         check_dates(vc, moment, timedelta(0))
@@ -78,6 +85,76 @@ async def verify_credential(
     if revocation is not None:
         await _check_revocation(vc, revocation)
     return VerifiedCredential._of(vc)
+
+
+async def _proof_errors(vc: Credential, text: str, now: datetime) -> list[str]:
+    """didkit's proof errors for `text`; [] without asking didkit when this exact did:key credential
+    verified before (then a JWT VC's nbf/exp are checked as didkit checks them: with no skew)."""
+    options = _JWT_OPTIONS if vc.format == "jwt" else _LDP_OPTIONS
+    key = PROOF_CACHE.key(vc, text, options)
+    if key is not None and PROOF_CACHE.holds(key):
+        if vc.format == "jwt":
+            check_dates(vc, now, timedelta(0))
+        return []
+    errors = await didkit_bridge.proof_errors(text, options)
+    if key is not None and not errors:
+        PROOF_CACHE.add(key)
+    return errors
+
+
+class ProofCache:
+    """A bounded LRU set of credentials whose proof didkit accepted: sha256 of (options, exact text).
+
+    Only credentials of did:key issuers go in (self-certifying and resolved offline: nothing outside the
+    bytes can change the answer), and not an LD proof with its own `expires` (a time-dependent proof).
+    Failures are never kept. didkit's one time-dependent check on such credentials, a JWT VC's nbf/exp,
+    is redone on each hit by the caller.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._keys: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()  # verification may run on several event loops (threads)
+
+    @staticmethod
+    def key(vc: Credential, text: str, options: str) -> bytes | None:
+        """The cache key of credential `vc`, whose exact text didkit checks with `options`; None when its
+        result must not be cached."""
+        if not vc.issuer.startswith("did:key:"):
+            return None
+        if isinstance(vc.document, dict):
+            proof = vc.document.get("proof")
+            if not isinstance(proof, dict) or "expires" in proof:
+                return None
+        return hashlib.sha256(f"{options}\0{text}".encode("utf-8", "surrogatepass")).digest()
+
+    def holds(self, key: bytes) -> bool:
+        """Whether `key`'s proof verified before (and mark it recently used)."""
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return True
+            return False
+
+    def add(self, key: bytes) -> None:
+        """Remember a proof that verified, dropping the least recently used past the bound."""
+        with self._lock:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+            while len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything (tests)."""
+        with self._lock:
+            self._keys.clear()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+PROOF_CACHE = ProofCache()
+"""The process's proof cache (identity.verification.verify_credential uses it)."""
 
 
 def _checked(vc: Credential) -> Credential:

@@ -212,7 +212,10 @@ def scoped_signer(
             )
         from identity.presentations import present
 
-        return await present(identity_key, list(params["credentials"]), params["challenge"], params["domain"])
+        credentials, challenge, domain = list(params["credentials"]), params["challenge"], params["domain"]
+        if params.get("format") == "ldp":
+            return await present(identity_key, credentials, challenge, domain, format="ldp")
+        return await present(identity_key, credentials, challenge, domain)  # a JWT VP
 
     def permit(op: str, params: Mapping[str, Any]) -> None:
         take(op, params)

@@ -279,7 +279,7 @@ class Buyer:
         wanted = self.required_credential
         if wanted is not None:
             vp = body.get("presentation")
-            if not isinstance(vp, dict):
+            if not isinstance(vp, str | dict):  # a JWT VP (what Sova sends) or an LD-proof VP object
                 said = str(body.get("presentation_error") or "it sent none")[:300]
                 return f"the seller presented no {wanted} credential ({said})"
             revocation = self.registry.is_revoked if self.registry is not None else None

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 IdentityOp = Literal["issue_credential", "present"]
 """Identity-key operations a narrow signer performs: `issue_credential` params {subject, type, claims,
-expires (ISO or None), format}; `present` params {credentials (texts), challenge, domain}."""
+expires (ISO or None), format}; `present` params {credentials (texts), challenge, domain, optional
+format: "jwt" (default, a compact JWT VP) or "ldp" (an LD-proof VP object)}."""
 
 
 class NarrowSigner(Protocol):
@@ -37,7 +38,8 @@ class NarrowSigner(Protocol):
 
     async def identity(self, op: IdentityOp, params: Mapping[str, Any]) -> Any:
         """Run identity-key operation `op` if (op, params) is an approved IdentityEffect; its result
-        (an `identity.Credential` for issue_credential, the presentation dict for present)."""
+        (an `identity.Credential` for issue_credential, the presentation for present: a JWT VP string,
+        or an LD-proof VP dict)."""
         ...
 
     def permit(self, op: str, params: Mapping[str, Any]) -> None:
