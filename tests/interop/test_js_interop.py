@@ -3,7 +3,8 @@
 - LD proofs (Ed25519Signature2020) with Digital Bazaar's @digitalbazaar/vc, contexts served from the
   installed npm packages and did:key documents derived locally (tools/interop/loader.mjs);
 - JWT VCs with jose, given the public key taken from the issuer's did:key;
-- presentations with vc.js for the expected challenge and domain.
+- LD presentations with vc.js for the expected challenge and domain; JWT presentations (Sova's DID-auth
+  default) with jose, for the expected audience (domain) and nonce (challenge).
 
 Needs `npm ci` in tools/interop (make setup does it). Skipped only when node itself is missing.
 """
@@ -111,9 +112,24 @@ async def test_presentations_verify_with_digital_bazaar_vc(
     issuer: IdentityKey, holder: IdentityKey, tmp_path: Path
 ) -> None:
     challenge, domain = new_challenge(), issuer.did
-    vp = await present(holder, await credentials(issuer, holder, "ldp"), challenge, domain)
+    vp = await present(holder, await credentials(issuer, holder, "ldp"), challenge, domain, format="ldp")
     path = write(tmp_path, "vp.json", json.dumps(vp))
     assert node("verify-vp.mjs", path, challenge, domain) == {"verified": True, "error": None}
     wrong = node("verify-vp.mjs", path, new_challenge(), domain)
     assert wrong["verified"] is False
     assert "challenge" in wrong["error"]
+
+
+async def test_jwt_presentations_verify_with_jose(
+    issuer: IdentityKey, holder: IdentityKey, tmp_path: Path
+) -> None:
+    challenge, domain = new_challenge(), issuer.did
+    vp = await present(holder, await credentials(issuer, holder, "jwt"), challenge, domain)
+    path = write(tmp_path, "vp.jwt", vp)
+    assert node("verify-jwt.mjs", path, domain, challenge) == {"verified": True, "error": None}
+    wrong = node("verify-jwt.mjs", path, domain, new_challenge())
+    assert wrong["verified"] is False
+    assert "nonce" in wrong["error"]
+    other = node("verify-jwt.mjs", path, holder.did, challenge)
+    assert other["verified"] is False
+    assert "aud" in other["error"]

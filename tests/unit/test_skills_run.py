@@ -55,6 +55,7 @@ async def test_present_credential_gives_a_presentation_the_verifier_accepts(
     outcome = await rig.executor.execute("present_credential", args, "peer:" + SELLER_KEY.did)
     assert outcome.status == "done", outcome.reasons
     assert outcome.result is not None
+    assert isinstance(outcome.result["presentation"], str)  # DID-auth presentations are JWT VPs
     verified = await verify_presentation(
         outcome.result["presentation"], "fresh-challenge", SELLER_KEY.did, [issuer.did], None
     )

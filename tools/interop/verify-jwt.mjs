@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Verify a Sova JWT credential with jose, given the Ed25519 public key taken from the issuer's
-// did:key (the `kid` header's DID, which must be the `iss` claim). Offline.
-// Usage: node verify-jwt.mjs FILE    (prints {"verified": bool, "error": ...}; exit 0 / 1 / 2)
+// Verify a Sova JWT credential (or, given AUDIENCE and NONCE, a JWT presentation) with jose, given the
+// Ed25519 public key taken from the issuer's / holder's did:key (the `kid` header's DID, which must be
+// the `iss` claim). Offline.
+// Usage: node verify-jwt.mjs FILE [AUDIENCE NONCE]   (prints {"verified": bool, "error": ...}; exit 0 / 1 / 2)
 import {readFileSync} from 'node:fs';
 import {decodeJwt, decodeProtectedHeader, importJWK, jwtVerify} from 'jose';
 import {finish} from './loader.mjs';
@@ -37,8 +38,8 @@ export function ed25519FromDidKey(did) {
   return raw.slice(2);
 }
 
-if(process.argv.length !== 3) {
-  process.stderr.write('usage: node verify-jwt.mjs CREDENTIAL.jwt\n');
+if(process.argv.length !== 3 && process.argv.length !== 5) {
+  process.stderr.write('usage: node verify-jwt.mjs CREDENTIAL.jwt | PRESENTATION.jwt AUDIENCE NONCE\n');
   process.exit(2);
 }
 try {
@@ -49,8 +50,14 @@ try {
   if(did !== iss) throw new Error(`kid ${kid} is not a key of the issuer ${iss}`);
   const x = Buffer.from(ed25519FromDidKey(did)).toString('base64url');
   const key = await importJWK({kty: 'OKP', crv: 'Ed25519', x}, 'EdDSA');
-  const {payload} = await jwtVerify(jwt, key, {algorithms: ['EdDSA'], issuer: did});
-  if(!payload.vc || typeof payload.vc !== 'object') throw new Error('no vc claim');
+  const [audience, nonce] = process.argv.slice(3);
+  const {payload} = await jwtVerify(jwt, key, {algorithms: ['EdDSA'], issuer: did, audience});
+  if(audience === undefined) {
+    if(!payload.vc || typeof payload.vc !== 'object') throw new Error('no vc claim');
+  } else {
+    if(!payload.vp || typeof payload.vp !== 'object') throw new Error('no vp claim');
+    if(payload.nonce !== nonce) throw new Error(`nonce ${payload.nonce} is not the challenge ${nonce}`);
+  }
   finish(true);
 } catch(e) {
   finish(false, `${e.code ?? e.name}: ${e.message}`);
