@@ -45,6 +45,7 @@ from identity import (  # noqa: E402
     verify_presentation,
 )
 from identity.issuance import build_credential, proof_options  # noqa: E402
+from identity.verification import PROOF_CACHE  # noqa: E402
 from identity.vocab import VERIFIED_SUPPLIER  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "identity.txt"
@@ -153,6 +154,7 @@ async def credential_rows(s: Scene, fmt: str, n: int) -> list[Row]:
         return result
 
     async def our_verify(i: int) -> object:
+        PROOF_CACHE.clear()  # like for like: didkit checks the proof each time on both sides
         return await verify_credential(text, trusted_issuers=s.trusted, revocation=s.not_revoked)
 
     verify_ours, verify_raw = await versus(our_verify, raw_verify, n)
@@ -172,6 +174,7 @@ async def distinct_jwt_row(s: Scene) -> Row:
 
     async def ours(i: int) -> object:
         text = texts[i % len(texts)]
+        PROOF_CACHE.clear()
         return await verify_credential(text, trusted_issuers=s.trusted, revocation=s.not_revoked)
 
     best_ours, best_raw = await versus(ours, raw, 3 * len(texts))
@@ -200,19 +203,24 @@ def envelope_rows(s: Scene, rounds: int) -> list[Row]:
     return rows
 
 
-async def handshake_row(s: Scene, rounds: int) -> Row:
-    """DID-auth: a fresh challenge, a VP with one LD credential, its full verification."""
+async def handshake_rows(s: Scene, rounds: int) -> list[Row]:
+    """DID-auth: a fresh challenge, a VP (LD proof, or JWT as Sova sends) with one LD credential, its
+    full verification. The credential is the same each time, as a seller's is: its proof is checked
+    once (the proof cache); its dates, trust and revocation every time."""
     vc = await s.issue("ldp")
+    rows = []
+    for label, fmt in (("LD VP", "ldp"), ("JWT VP", "jwt")):
 
-    async def handshake(i: int) -> object:
-        challenge = new_challenge()
-        vp = await present(s.holder, [vc], challenge, s.issuer.did)
-        return await verify_presentation(vp, challenge, s.issuer.did, s.trusted, s.not_revoked)
+        async def handshake(i: int, fmt: Any = fmt) -> object:
+            challenge = new_challenge()
+            vp = await present(s.holder, [vc], challenge, s.issuer.did, format=fmt)
+            return await verify_presentation(vp, challenge, s.issuer.did, s.trusted, s.not_revoked)
 
-    best = 0.0
-    for _ in range(rounds):
-        best = max(best, await rate(handshake, 10))
-    return Row("DID-auth handshake (present + verify, 1 LD VC)", best)
+        best = 0.0
+        for _ in range(rounds):
+            best = max(best, await rate(handshake, 10 if fmt == "ldp" else 100))
+        rows.append(Row(f"DID-auth handshake, {label} (present + verify, 1 LD VC)", best))
+    return rows
 
 
 async def measure(quick: bool) -> list[Row]:
@@ -223,7 +231,7 @@ async def measure(quick: bool) -> list[Row]:
     rows += await credential_rows(s, "jwt", 500 if quick else 3000)
     rows.append(await distinct_jwt_row(s))
     rows += envelope_rows(s, rounds)
-    rows.append(await handshake_row(s, rounds))
+    rows += await handshake_rows(s, rounds)
     return rows
 
 
@@ -245,7 +253,8 @@ def render(rows: list[Row]) -> str:
         lines.append(f"{r.name:<{w}}  {r.ours:>10,.0f}  {base}  {ratio}  {target:>12}  {result}".rstrip())
     lines.append("VC rows: 1 / median op time, ops interleaved one by one with raw didkit 0.3.3 on the same")
     lines.append("credential in one process (issue: same document, fresh id + date; verify: the same text).")
-    lines.append("Other rows: best of several rounds.")
+    lines.append("(our VC verify clears the proof cache each time). Other rows: best of several rounds;")
+    lines.append("handshakes present the same credential each time, so its proof hits the proof cache.")
     return "\n".join(lines) + "\n"
 
 
