@@ -68,8 +68,9 @@ async def verify_credential(
         # didkit refuses a JWT VC outside [nbf, exp) with no skew and a vague message: say why.
         check_dates(vc, moment, timedelta(0))
     if errors:
+        said = " ".join("; ".join(errors).split())[:200]  # didkit's words, on one line
         raise InvalidCredential(
-            f"credential {cid} does not verify: {'; '.join(errors)[:200]} (proof, issuer {vc.issuer}): it was"
+            f"credential {cid} does not verify: {said} (proof, issuer {vc.issuer}): it was"
             " altered or not signed by its issuer; get the original from the issuer",
             reason="bad_proof",
             credential_id=cid,
