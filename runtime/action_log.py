@@ -12,8 +12,10 @@ those that never reached a key. Durability (runtime.ledger_sync): a `decision` t
 on (allow, escalate) and an `approval` are barriers, fsynced before the skill runs or operators are
 asked; a denial and an `effect` are not (nothing leaves the process on their account: a denial stops
 the action, and the effect's result is already out, on-chain or in the reply the next barrier covers),
-so they reach the disk with the next barrier or within a second. Data is made JSON-safe for the ledger's canonical form (integers beyond
-±2**53 and non-finite floats become strings, bytes become 0x hex).
+so they reach the disk with the next barrier or within a second.
+
+Data is made JSON-safe for the ledger's canonical form (integers beyond ±2**53 and non-finite floats
+become strings, bytes become 0x hex).
 """
 
 from __future__ import annotations

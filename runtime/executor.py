@@ -138,7 +138,8 @@ class Executor:
                 return refused
         if self.paused:
             reasons = [f"the agent is paused ({self.pause_reason})"]
-            await record.write("decision", {"stage": "pause", "verdict": "deny", "reasons": reasons}, barrier=False)
+            denial = {"stage": "pause", "verdict": "deny", "reasons": reasons}
+            await record.write("decision", denial, barrier=False)
             return record.outcome("denied", reasons=reasons, approval_id=approval_id)
         reservation = None
         if skill.spends and planned.intent.amount is not None:

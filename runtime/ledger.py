@@ -60,7 +60,6 @@ from runtime.ledger_format import (
     genesis_fields,
 )
 from runtime.ledger_group import Pending, settle
-from runtime.ledger_sync import FLUSH_INTERVAL, FlushTimer, fsync_wal, set_synchronous
 from runtime.ledger_store import (
     ANCHOR_COLUMNS,
     COLUMNS,
@@ -72,6 +71,7 @@ from runtime.ledger_store import (
     read_entry,
     read_last,
 )
+from runtime.ledger_sync import FLUSH_INTERVAL, FlushTimer, fsync_wal, set_synchronous
 
 __all__ = [
     "ANCHOR",
