@@ -9,6 +9,14 @@ it later still records the spend, because the money did move.
 Each reserve is one `BEGIN IMMEDIATE` transaction on a WAL database, so reservers in many threads and
 processes sharing the file serialize on SQLite's write lock. Amounts are integers in base units, stored
 as text (18-decimal tokens overflow SQLite's 64-bit integers) and summed in Python.
+
+Durability (decision): reserve / commit / release commit with synchronous=FULL (fsynced: money limits
+must survive a power cut). `note_action`, the rate-limit count run before every action, commits with
+synchronous=NORMAL: the row is in the WAL before it returns, so a killed process loses nothing, and a
+power cut loses at most the counts of the last moments before it (the next FULL commit or checkpoint
+syncs them) — an under-count of a few recent actions for one rate window, never money. It drops rows
+older than a day at most once a minute, not on every call. Reads (`facts_for`, `spent`) run in a
+deferred transaction: one consistent snapshot, no write lock, nothing to commit.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from policies.intent import Facts
 from policies.units import TokenInfo, format_units, normalize_id
 
 DAY = 86_400.0
+PRUNE_EVERY = 60.0  # seconds between two purges of an agent's day-old action rows
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spends (
     id TEXT PRIMARY KEY, agent TEXT NOT NULL, token TEXT NOT NULL, counterparty TEXT,
@@ -101,6 +110,7 @@ class Budget:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._pruned: dict[str, float] = {}  # agent -> when its old action rows were last dropped
         with self._tx() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
@@ -118,16 +128,22 @@ class Budget:
                 db.execute("PRAGMA synchronous=FULL")
             except sqlite3.Error as exc:
                 raise BudgetError(f"cannot open the budget database {self.path}: {exc}") from None
-            self._local.db = db
+            self._local.db, self._local.full = db, True
             with self._lock:
                 self._all.append(db)
         return db
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, durable: bool = True, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on this thread's connection. `write`: BEGIN IMMEDIATE (the write lock from
+        the start, so a check and its insert are atomic); else a deferred read (one snapshot, no lock).
+        `durable`: the commit is fsynced (synchronous=FULL) or not (NORMAL; see the module docstring)."""
         db = self._db()
         try:
-            db.execute("BEGIN IMMEDIATE")
+            if write and self._local.full is not durable:
+                db.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+                self._local.full = durable
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
             raise BudgetError(f"budget database {self.path} is busy or broken: {exc}") from None
         try:
@@ -228,7 +244,7 @@ class Budget:
     def spent(self, agent: str, token: TokenInfo | str, counterparty: str | None = None) -> int:
         """Base units committed or held in the last 24 h, in all or with one counterparty."""
         key, _ = _token_key(token)
-        with self._tx() as db:
+        with self._tx(write=False) as db:
             rows = self._window(db, agent, key, self._clock())
         party = None if counterparty is None else normalize_id(counterparty)
         return sum(int(a) for c, a in rows if counterparty is None or c == party)
@@ -236,10 +252,17 @@ class Budget:
     # --- actions and facts ---------------------------------------------------------------------
 
     def note_action(self, agent: str) -> None:
-        """Count one action of `agent` now, for rate limits (entries older than a day are dropped)."""
+        """Count one action of `agent` now, for rate limits. Not fsynced (see the module docstring);
+        rows older than a day are dropped at most every PRUNE_EVERY seconds (counts only look back a
+        rate period of at most a day, so a few stale rows change nothing)."""
         now = self._clock()
-        with self._tx() as db:
-            db.execute("DELETE FROM actions WHERE agent = ? AND at < ?", (agent, now - DAY))
+        with self._lock:
+            prune = now - self._pruned.get(agent, -PRUNE_EVERY) >= PRUNE_EVERY
+            if prune:
+                self._pruned[agent] = now
+        with self._tx(durable=False) as db:
+            if prune:
+                db.execute("DELETE FROM actions WHERE agent = ? AND at < ?", (agent, now - DAY))
             db.execute("INSERT INTO actions VALUES (?, ?)", (agent, now))
 
     def facts_for(
@@ -253,7 +276,7 @@ class Budget:
         """Facts for `evaluate`: 24 h usage of `token` (committed + held), per counterparty too, actions
         in `period` (Policy.rate_period), counterparties ever paid plus `known`, and now."""
         now = self._clock()
-        with self._tx() as db:
+        with self._tx(write=False) as db:
             rows = self._window(db, agent, token.key, now) if token is not None else []
             actions = 0
             if period is not None:

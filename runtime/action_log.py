@@ -8,8 +8,14 @@ Every action gets an id; its entries share it:
     effect    {action, skill, origin, status: done | failed | denied, result? , error?, signed, refused}
 
 A denial writes its decision entry before the executor answers, so the log holds every attempt, also
-those that never reached a key. Data is made JSON-safe for the ledger's canonical form (integers beyond
-±2**53 and non-finite floats become strings, bytes become 0x hex).
+those that never reached a key. Durability (runtime.ledger_sync): a `decision` that lets the action go
+on (allow, escalate) and an `approval` are barriers, fsynced before the skill runs or operators are
+asked; a denial and an `effect` are not (nothing leaves the process on their account: a denial stops
+the action, and the effect's result is already out, on-chain or in the reply the next barrier covers),
+so they reach the disk with the next barrier or within a second.
+
+Data is made JSON-safe for the ledger's canonical form (integers beyond ±2**53 and non-finite floats
+become strings, bytes become 0x hex).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ _SAFE = 2**53 - 1
 class LedgerSink(Protocol):
     """Where decisions go: `runtime.ledger.Ledger` fits (its entry's `.seq` is kept in the Outcome)."""
 
-    def append_async(self, kind: str, data: dict[str, Any]) -> Awaitable[Any]: ...
+    def append_async(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Awaitable[Any]: ...
 
 
 class LedgerDown(Exception):
@@ -85,11 +91,12 @@ class ActionLog:
         self.sink, self.action_id, self.skill, self.origin = sink, action_id, skill, origin
         self.seqs: list[int] = []
 
-    async def write(self, kind: str, data: Mapping[str, Any]) -> None:
-        """Append one entry; LedgerDown when the ledger cannot take it."""
+    async def write(self, kind: str, data: Mapping[str, Any], *, barrier: bool = True) -> None:
+        """Append one entry (fsynced before this returns when `barrier`); LedgerDown when the ledger
+        cannot take it."""
         body = jsonable({"action": self.action_id, "skill": self.skill, "origin": self.origin, **data})
         try:
-            entry = await self.sink.append_async(kind, body)
+            entry = await self.sink.append_async(kind, body, barrier=barrier)
         except Exception as exc:
             raise LedgerDown(f"the ledger refused a {kind} entry ({type(exc).__name__}: {exc})") from exc
         seq = getattr(entry, "seq", None)
@@ -97,8 +104,9 @@ class ActionLog:
             self.seqs.append(seq)
 
     async def deny(self, stage: str, reasons: list[str], **data: Any) -> Outcome:
-        """Log a denial at `stage` and answer it."""
-        await self.write("decision", {"stage": stage, "verdict": "deny", "reasons": reasons, **data})
+        """Log a denial at `stage` and answer it (not a barrier: the action stops here)."""
+        data = {"stage": stage, "verdict": "deny", "reasons": reasons, **data}
+        await self.write("decision", data, barrier=False)
         return self.outcome("denied", reasons=reasons)
 
     def outcome(

@@ -123,8 +123,11 @@ class Executor:
             )
         decision = evaluate(self.policy, planned.intent, facts)
         args_json = planned.args.model_dump(mode="json")
+        # A barrier unless it denies: it is on disk before the skill runs (DESIGN §3) or operators are asked.
         await record.write(
-            "decision", {"stage": "policy", **_decision(decision), **planned.describe(), "args": args_json}
+            "decision",
+            {"stage": "policy", **_decision(decision), **planned.describe(), "args": args_json},
+            barrier=decision.verdict != "deny",
         )
         if decision.verdict == "deny":
             return record.outcome("denied", reasons=_deny_reasons(decision))
@@ -135,7 +138,8 @@ class Executor:
                 return refused
         if self.paused:
             reasons = [f"the agent is paused ({self.pause_reason})"]
-            await record.write("decision", {"stage": "pause", "verdict": "deny", "reasons": reasons})
+            denial = {"stage": "pause", "verdict": "deny", "reasons": reasons}
+            await record.write("decision", denial, barrier=False)
             return record.outcome("denied", reasons=reasons, approval_id=approval_id)
         reservation = None
         if skill.spends and planned.intent.amount is not None:
@@ -229,13 +233,13 @@ class Executor:
             if not isinstance(exc, SkillError):
                 log.warning("skill %s failed: %s: %s", skill.name, type(exc).__name__, exc)
             reason = _error_line(exc)
-            await record.write("effect", {"status": status, "error": reason, **_audit(audit)})
+            await record.write("effect", {"status": status, "error": reason, **_audit(audit)}, barrier=False)
             return record.outcome(status, reasons=[reason], approval_id=approval_id)
         except BaseException:  # cancelled: keep the budget honest, then let it through
             await asyncio.shield(self._settle(reservation, moved=audit.tx_signed))
             raise
         await self._settle(reservation, moved=True)
-        await record.write("effect", {"status": "done", "result": result, **_audit(audit)})
+        await record.write("effect", {"status": "done", "result": result, **_audit(audit)}, barrier=False)
         return record.outcome("done", result=result, approval_id=approval_id)
 
     # ----------------------------------------------------------------- budget

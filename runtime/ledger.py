@@ -5,18 +5,23 @@ The format (what is hashed, what is signed) is in `runtime.ledger_format`; check
 `runtime.ledger_verify`; anchoring Merkle roots on-chain is `runtime.ledger_anchor`; inclusion proofs are
 `runtime.ledger_proof`.
 
-Writing (decision): there is one writer per file, and no entry is reported written before it is durable
-(synchronous=FULL: the WAL is fsynced at the commit that holds it). `append` is the blocking call,
-serialized by a lock, one entry per commit. Asyncio callers use `append_async` (or `append_many_async`),
-which canonicalizes the data at the call (so a bad value fails at once, and later changes to the dict do
-not leak in) and queues the rest — sign, insert, fsync — for the ledger's own single writer thread. The
-event loop never waits for the disk, and entries get their seqs in the order callers asked.
+Writing (decision): there is one writer per file, and no entry is reported written before its commit is
+done, so it survives the process being killed. Durability against a power cut follows the barrier rule
+of `runtime.ledger_sync`: an append is a barrier by default (fsynced before its caller hears of it);
+callers opt out (`barrier=False`) for entries after which nothing leaves the process, and those reach
+the disk with the next barrier or within `FLUSH_INTERVAL` (1 s). `synced_seq` says how far the chain is
+fsynced. `append` is the blocking call, serialized by a lock. Asyncio callers use `append_async` (or
+`append_many_async`), which canonicalizes the data at the call (so a bad value fails at once, and later
+changes to the dict do not leak in) and queues the rest — sign, insert, commit — for the ledger's own
+single writer thread. The event loop never waits for the disk, and entries get their seqs in the order
+callers asked.
 
 Group commit: the writer takes every entry queued while it was busy and writes them in one transaction
-(BEGIN IMMEDIATE … COMMIT, one fsync), in queue order, at most `GROUP_MAX` at a time; each caller's
-future is resolved only after that commit, so durability per entry is unchanged: an awaited entry is on
-disk, and a power cut loses only entries whose callers were still waiting. A group is written whole or
-not at all: when its commit fails, every caller in it gets the error and nothing of it is in the chain.
+(BEGIN IMMEDIATE … COMMIT), in queue order, at most `GROUP_MAX` at a time, fsynced when any of them is a
+barrier; each caller's future is resolved only after that commit, so an awaited barrier is on disk, and
+a power cut loses only barriers whose callers were still waiting (and non-barriers of the last second).
+A group is written whole or not at all: when its commit fails, every caller in it gets the error and
+nothing of it is in the chain.
 A dedicated thread rather than `asyncio.to_thread` keeps the ledger off the shared default executor,
 where a slow job (an scrypt unlock) would hold appends up. bench/ledger.py measures the loop's longest
 stall during concurrent appends.
@@ -66,6 +71,7 @@ from runtime.ledger_store import (
     read_entry,
     read_last,
 )
+from runtime.ledger_sync import FLUSH_INTERVAL, FlushTimer, fsync_wal, set_synchronous
 
 __all__ = [
     "ANCHOR",
@@ -123,7 +129,7 @@ def _normal_address(wallet: str) -> str:
 class Ledger:
     """One agent's ledger, open for appending. Build it with `Ledger.open(path, key, wallet)`."""
 
-    def __init__(self, path: Path, key: IdentityKey, wallet: str) -> None:
+    def __init__(self, path: Path, key: IdentityKey, wallet: str, flush_interval: float = FLUSH_INTERVAL):
         self.path = path
         self.did = key.did
         self.wallet = wallet
@@ -141,13 +147,21 @@ class Ledger:
         self._pending: deque[Pending] = deque()
         self._pending_lock = threading.Lock()
         self._draining = False
+        # Durability (runtime.ledger_sync): the connection's synchronous mode, the newest fsynced seq, and
+        # the flush that follows an unsynced commit.
+        self._full = True  # connect_writer's default
+        self._synced = 0
+        self._flush_timer = FlushTimer(flush_interval, self._flush_soon)
 
     @classmethod
-    def open(cls, path: str | Path, key: IdentityKey, wallet: str) -> Ledger:
+    def open(
+        cls, path: str | Path, key: IdentityKey, wallet: str, *, flush_interval: float = FLUSH_INTERVAL
+    ) -> Ledger:
         """Open (creating it with its genesis entry) the ledger at `path` for the agent whose identity key
         is `key` and whose wallet is `wallet`. LedgerError when the file belongs to another DID or wallet;
-        LedgerTampered when its last entry does not verify (nothing is appended to a broken chain)."""
-        ledger = cls(Path(path), key, _normal_address(wallet))
+        LedgerTampered when its last entry does not verify (nothing is appended to a broken chain).
+        `flush_interval`: the longest a non-barrier entry waits for its fsync (seconds)."""
+        ledger = cls(Path(path), key, _normal_address(wallet), flush_interval)
         try:
             ledger._start()
         except BaseException:
@@ -181,6 +195,9 @@ class Ledger:
             )
         self._check_tail(last)
         self._last = last
+        # What a killed process left committed but maybe unsynced is made durable before anything new.
+        fsync_wal(self.path)
+        self._synced = last.seq
 
     def _check_tail(self, last: Entry) -> None:
         problem = None
@@ -199,28 +216,41 @@ class Ledger:
 
     # ----------------------------------------------------------------- writing
 
-    def append(self, kind: str, data: dict[str, Any]) -> Entry:
-        """Append one entry and commit it durably; the entry as stored. Blocks for the fsync."""
-        return self._append_raw(kind, canonical_data(kind, data))
+    @property
+    def synced_seq(self) -> int:
+        """The newest seq known to be fsynced (it and every entry before it survive a power cut). An
+        awaited barrier entry is always at or below it; a non-barrier one may be above it for up to the
+        flush interval."""
+        return self._synced
 
-    def append_async(self, kind: str, data: dict[str, Any]) -> asyncio.Future[Entry]:
+    def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Entry:
+        """Append one entry and commit it; the entry as stored. Blocks for the commit, and for the fsync
+        when `barrier` (see the module docstring)."""
+        return self._append_group([(kind, canonical_data(kind, data))], barrier)[0]
+
+    def append_async(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> asyncio.Future[Entry]:
         """`append` without blocking the event loop: `await ledger.append_async(kind, data)`.
 
         A plain function returning a future, on purpose: the data is canonicalized (and refused, with
         LedgerError) at the call, and the write is queued at the call, so entries take their seqs in
         the order the calls were made, whatever order the awaits run in. The future is resolved once the
-        group commit holding the entry is durable (see the module docstring)."""
-        return self._queue([(kind, canonical_data(kind, data))])[0]
+        group commit holding the entry is done, and fsynced when `barrier` (the default): pass
+        `barrier=False` only for an entry after which nothing leaves the process."""
+        return self._queue([(kind, canonical_data(kind, data))], barrier)[0]
 
-    def append_many_async(self, items: list[tuple[str, dict[str, Any]]]) -> asyncio.Future[list[Entry]]:
+    def append_many_async(
+        self, items: list[tuple[str, dict[str, Any]]], *, barrier: bool = True
+    ) -> asyncio.Future[list[Entry]]:
         """Several entries, in order, in one commit when they fit one group: `await` gives them all.
-        All are canonicalized at the call (one bad item refuses them all, nothing queued)."""
-        futures = self._queue([(kind, canonical_data(kind, data)) for kind, data in items])
+        All are canonicalized at the call (one bad item refuses them all, nothing queued). `barrier`
+        holds for the last (so, the fsync covering it, for all)."""
+        raws = [(kind, canonical_data(kind, data)) for kind, data in items]
+        futures = self._queue(raws, barrier)
         return asyncio.gather(*futures)
 
-    def _queue(self, raws: list[tuple[str, bytes]]) -> list[asyncio.Future[Entry]]:
+    def _queue(self, raws: list[tuple[str, bytes]], barrier: bool) -> list[asyncio.Future[Entry]]:
         loop = asyncio.get_running_loop()
-        items = [Pending(kind, raw, loop, loop.create_future()) for kind, raw in raws]
+        items = [Pending(kind, raw, loop, loop.create_future(), barrier) for kind, raw in raws]
         with self._pending_lock:
             writer = self._writer
             if writer is None:
@@ -242,7 +272,8 @@ class Ledger:
                     self._draining = False
                     return
             try:
-                entries = self._append_group([(item.kind, item.raw) for item in group])
+                barrier = any(item.barrier for item in group)
+                entries = self._append_group([(item.kind, item.raw) for item in group], barrier)
             except Exception as exc:  # every caller of the group learns it; nothing of it was written
                 settle(group, None, exc)
                 continue
@@ -253,14 +284,13 @@ class Ledger:
                 raise
             settle(group, entries, None)
 
-    def _append_raw(self, kind: str, raw: bytes) -> Entry:
-        return self._append_group([(kind, raw)])[0]
-
-    def _append_group(self, items: list[tuple[str, bytes]]) -> list[Entry]:
-        """Sign, chain and insert `items` in one transaction; the entries once the commit is durable."""
+    def _append_group(self, items: list[tuple[str, bytes]], barrier: bool) -> list[Entry]:
+        """Sign, chain and insert `items` in one transaction; the entries once it is committed (and
+        fsynced, with everything before it, when `barrier`)."""
         with self._lock:
             if self._closed:
                 raise LedgerError(f"ledger {self.path} is closed")
+            self._synchronous(full=barrier)
             prev = self._last
             seq = prev.seq + 1 if prev else 1
             entries: list[Entry] = []
@@ -289,7 +319,38 @@ class Ledger:
                 conn.execute("ROLLBACK")
                 raise
             self._last = entries[-1]
+            if barrier:
+                self._synced = self._last.seq
+            else:
+                self._flush_timer.arm()
             return entries
+
+    # ----------------------------------------------------------------- durability (runtime.ledger_sync)
+
+    def _synchronous(self, *, full: bool) -> None:
+        """Switch the writer connection's synchronous mode when it differs (under `_lock`)."""
+        if self._full is not full:
+            set_synchronous(self._conn, full)
+            self._full = full
+
+    def _flush_soon(self) -> None:
+        """On the flush timer's thread: queue the flush behind the appends (none after close)."""
+        with self._pending_lock:
+            if self._writer is not None:
+                self._writer.submit(self.flush)
+
+    def flush(self) -> None:
+        """fsync every committed entry now (blocking; the writer thread does it on its own at most a
+        flush interval after a non-barrier commit)."""
+        with self._lock:
+            if not self._closed:
+                self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        last = self._last
+        if last is not None and last.seq > self._synced:
+            fsync_wal(self.path)
+            self._synced = last.seq
 
     # ----------------------------------------------------------------- reading
 
@@ -333,10 +394,13 @@ class Ledger:
         """Insert or replace one row of the anchor cache (durably: it tells a restart what was sent)."""
         marks = ", ".join("?" * len(record.as_row()))
         with self._lock:
+            self._synchronous(full=True)  # its fsync covers every entry before it too
             self._conn.execute(
                 f"INSERT OR REPLACE INTO anchors ({ANCHOR_COLUMNS}) VALUES ({marks})",  # noqa: S608 - constants
                 record.as_row(),
             )
+            if self._last is not None:
+                self._synced = self._last.seq
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """Run a blocking ledger call on the writer thread, after the appends queued before it."""
@@ -347,15 +411,18 @@ class Ledger:
     # ----------------------------------------------------------------- closing
 
     def close(self) -> None:
-        """Wait for queued appends, then close the file. Safe to call twice."""
+        """Wait for queued appends, fsync what is unsynced, then close the file. Safe to call twice."""
         with self._pending_lock:  # no append is queued behind the shutdown
             writer, self._writer = self._writer, None
+        self._flush_timer.cancel()
         if writer is not None:
             writer.shutdown(wait=True)
         with self._lock, self._read_lock:
             if self._closed:
                 return
             self._closed = True
+            # Not left to the close's checkpoint: a reader in another process would prevent that one.
+            self._flush_locked()
             # The read-only connection first: the last one to close checkpoints the WAL into the file
             # and removes it, and only the writer may. A closed ledger is then one self-contained file.
             self._reader.close()

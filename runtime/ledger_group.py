@@ -1,5 +1,5 @@
 """Group commit's hand-back for `runtime.ledger.Ledger`: the queued appends, and resolving their futures on
-their event loops once the commit that holds them is durable (or failed)."""
+their event loops once the commit that holds them is done (or failed)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ from runtime.ledger_format import Entry
 
 
 class Pending:
-    """One queued `append_async`: what to write, and the future (of `loop`) its caller awaits."""
+    """One queued `append_async`: what to write, whether it is a barrier (fsynced before its future
+    resolves), and the future (of `loop`) its caller awaits."""
 
-    __slots__ = ("future", "kind", "loop", "raw")
+    __slots__ = ("barrier", "future", "kind", "loop", "raw")
 
-    def __init__(self, kind: str, raw: bytes, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Entry]):
-        self.kind, self.raw, self.loop, self.future = kind, raw, loop, future
+    def __init__(
+        self,
+        kind: str,
+        raw: bytes,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Entry],
+        barrier: bool = True,
+    ) -> None:
+        self.kind, self.raw, self.loop, self.future, self.barrier = kind, raw, loop, future, barrier
 
 
 def settle(group: list[Pending], entries: list[Entry] | None, error: BaseException | None) -> None:

@@ -46,8 +46,9 @@ _SELECT = f"SELECT {COLUMNS} FROM entries"  # noqa: S608 - constants only
 
 
 def connect_writer(path: Path) -> sqlite3.Connection:
-    """Open (creating with mode 0600 in a 0700 folder) the ledger file for writing: WAL, synchronous=FULL,
-    autocommit (each append runs its own BEGIN IMMEDIATE … COMMIT)."""
+    """Open (creating with mode 0600 in a 0700 folder) the ledger file for writing: WAL, synchronous=FULL
+    (the ledger lowers it to NORMAL for non-barrier commits: runtime.ledger_sync), autocommit (each
+    append runs its own BEGIN IMMEDIATE … COMMIT)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -60,7 +61,7 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
         conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: the WAL is fsynced at every commit, so an entry that `append` returned survives a power cut.
+        # FULL until told otherwise: the WAL is fsynced at each commit, so what returned survives a power cut.
         conn.execute("PRAGMA synchronous=FULL")
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > FORMAT_VERSION:

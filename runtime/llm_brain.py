@@ -225,4 +225,4 @@ class LlmDecider:
         }  # fmt: skip
         if why:
             entry["why_not_llm"] = why[:MAX_REASON]
-        await self.ledger.append("brain", entry)
+        await self.ledger.append("brain", entry, barrier=False)  # the move's own decision is the barrier

@@ -161,7 +161,8 @@ class Negotiator:
                 state = after
                 entries.append(out.entry())
                 replies.append(out.jws)
-            await self.log.write(entries)
+            # A barrier when signed replies leave the process right after (runtime.protocol_log).
+            await self.log.write(entries, barrier=bool(replies))
             self.threads.put(state)
         return replies
 
@@ -205,7 +206,7 @@ class Negotiator:
                     continue
                 entries.append(_entry_in(envelope, state.state))
                 delivery.replies.append(envelope)
-            await self.log.write(entries)
+            await self.log.write(entries, barrier=False)  # `out` already left; nothing leaves on this
             self.threads.put(state)
             delivery.state = state
         return delivery
@@ -215,7 +216,7 @@ class Negotiator:
         the thread does not move."""
         data = {"peer": out.to, "thid": out.thid, "type": out.type, "nonce": out.nonce, "reason": reason,
                 "why": one_line(why)}  # fmt: skip
-        await self.log.write([out.entry(), ("message_failed", data)])
+        await self.log.write([out.entry(), ("message_failed", data)], barrier=False)
 
     # ----------------------------------------------------------------- helpers
 
@@ -255,7 +256,7 @@ class Negotiator:
         """Write `rejected` (reason, one line, and what the message claimed, unverified), rate-limited."""
         entry = self.log.rejected(reason, why, jws)
         if entry is not None:
-            await self.log.write([entry])
+            await self.log.write([entry], barrier=False)
 
     def _lock(self, peer: str, thid: str) -> asyncio.Lock:
         lock = self._locks.get((peer, thid))

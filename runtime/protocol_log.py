@@ -6,6 +6,12 @@ thread's new state), `message_failed` (a message that did not get through: reaso
 from, nonce — unverified; never its content). Everything of one exchange is written together, in one
 commit when the sink can (`append_many`).
 
+Durability (runtime.ledger_sync): a write is fsynced before it returns only when it is a barrier, which
+`receive` asks for when it returns signed replies (they leave the process right after). A `message_in`
+alone, `rejected`, and what `complete` / `fail` write for a message already sent are not barriers: they
+reach the disk with the next barrier — at the latest the executor's decision before the next
+`send_message` — or within a second.
+
 Refusals cost the sender nothing, so their entries are rate-limited: at most `max_per_minute` are written,
 the rest are counted and the count goes into the next one written (`suppressed`).
 """
@@ -26,10 +32,11 @@ _MAX_CLAIMS = 256 * 1024
 
 class LedgerSink(Protocol):
     """Where protocol events are recorded: the agent's ledger (see `LedgerAdapter`) or a test list.
-    A sink may also have `async append_many(items)`, writing several entries in one commit."""
+    A sink may also have `async append_many(items, *, barrier=True)`, writing several entries in one
+    commit."""
 
-    async def append(self, kind: str, data: dict[str, Any]) -> Any:
-        """Record one entry durably; returns when it is written."""
+    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Any:
+        """Record one entry; returns when it is committed (and fsynced, when `barrier`)."""
         ...
 
 
@@ -41,16 +48,18 @@ class LedgerAdapter:
     def __init__(self, ledger: Any) -> None:
         self.ledger = ledger
 
-    async def append(self, kind: str, data: dict[str, Any]) -> Any:
+    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Any:
         """Append one entry."""
-        return await self.ledger.append_async(kind, data)
+        return await self.ledger.append_async(kind, data, barrier=barrier)
 
-    async def append_many(self, items: list[Item]) -> Any:
+    async def append_many(self, items: list[Item], *, barrier: bool = True) -> Any:
         """Append entries in order."""
         many = getattr(self.ledger, "append_many_async", None)
         if many is not None:
-            return await many(items)
-        return await asyncio.gather(*[self.ledger.append_async(kind, data) for kind, data in items])
+            return await many(items, barrier=barrier)
+        return await asyncio.gather(
+            *[self.ledger.append_async(kind, data, barrier=barrier) for kind, data in items]
+        )
 
 
 class ProtocolLog:
@@ -69,14 +78,15 @@ class ProtocolLog:
         self._in_window = 0
         self._suppressed = 0
 
-    async def write(self, entries: list[Item]) -> None:
-        """Write `entries` in order (one commit when the sink has `append_many`); returns once written."""
+    async def write(self, entries: list[Item], *, barrier: bool = True) -> None:
+        """Write `entries` in order (one commit when the sink has `append_many`); returns once written,
+        and fsynced when `barrier`."""
         many = getattr(self.sink, "append_many", None)
         if many is not None and len(entries) > 1:
-            await many(entries)
+            await many(entries, barrier=barrier)
             return
         for kind, data in entries:
-            await self.sink.append(kind, data)
+            await self.sink.append(kind, data, barrier=barrier)
 
     def rejected(self, reason: str, why: str, jws: Any = None) -> Item | None:
         """The `rejected` entry for a refused message, or None when over the rate limit (then counted)."""

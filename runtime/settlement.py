@@ -100,7 +100,7 @@ async def record_event(ledger: LedgerSink | None, record: DealRecord, event: str
     if ledger is None:
         return
     entry = {"thid": record.thid, "peer": record.peer, "role": record.role, "event": event, **data}
-    await ledger.append("deal", entry)
+    await ledger.append("deal", entry, barrier=False)  # bookkeeping: what leaves next has its own barrier
 
 
 def seller_signature_problem(

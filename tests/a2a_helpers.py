@@ -25,7 +25,7 @@ class ListLedger:
     def __init__(self) -> None:
         self.entries: list[tuple[str, dict[str, Any]]] = []
 
-    async def append(self, kind: str, data: dict[str, Any]) -> int:
+    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> int:
         self.entries.append((kind, dict(data)))
         return len(self.entries)
 

@@ -220,7 +220,7 @@ async def test_escalated_actions_wait_without_holding_up_others(rig: Rig) -> Non
 
 
 class BrokenLedger:
-    async def append_async(self, kind: str, data: dict[str, Any]) -> Any:
+    async def append_async(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Any:
         raise OSError("disk full")
 
 

@@ -47,7 +47,7 @@ class Sink:
     def __init__(self) -> None:
         self.entries: list[tuple[str, dict[str, Any]]] = []
 
-    async def append(self, kind: str, data: dict[str, Any]) -> None:
+    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> None:
         self.entries.append((kind, data))
 
     def moves(self) -> list[dict[str, Any]]:
