@@ -22,8 +22,7 @@ barrier; each caller's future is resolved only after that commit, so an awaited 
 a power cut loses only barriers whose callers were still waiting (and non-barriers of the last second).
 A group is written whole or not at all: when its commit fails, every caller in it gets the error and
 nothing of it is in the chain.
-A dedicated thread rather than `asyncio.to_thread` keeps the ledger off the shared default executor,
-where a slow job (an scrypt unlock) would hold appends up. bench/ledger.py measures the loop's longest
+The queue and the writer thread are `runtime.ledger_group`; bench/ledger.py measures the loop's longest
 stall during concurrent appends.
 A cancelled `append_async` may still write its entry: an entry is written whole or not at all, and a
 log line that says more than the caller saw is better than one that says less.
@@ -33,37 +32,34 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from identity.jcs import canonicalize
 from identity.keys import IdentityKey
 from runtime.ledger_format import (
     ANCHOR,
     FORMAT,
     GENESIS,
-    KIND_RE,
-    MAX_DATA_BYTES,
     ZERO_HASH,
     Entry,
     LedgerError,
     LedgerTampered,
     NotAnchored,
+    canonical_data,
     entry_body,
     entry_hash,
-    genesis_fields,
+    ledger_path,
+    normal_address,
+    now_ts,
 )
-from runtime.ledger_group import Pending, settle
+from runtime.ledger_group import GroupWriter
 from runtime.ledger_store import (
     ANCHOR_COLUMNS,
     COLUMNS,
     AnchorRecord,
+    check_opened,
     connect_reader,
     connect_writer,
     read_anchor_records,
@@ -87,43 +83,7 @@ __all__ = [
 ]
 
 
-GROUP_MAX = 256  # entries per group commit: bounds one transaction's size and its callers' wait
 _INSERT = f"INSERT INTO entries ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constants
-
-
-def ledger_path(home_root: Path, agent: str) -> Path:
-    """Where agent `agent`'s ledger lives under the state folder."""
-    return home_root / "agents" / agent / "ledger.sqlite"
-
-
-def canonical_data(kind: str, data: dict[str, Any]) -> bytes:
-    """The canonical bytes an entry of `kind` stores for `data`; LedgerError when either is unfit."""
-    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
-        raise LedgerError(
-            f"bad ledger entry kind {kind!r}: use 1-64 of a-z 0-9 _ . : - starting with a letter"
-        )
-    if not isinstance(data, dict):
-        raise LedgerError(f"ledger entry data must be a JSON object (a dict), not {type(data).__name__}")
-    try:
-        raw = canonicalize(data)
-    except ValueError as exc:
-        raise LedgerError(f"ledger entry {kind!r}: data is not JSON-able ({exc})") from None
-    if len(raw) > MAX_DATA_BYTES:
-        raise LedgerError(f"ledger entry {kind!r}: data is {len(raw)} bytes, over the {MAX_DATA_BYTES} limit")
-    return raw
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _normal_address(wallet: str) -> str:
-    from wallet.abi import checksum  # eth-utils: imported when a ledger is opened for writing only
-
-    try:
-        return checksum(wallet)
-    except (ValueError, TypeError):
-        raise LedgerError(f"{wallet!r} is not a wallet address (0x and 40 hex digits)") from None
 
 
 class Ledger:
@@ -140,13 +100,9 @@ class Ledger:
         # Readers get their own connection: under WAL they never wait for the writer's fsync.
         self._reader = connect_reader(path)
         self._read_lock = threading.Lock()
-        self._writer: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        self._writer = GroupWriter(str(path), self._append_group)
         self._last: Entry | None = None
         self._closed = False
-        # Group commit: appends waiting for the writer, and whether a drain job is queued for them.
-        self._pending: deque[Pending] = deque()
-        self._pending_lock = threading.Lock()
-        self._draining = False
         # Durability (runtime.ledger_sync): the connection's synchronous mode, the newest fsynced seq, and
         # the flush that follows an unsynced commit.
         self._full = True  # connect_writer's default
@@ -161,7 +117,7 @@ class Ledger:
         is `key` and whose wallet is `wallet`. LedgerError when the file belongs to another DID or wallet;
         LedgerTampered when its last entry does not verify (nothing is appended to a broken chain).
         `flush_interval`: the longest a non-barrier entry waits for its fsync (seconds)."""
-        ledger = cls(Path(path), key, _normal_address(wallet), flush_interval)
+        ledger = cls(Path(path), key, normal_address(wallet), flush_interval)
         try:
             ledger._start()
         except BaseException:
@@ -175,44 +131,11 @@ class Ledger:
             self._last = None
             self.append(GENESIS, {"did": self.did, "format": FORMAT, "wallet": self.wallet})
             return
-        genesis = read_entry(self._conn, 1)
-        try:
-            if genesis is None:
-                raise ValueError("it has no entry 1")
-            did, wallet = genesis_fields(genesis)
-        except ValueError as exc:
-            raise LedgerTampered(
-                f"ledger {self.path} has no valid genesis entry ({exc}): run `sova log verify`"
-            ) from None
-        if did != self.did:
-            raise LedgerError(
-                f"ledger {self.path} belongs to {did}, not to this agent's {self.did}: wrong file or key"
-            )
-        if wallet != self.wallet:
-            raise LedgerError(
-                f"ledger {self.path} is anchored by wallet {wallet}, not {self.wallet}: "
-                "wrong file or wallet key"
-            )
-        self._check_tail(last)
+        check_opened(self._conn, self.path, self.did, self.wallet, self._public, last)
         self._last = last
         # What a killed process left committed but maybe unsynced is made durable before anything new.
         fsync_wal(self.path)
         self._synced = last.seq
-
-    def _check_tail(self, last: Entry) -> None:
-        problem = None
-        if entry_hash(last.prev_hash, last.body()) != last.hash:
-            problem = "its hash does not match its content"
-        else:
-            try:
-                self._public.verify(last.sig, last.hash)
-            except InvalidSignature:
-                problem = "its signature is not this agent's"
-        if problem:
-            raise LedgerTampered(
-                f"ledger {self.path}: the last entry ({last.seq}) does not verify ({problem}); nothing is "
-                "appended to a broken chain: run `sova log verify` and restore the file from a backup"
-            )
 
     # ----------------------------------------------------------------- writing
 
@@ -236,7 +159,7 @@ class Ledger:
         the order the calls were made, whatever order the awaits run in. The future is resolved once the
         group commit holding the entry is done, and fsynced when `barrier` (the default): pass
         `barrier=False` only for an entry after which nothing leaves the process."""
-        return self._queue([(kind, canonical_data(kind, data))], barrier)[0]
+        return self._writer.queue([(kind, canonical_data(kind, data))], barrier)[0]
 
     def append_many_async(
         self, items: list[tuple[str, dict[str, Any]]], *, barrier: bool = True
@@ -245,44 +168,8 @@ class Ledger:
         All are canonicalized at the call (one bad item refuses them all, nothing queued). `barrier`
         holds for the last (so, the fsync covering it, for all)."""
         raws = [(kind, canonical_data(kind, data)) for kind, data in items]
-        futures = self._queue(raws, barrier)
+        futures = self._writer.queue(raws, barrier)
         return asyncio.gather(*futures)
-
-    def _queue(self, raws: list[tuple[str, bytes]], barrier: bool) -> list[asyncio.Future[Entry]]:
-        loop = asyncio.get_running_loop()
-        items = [Pending(kind, raw, loop, loop.create_future(), barrier) for kind, raw in raws]
-        with self._pending_lock:
-            writer = self._writer
-            if writer is None:
-                raise LedgerError(f"ledger {self.path} is closed")
-            self._pending.extend(items)
-            if not self._draining:
-                # One drain job at a time: it takes everything queued by then, so appends made while a
-                # commit is under way wait for the next one and share its fsync.
-                writer.submit(self._drain)
-                self._draining = True
-        return [item.future for item in items]
-
-    def _drain(self) -> None:
-        """On the writer thread: write what is queued, a group per commit, until nothing is left."""
-        while True:
-            with self._pending_lock:
-                group = [self._pending.popleft() for _ in range(min(GROUP_MAX, len(self._pending)))]
-                if not group:
-                    self._draining = False
-                    return
-            try:
-                barrier = any(item.barrier for item in group)
-                entries = self._append_group([(item.kind, item.raw) for item in group], barrier)
-            except Exception as exc:  # every caller of the group learns it; nothing of it was written
-                settle(group, None, exc)
-                continue
-            except BaseException as exc:  # the thread is going down: say so, and let a later append drain
-                settle(group, None, exc)
-                with self._pending_lock:
-                    self._draining = False
-                raise
-            settle(group, entries, None)
 
     def _append_group(self, items: list[tuple[str, bytes]], barrier: bool) -> list[Entry]:
         """Sign, chain and insert `items` in one transaction; the entries once it is committed (and
@@ -307,7 +194,7 @@ class Ledger:
                     )
                 prev_hash = prev.hash if prev else ZERO_HASH
                 for kind, raw in items:
-                    ts = _now()
+                    ts = now_ts()
                     digest = entry_hash(prev_hash, entry_body(seq, ts, kind, raw))
                     entry = Entry(seq, ts, kind, raw, prev_hash, digest, self._key.sign(digest))
                     entries.append(entry)
@@ -335,9 +222,7 @@ class Ledger:
 
     def _flush_soon(self) -> None:
         """On the flush timer's thread: queue the flush behind the appends (none after close)."""
-        with self._pending_lock:
-            if self._writer is not None:
-                self._writer.submit(self.flush)
+        self._writer.submit(self.flush)
 
     def flush(self) -> None:
         """fsync every committed entry now (blocking; the writer thread does it on its own at most a
@@ -404,19 +289,14 @@ class Ledger:
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """Run a blocking ledger call on the writer thread, after the appends queued before it."""
-        if self._writer is None:
-            raise LedgerError(f"ledger {self.path} is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+        return await self._writer.run(fn, *args)
 
     # ----------------------------------------------------------------- closing
 
     def close(self) -> None:
         """Wait for queued appends, fsync what is unsynced, then close the file. Safe to call twice."""
-        with self._pending_lock:  # no append is queued behind the shutdown
-            writer, self._writer = self._writer, None
+        self._writer.shutdown()
         self._flush_timer.cancel()
-        if writer is not None:
-            writer.shutdown(wait=True)
         with self._lock, self._read_lock:
             if self._closed:
                 return

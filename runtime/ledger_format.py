@@ -31,11 +31,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from eth_hash.auto import keccak
 
-from identity.jcs import json_string
+from identity.jcs import canonicalize, json_string
 from runtime.errors import CheckFailed, SovaError
 
 FORMAT = "sova-ledger/1"
@@ -179,3 +181,40 @@ def genesis_fields(entry: Entry) -> tuple[str, str]:
 
 def hex32(value: bytes) -> str:
     return "0x" + value.hex()
+
+
+def ledger_path(home_root: Path, agent: str) -> Path:
+    """Where agent `agent`'s ledger lives under the state folder."""
+    return home_root / "agents" / agent / "ledger.sqlite"
+
+
+def canonical_data(kind: str, data: dict[str, Any]) -> bytes:
+    """The canonical bytes an entry of `kind` stores for `data`; LedgerError when either is unfit."""
+    if not isinstance(kind, str) or not KIND_RE.fullmatch(kind):
+        raise LedgerError(
+            f"bad ledger entry kind {kind!r}: use 1-64 of a-z 0-9 _ . : - starting with a letter"
+        )
+    if not isinstance(data, dict):
+        raise LedgerError(f"ledger entry data must be a JSON object (a dict), not {type(data).__name__}")
+    try:
+        raw = canonicalize(data)
+    except ValueError as exc:
+        raise LedgerError(f"ledger entry {kind!r}: data is not JSON-able ({exc})") from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise LedgerError(f"ledger entry {kind!r}: data is {len(raw)} bytes, over the {MAX_DATA_BYTES} limit")
+    return raw
+
+
+def now_ts() -> str:
+    """The time stamp of an entry appended now."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normal_address(wallet: str) -> str:
+    """`wallet` checksummed; LedgerError when it is not an address."""
+    from wallet.abi import checksum  # eth-utils: imported when a ledger is opened for writing only
+
+    try:
+        return checksum(wallet)
+    except (ValueError, TypeError):
+        raise LedgerError(f"{wallet!r} is not a wallet address (0x and 40 hex digits)") from None

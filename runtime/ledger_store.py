@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.ledger_format import FORMAT_VERSION, Entry, LedgerError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from runtime.ledger_format import (
+    FORMAT_VERSION,
+    Entry,
+    LedgerError,
+    LedgerTampered,
+    entry_hash,
+    genesis_fields,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -169,3 +179,38 @@ def read_anchor_records(conn: sqlite3.Connection) -> list[AnchorRecord]:
     except sqlite3.DatabaseError:
         return []
     return [AnchorRecord.from_row(r) for r in rows]
+
+
+def check_opened(
+    conn: sqlite3.Connection, path: Path, did: str, wallet: str, public: Ed25519PublicKey, last: Entry
+) -> None:
+    """Before appending to an existing ledger: it is this agent's (genesis DID and wallet) and its last
+    entry verifies. LedgerError for another agent's file, LedgerTampered for a broken one."""
+    genesis = read_entry(conn, 1)
+    try:
+        if genesis is None:
+            raise ValueError("it has no entry 1")
+        owner, anchored_by = genesis_fields(genesis)
+    except ValueError as exc:
+        raise LedgerTampered(
+            f"ledger {path} has no valid genesis entry ({exc}): run `sova log verify`"
+        ) from None
+    if owner != did:
+        raise LedgerError(f"ledger {path} belongs to {owner}, not to this agent's {did}: wrong file or key")
+    if anchored_by != wallet:
+        raise LedgerError(
+            f"ledger {path} is anchored by wallet {anchored_by}, not {wallet}: wrong file or wallet key"
+        )
+    problem = None
+    if entry_hash(last.prev_hash, last.body()) != last.hash:
+        problem = "its hash does not match its content"
+    else:
+        try:
+            public.verify(last.sig, last.hash)
+        except InvalidSignature:
+            problem = "its signature is not this agent's"
+    if problem:
+        raise LedgerTampered(
+            f"ledger {path}: the last entry ({last.seq}) does not verify ({problem}); nothing is "
+            "appended to a broken chain: run `sova log verify` and restore the file from a backup"
+        )
