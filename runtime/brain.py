@@ -13,9 +13,10 @@ a price its own config or policy forbids. It needs no network and no model.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from typing import Literal, Protocol
+from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+from typing import Any, Literal, Protocol
 
 from runtime.config import RuleBrain
 
@@ -147,3 +148,23 @@ class RuleDecider:
             price = brain.offer(0, 0.0)
             return Move("counter", price, f"opening at {price} ({brain._describe()})")
         return brain.respond(s.their_price, s.round_no, s.elapsed)
+
+
+def price_text(price: Decimal) -> str:
+    """A price as it goes in a message body: a plain decimal string, no exponent, no trailing zeros."""
+    text = format(price.normalize(), "f")
+    return text
+
+
+def read_price(body: Mapping[str, Any]) -> Decimal:
+    """The `price` of a message body; ValueError when missing, not a decimal string, or not positive."""
+    raw = body.get("price")
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise ValueError("the offer has no price (a decimal string)")
+    try:
+        price = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError(f"the price {raw!r} is not a decimal number") from None
+    if not price.is_finite() or price <= 0:
+        raise ValueError(f"the price {raw!r} is not a positive amount")
+    return price

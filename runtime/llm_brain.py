@@ -40,10 +40,10 @@ from langchain_core.tools import BaseTool
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
-from runtime.brain import Move, RuleDecider, Situation
+from runtime.brain import Move, RuleDecider, Situation, price_text
 from runtime.config import LlmBrain
 from runtime.executor import Executor
-from runtime.llm_moves import DECISIONS, MAX_REASON, Ballot, decision_tools, one_line, price_text
+from runtime.llm_moves import DECISIONS, MAX_REASON, Ballot, decision_tools, one_line
 from runtime.protocol_log import LedgerSink
 from runtime.tools import LLM_ORIGIN, ExecutorMiddleware, skill_tools, tool_answer
 

@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 
 from runtime.action_log import jsonable
-from runtime.brain import Move, Situation
+from runtime.brain import Move, Situation, price_text
 
 DECISIONS = ("counter", "accept", "reject")
 MAX_REASON = 300
@@ -156,11 +156,6 @@ def _price(raw: Any) -> Decimal | None:
         return None
     # Beyond 10^18 token units is nonsense (and too big to round to the token's precision).
     return price if price.is_finite() and 0 < price < Decimal(10) ** 18 else None
-
-
-def price_text(price: Decimal) -> str:
-    """A price as people read it: "12", "22.666667" (no exponent, no trailing zeros)."""
-    return format(price.normalize(), "f")
 
 
 def one_line(text: Any) -> str:
