@@ -1,10 +1,15 @@
 """The replay store: envelope nonces seen, kept in SQLite until their envelope expires.
 
-`add` answers at once from SQLite (one primary-key lookup) plus the nonces not yet written; new nonces
-are written in small batches, at the latest `flush_interval` seconds after they arrive (a background
-thread does it when traffic stops), and always on `flush()` / `close()`. So a crash can lose at most
-the last `flush_interval` of nonces, and only for envelopes that are still within their `exp`.
-`flush_interval=0` commits every nonce before `add` returns (fully durable, ~3x slower).
+By default (`flush_interval=0`) `add` is one SQLite statement, one atomic commit: insert the nonce, or
+renew it if its envelope has expired, or change nothing when it is still live (a replay). So a nonce is
+on disk before its message is acted on, and two identical messages racing (threads or processes) cannot
+both pass. With WAL and synchronous=NORMAL the commit is a write to the WAL, no fsync (~30 µs of CPU).
+
+`flush_interval > 0` batches new nonces instead: `add` answers from SQLite plus the nonces not yet
+written, a background thread writes them at the latest `flush_interval` seconds after they arrive, and
+always on `flush()` / `close()`; a crash can lose the last `flush_interval` of nonces (for envelopes
+still within their `exp`). Cheaper only for bursts: with messages spread out, as in deals, every nonce
+costs a wake-up of that thread (and a GIL hand-off), which costs more than the inline commit.
 
 Each call does microseconds of SQLite work under a lock: fine to call from asyncio code.
 """
@@ -33,7 +38,10 @@ _UPSERT = (
     "INSERT INTO nonces (sender, nonce, expires) VALUES (?, ?, ?)"
     " ON CONFLICT (sender, nonce) DO UPDATE SET expires = excluded.expires"
 )
-DEFAULT_FLUSH_INTERVAL = 0.02
+# One statement, hence one atomic commit: a new nonce is inserted, an expired one renewed, a live one
+# left alone (0 rows changed = a replay).
+_CLAIM = _UPSERT + " WHERE nonces.expires < ?"
+DEFAULT_FLUSH_INTERVAL = 0.0
 _MAX_PENDING = 256
 
 
@@ -66,13 +74,15 @@ class ReplayStore:
             conn = self._connection()
             if moment >= self._next_purge:
                 self._purge(conn, moment)
+            if self.flush_interval <= 0:
+                return conn.execute(_CLAIM, (sender, nonce, expires, int(moment))).rowcount == 1
             pending = self._pending.get(key)
             if (pending is not None and pending >= moment) or conn.execute(
                 _LIVE, (sender, nonce, int(moment))
             ).fetchone():
                 return False
             self._pending[key] = expires
-            if self.flush_interval <= 0 or len(self._pending) >= _MAX_PENDING:
+            if len(self._pending) >= _MAX_PENDING:
                 self._write(conn)
             elif len(self._pending) == 1:
                 self._schedule_flush()

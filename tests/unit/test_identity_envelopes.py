@@ -7,8 +7,10 @@ import base64
 import json
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +176,34 @@ def test_nonces_reach_sqlite_within_the_flush_interval(tmp_path: Path) -> None:
         assert seen
     finally:
         store.close()
+
+
+def test_a_nonce_is_on_disk_when_add_returns(tmp_path: Path) -> None:
+    with ReplayStore(tmp_path / "r.db") as store:
+        assert store.add("did:key:a", "n1", 2_000_000_000)
+        with ReplayStore(tmp_path / "r.db") as other:  # another process's view of the file
+            assert not other.add("did:key:a", "n1", 2_000_000_000)
+
+
+@pytest.mark.parametrize(
+    ("interval", "connections"),
+    [(0.0, 2), (0.02, 1)],  # committing each nonce holds across connections; batching within one store
+)
+def test_identical_nonces_racing_pass_once(tmp_path: Path, interval: float, connections: int) -> None:
+    stores = [ReplayStore(tmp_path / "r.db", flush_interval=interval) for _ in range(connections)]
+    start = threading.Barrier(8)
+
+    def claim(i: int) -> bool:
+        start.wait()
+        return stores[i % connections].add("did:key:a", "same", 2_000_000_000)
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(claim, range(8)))
+    finally:
+        for store in stores:
+            store.close()
+    assert results.count(True) == 1
 
 
 def test_expired_nonces_are_purged_and_may_be_reused(tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ import random
 import shutil
 import struct
 import subprocess
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from identity import canonicalize
-from identity.jcs import format_number
+from identity.jcs import MAX_SAFE_INTEGER, canonical_text, format_number, written_text
 
 # RFC 8785 Appendix B: IEEE-754 bit patterns and their canonical text.
 RFC_NUMBERS = {
@@ -112,3 +115,50 @@ def test_random_doubles_match_ecmascript() -> None:
         (v, format_number(v), e) for v, e in zip(values, expected, strict=True) if format_number(v) != e
     ]
     assert mismatches == []
+
+
+# Strings that stress the fast path's assumptions: controls (short and \uXXXX escapes), '/', quotes,
+# U+2028/2029, U+E000..U+FFFF next to astral characters (UTF-16 vs code point order), lone surrogates.
+_TRICKY = st.sampled_from(
+    ["\x00", "\x1f", "\x7f", "\b", "\f", "\n", "\r", "\t", '"', "\\", "/", "\u2028", "\u2029", "\ue000",
+     "\uffff", "\ufb33", "\U0001f600", "\U00010000", "\ud800", "\udfff", "a", "\u00e9"]
+)  # fmt: skip
+_TEXT = st.one_of(st.text(), st.lists(_TRICKY, max_size=6).map("".join))
+_NUMBER = st.one_of(
+    st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(),
+)
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), _NUMBER, _TEXT),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.lists(inner, max_size=5).map(tuple),
+        st.dictionaries(st.one_of(_TEXT, st.text(alphabet="abcXYZ_09", max_size=4)), inner, max_size=5),
+    ),
+    max_leaves=20,
+)
+
+
+def _outcome(write: Callable[[object], str], value: object) -> str:
+    try:
+        return f"text {write(value)!r}"
+    except (ValueError, RecursionError) as exc:
+        return f"error {type(exc).__name__}: {exc}"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_JSON)
+def test_fast_path_writes_what_the_general_writer_writes(value: object) -> None:
+    assert _outcome(canonical_text, value) == _outcome(written_text, value)
+
+
+def test_fast_path_keeps_utf16_key_order_and_escapes() -> None:
+    text = '\x01\x1f\b\f\n\r\t\u2028\u2029/"\\'
+    data = {"\ufb33": 1, "\U0001f600": 2, "a/b": text, "n": [2**53 - 1, None]}
+    expected = (
+        '{"a/b":"\\u0001\\u001f\\b\\f\\n\\r\\t\u2028\u2029/\\"\\\\","n":[9007199254740991,null],'
+        '"\U0001f600":2,"\ufb33":1}'
+    )
+    assert canonical_text(data) == expected
+    assert canonical_text({"k": text}) == written_text({"k": text})
