@@ -2,12 +2,13 @@
 
 One deal is what `Buyer.buy` does in an agent (runtime/negotiation.py, runtime/settlement.py), nothing
 left out: fetch the seller's signed card, cfp with a DID-auth challenge, the seller's `propose` with a
-VerifiedSupplier presentation (LD proof) that the buyer verifies along with the seller's DID <-> wallet
-binding in AgentRegistry, 3 offers (propose, counter, counter) and an accept, both EIP-712 `Deal`
-signatures (each checked), approve + open escrow, the seller checks the escrow on-chain and delivers,
-the buyer checks the artifact against termsHash and releases. Every step goes through each agent's
-executor under its policy, every message is a signed envelope over real HTTP (uvicorn on loopback),
-every store is SQLite on disk (ledger with fsync, replay, threads, deals, budget, outbox).
+VerifiedSupplier presentation (a JWT VP holding the LD-proof credential) that the buyer verifies along
+with the seller's DID <-> wallet binding in AgentRegistry, 3 offers (propose, counter, counter) and an
+accept, both EIP-712 `Deal` signatures (each checked), approve + open escrow, the seller checks the
+escrow on-chain and delivers, the buyer checks the artifact against termsHash and releases. Every step
+goes through each agent's executor under its policy, every message is a signed envelope over real HTTP
+(uvicorn on loopback), every store is SQLite on disk (ledger fsynced at its barriers, replay, threads,
+deals, budget, outbox).
 
 Agents: each worker process holds whole pairs (buyer and seller, each with its own keys, stores,
 A2A server and chain client), as `sova agent run` would hold one agent; `--procs` sets how many worker
@@ -453,11 +454,12 @@ def render(configs: list[Config]) -> tuple[str, list[str]]:
         )
     msgs = sorted({m for c in configs for m in c.messages})
     lines += [
-        "A deal: card fetch, cfp + DID-auth (VerifiedSupplier LD presentation, registry binding),",
-        "3 offers and an accept, 2 EIP-712 Deal signatures, approve + open escrow, delivery, release;",
-        "all through each agent's executor, signed envelopes over HTTP on 127.0.0.1, SQLite stores",
-        "(ledger fsync). Agents in-process: each of `procs` worker processes holds whole pairs (a buyer",
-        "and a seller, each with its own keys, stores, A2A server and chain client).",
+        "A deal: card fetch, cfp + DID-auth (VerifiedSupplier JWT presentation of an LD credential,",
+        "registry binding), 3 offers and an accept, 2 EIP-712 Deal signatures, approve + open escrow,",
+        "delivery, release; all through each agent's executor, signed envelopes over HTTP on 127.0.0.1,",
+        "SQLite stores (ledger fsynced at its barriers). Agents in-process: each of `procs` worker",
+        "processes holds whole pairs (a buyer and a seller, each with its own keys, stores, A2A server",
+        "and chain client).",
         f"Thread messages per deal: {msgs}. Deals released within a {configs[0].window:.0f} s window after",
         "one warm-up deal per pair; latency from buy() called to released.",
         "chain tx/s: pre-signed ETH transfers, as many concurrent senders as pairs, each awaiting its",
