@@ -69,36 +69,31 @@ def _plain(value: Any) -> bool:
     (no call per leaf): this walk must stay well under the cost of the writer it saves."""
     kind = type(value)
     if kind is dict:
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str or not key.isascii():
                 return False
-            leaf = type(item)
-            if leaf is str or item is None or leaf is bool:
-                continue
-            if leaf is int:
-                if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                    continue
-                return False
-            if (leaf is dict or leaf is list or leaf is tuple) and _plain(item):
-                continue
-            return False
-        return True
-    if kind is list or kind is tuple:
-        for item in value:
-            leaf = type(item)
-            if leaf is str or item is None or leaf is bool:
-                continue
-            if leaf is int:
-                if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
-                    continue
-                return False
-            if (leaf is dict or leaf is list or leaf is tuple) and _plain(item):
+        items: Any = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return (
+            kind is str
+            or value is None
+            or kind is bool
+            or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+        )
+    for item in items:
+        leaf = type(item)
+        if leaf is str or item is None or leaf is bool:
+            continue
+        if leaf is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 continue
             return False
-        return True
-    if kind is str or value is None or kind is bool:
-        return True
-    return kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        if (leaf is dict or leaf is list or leaf is tuple) and _plain(item):
+            continue
+        return False
+    return True
 
 
 def _write(value: Any, out: list[str]) -> None:

@@ -14,16 +14,6 @@ from identity.verification import PROOF_CACHE, ProofCache
 from tests.unit.identity_support import FORMATS, check, supplier
 
 
-@pytest.fixture(scope="module")
-def issuer() -> IdentityKey:
-    return IdentityKey.generate()
-
-
-@pytest.fixture(scope="module")
-def subject() -> IdentityKey:
-    return IdentityKey.generate()
-
-
 @pytest.fixture
 def didkit_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The texts didkit is asked to check a credential proof of (the real didkit still answers)."""
