@@ -1,15 +1,16 @@
 """The replay store: envelope nonces seen, kept in SQLite until their envelope expires.
 
-By default (`flush_interval=0`) `add` is one SQLite statement, one atomic commit: insert the nonce, or
-renew it if its envelope has expired, or change nothing when it is still live (a replay). So a nonce is
-on disk before its message is acted on, and two identical messages racing (threads or processes) cannot
-both pass. With WAL and synchronous=NORMAL the commit is a write to the WAL, no fsync (~30 µs of CPU).
+By default (`flush_interval` 0.02 s) new nonces are batched: `add` answers from SQLite plus the nonces
+not yet written, a background thread writes them at the latest `flush_interval` seconds after they
+arrive, and always on `flush()` / `close()`; a crash can lose the last `flush_interval` of nonces (for
+envelopes still within their `exp`). Two identical messages racing in one process cannot both pass.
 
-`flush_interval > 0` batches new nonces instead: `add` answers from SQLite plus the nonces not yet
-written, a background thread writes them at the latest `flush_interval` seconds after they arrive, and
-always on `flush()` / `close()`; a crash can lose the last `flush_interval` of nonces (for envelopes
-still within their `exp`). Cheaper only for bursts: with messages spread out, as in deals, every nonce
-costs a wake-up of that thread (and a GIL hand-off), which costs more than the inline commit.
+`flush_interval=0` makes `add` one SQLite statement, one atomic commit: insert the nonce, or renew it
+if its envelope has expired, or change nothing when it is still live (a replay). A nonce is then on
+disk before its message is acted on, and identical messages racing across processes pass once. With
+WAL and synchronous=NORMAL the commit is a write to the WAL, no fsync (~30 µs of CPU). It is cheaper
+than batching when messages are spread out (no thread wake-up per nonce) and slower in bursts
+(bench/identity.py measures both).
 
 Each call does microseconds of SQLite work under a lock: fine to call from asyncio code.
 """
@@ -41,7 +42,7 @@ _UPSERT = (
 # One statement, hence one atomic commit: a new nonce is inserted, an expired one renewed, a live one
 # left alone (0 rows changed = a replay).
 _CLAIM = _UPSERT + " WHERE nonces.expires < ?"
-DEFAULT_FLUSH_INTERVAL = 0.0
+DEFAULT_FLUSH_INTERVAL = 0.02
 _MAX_PENDING = 256
 
 
