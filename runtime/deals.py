@@ -7,17 +7,14 @@ keeps what they meant: the price, the signed `Deal`, the escrow transactions, an
                 funded / delivered past the deadline -> refunded
                 a delivery that does not match the terms -> disputed
 
-Keyed like threads: (peer DID, thid). This agent process is the file's only writer (see
-runtime/sqlite_store.py): `get` of a recent deal is answered from memory, without SQL; every write is
-one small statement (tens of microseconds), fine to make from asyncio code. Thread safe; close() when
-done.
+Keyed like threads: (peer DID, thid). Each call is one small statement (tens of microseconds), fine to
+make from asyncio code. Thread safe; close() when done.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
@@ -25,7 +22,6 @@ from typing import Any, Final, Literal
 from runtime.sqlite_store import SqliteStore
 
 Role = Literal["buyer", "seller"]
-Row = tuple[Any, ...]
 REFUNDABLE: Final = ("funded", "delivered", "disputed")
 """States whose escrow a buyer may take back once the deadline has passed."""
 
@@ -81,55 +77,41 @@ class DealRecord:
     updated: float = field(default_factory=time.time)
 
 
-class DealStore(SqliteStore[Row]):
-    """Deal records in the SQLite file `path`; the `cache_size` most recent also in memory, as the rows
-    written (so each `get` parses fresh dicts, which a caller may change without touching the store)."""
+class DealStore(SqliteStore):
+    """Deal records in the SQLite file `path`."""
 
-    def __init__(self, path: str | os.PathLike[str], *, cache_size: int = 4096) -> None:
-        super().__init__(path, "deal store", _SCHEMA, cache_size=cache_size)
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(path, "deal store", _SCHEMA)
 
     def get(self, peer: str, thid: str) -> DealRecord | None:
         """The deal in thread (peer, thid), or None."""
         with self._lock:
-            row = self._row(self._db(), (peer, thid))
+            row = self._db().execute(f"{_SELECT} WHERE peer = ? AND thid = ?", (peer, thid)).fetchone()
         return None if row is None else _record(row)
 
     def put(self, record: DealRecord) -> DealRecord:
-        """Insert or replace a record (its `updated` set to now), committed before it returns; the
-        record as stored."""
-        with self._lock:
-            return self._put(self._before_write(), record)
-
-    def update(self, peer: str, thid: str, **changes: Any) -> DealRecord:
-        """Change some fields of an existing record (`txs` given is merged into the old ones)."""
-        with self._lock:  # read and write under one lock: no other thread's write slips in between
-            conn = self._before_write()
-            row = self._row(conn, (peer, thid))
-            if row is None:
-                raise KeyError(f"no deal in thread {thid[:60]} with {peer[:60]}")
-            current = _record(row)
-            if "txs" in changes:
-                changes["txs"] = {**current.txs, **changes["txs"]}
-            return self._put(conn, replace(current, **changes))
-
-    def _row(self, conn: sqlite3.Connection, key: tuple[str, str]) -> Row | None:
-        row = self._cached(key)
-        if row is None:
-            row = conn.execute(f"{_SELECT} WHERE peer = ? AND thid = ?", key).fetchone()
-            if row is not None:
-                self._remember(key, row)
-        return row
-
-    def _put(self, conn: sqlite3.Connection, record: DealRecord) -> DealRecord:
+        """Insert or replace a record (its `updated` set to now); the record as stored."""
         record = replace(record, updated=time.time())
         row = (
             record.peer, record.thid, record.role, record.state, record.item, record.token, record.price,
             record.terms_hash, json.dumps(record.deal), record.deal_id, record.deadline,
             json.dumps(record.txs, sort_keys=True), record.reason[:500], record.started, record.updated,
         )  # fmt: skip
-        conn.execute(f"INSERT OR REPLACE INTO deals ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)  # noqa: S608
-        self._remember((record.peer, record.thid), row)  # only once committed: no phantom on failure
+        with self._lock:
+            self._db().execute(
+                f"INSERT OR REPLACE INTO deals ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                row,
+            )
         return record
+
+    def update(self, peer: str, thid: str, **changes: Any) -> DealRecord:
+        """Change some fields of an existing record (`txs` given is merged into the old ones)."""
+        current = self.get(peer, thid)
+        if current is None:
+            raise KeyError(f"no deal in thread {thid[:60]} with {peer[:60]}")
+        if "txs" in changes:
+            changes["txs"] = {**current.txs, **changes["txs"]}
+        return self.put(replace(current, **changes))
 
     def all(self) -> list[DealRecord]:
         """Every deal, most recently updated first."""
@@ -154,7 +136,7 @@ class DealStore(SqliteStore[Row]):
         return [_record(r) for r in rows]
 
 
-def _record(row: Row) -> DealRecord:
+def _record(row: tuple[Any, ...]) -> DealRecord:
     (
         peer,
         thid,

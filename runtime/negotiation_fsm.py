@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
@@ -160,27 +161,29 @@ _COLUMNS = "peer, thid, role, state, offer_by, signed, last_type, messages, upda
 _SELECT = f"SELECT {_COLUMNS} FROM threads"  # noqa: S608 - constants only
 
 
-class ThreadStore(SqliteStore[ThreadState]):
-    """Thread states in the SQLite file `path` (mode 0600, WAL), the `cache_size` most recent also in
-    memory: this agent process is the file's only writer (see runtime/sqlite_store.py), so a `get` of
-    a recent thread needs no SQL; `put` is one small statement (tens of microseconds), fine to make
-    from asyncio code. Thread safe; close() when done."""
+class ThreadStore(SqliteStore):
+    """Thread states in the SQLite file `path` (mode 0600, WAL), the recent ones also cached in memory
+    (this process is the file's only writer). Each call is at most one small statement (tens of
+    microseconds), fine to make from asyncio code. Thread safe; close() when done."""
 
     def __init__(self, path: str | os.PathLike[str], *, cache_size: int = 4096) -> None:
-        super().__init__(path, "thread store", _SCHEMA, cache_size=cache_size)
+        super().__init__(path, "thread store", _SCHEMA)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str], ThreadState] = OrderedDict()
 
     def get(self, peer: str, thid: str) -> ThreadState | None:
         """The state of thread (peer, thid), or None when it was never opened."""
         key = (peer, thid)
         with self._lock:
-            state = self._cached(key)
+            state = self._cache.get(key)
             if state is not None:
+                self._cache.move_to_end(key)
                 return state
             row = self._db().execute(f"{_SELECT} WHERE peer = ? AND thid = ?", key).fetchone()
             if row is None:
                 return None
             state = _state(row)
-            self._remember(key, state)
+            self._remember(state)
         return state
 
     def put(self, state: ThreadState) -> None:
@@ -190,9 +193,14 @@ class ThreadStore(SqliteStore[ThreadState]):
             state.last_type, state.messages, state.updated,
         )  # fmt: skip
         with self._lock:
-            conn = self._before_write()
-            conn.execute(f"INSERT OR REPLACE INTO threads ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row)  # noqa: S608
-            self._remember((state.peer, state.thid), state)  # only once committed: no phantom on failure
+            self._db().execute(f"INSERT OR REPLACE INTO threads ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row)  # noqa: S608
+            self._remember(state)
+
+    def _remember(self, state: ThreadState) -> None:
+        self._cache[(state.peer, state.thid)] = state
+        self._cache.move_to_end((state.peer, state.thid))
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def all(self) -> list[ThreadState]:
         """Every thread, most recently updated first."""
