@@ -21,26 +21,55 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
+MAX_INT_DIGITS = 78
+"""Digits before the point: 2**256 - 1 has 78, so no amount a token can hold needs more."""
+MAX_FRACTION_DIGITS = 36
+"""Digits after the point: no token has more decimals than 36 (TokenInfo refuses more)."""
+_AMOUNT = re.compile(rf"[0-9]{{1,{MAX_INT_DIGITS}}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?")
+
+
 def parse_amount(value: object) -> Decimal:
-    """A decimal amount ≥ 0 from a string, an int or a Decimal; floats and the rest are refused."""
+    """A decimal amount ≥ 0 from a string, an int or a Decimal; floats and the rest are refused.
+
+    A string must be plain ASCII decimal digits with an optional fraction ("12", "12.5"): no sign,
+    exponent ("1e400"), separators, other scripts' digits ("٣٠") or more than 78 + 36 digits, so a
+    hostile amount is refused before it is stored, logged or computed with."""
     if isinstance(value, (bool, float)):
         raise ValueError(f'amounts are decimal strings, not floats: write "{value}" in quotes')
     if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
         number = value
     elif isinstance(value, str):
-        try:
-            number = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f'{value!r} is not a decimal amount: write a number like "12.5"') from None
+        text = value.strip(" \t")
+        if _AMOUNT.fullmatch(text) is None:
+            raise ValueError(_bad_amount(text))
+        return Decimal(text)
     else:
         raise ValueError(f'an amount must be a decimal string like "12.5", not {type(value).__name__}')
     if not number.is_finite():
         raise ValueError(f'amount {value!r} is not a finite number: write a number like "12.5"')
     if number < 0:
         raise ValueError(f'amount "{value}" is negative: amounts are ≥ 0, write e.g. "{-number}"')
+    exponent = number.as_tuple().exponent
+    if number.adjusted() >= MAX_INT_DIGITS or (isinstance(exponent, int) and -exponent > MAX_FRACTION_DIGITS):
+        raise ValueError(f"amount {value} is too large or too precise for any token")
     return number
+
+
+def _bad_amount(text: str) -> str:
+    shown = repr(text[:40] + ("…" if len(text) > 40 else ""))
+    if text.startswith("-") and _AMOUNT.fullmatch(text[1:]):
+        return f'amount "{text[:40]}" is negative: amounts are ≥ 0, write e.g. "{text[1:41]}"'
+    if any(c.isdigit() and not c.isascii() for c in text):
+        return f'{shown} is not a decimal amount: use the ASCII digits 0-9, like "12.5"'
+    whole, _, fraction = text.partition(".")
+    if whole.isascii() and whole.isdigit() and (not fraction or (fraction.isascii() and fraction.isdigit())):
+        return (
+            f"amount {shown} has {len(whole)} digits before the point and {len(fraction)} after: no token "
+            f"holds more than {MAX_INT_DIGITS} before or {MAX_FRACTION_DIGITS} after"
+        )
+    return f'{shown} is not a decimal amount: write plain digits like "12.5" (no sign, exponent or separators)'
 
 
 def to_base_units(amount: Decimal, decimals: int) -> int:
