@@ -1,6 +1,6 @@
 """Intents, decisions, policy rules, the engine and budgets (issue 4). Presets live in policies/presets/."""
 
-from policies.budget import Budget, Refusal, Reservation, SpendLimits
+from policies.budget import ActionRate, Admitted, Budget, Refusal, Reservation, Spend, SpendLimits
 from policies.decision import Approval, Decision, Reason, Verdict, explain
 from policies.engine import Policy, compile_policy, evaluate
 from policies.errors import BudgetError, PolicyError, PolicyFileError
@@ -11,6 +11,8 @@ from policies.units import TokenInfo, TokenRegistry, format_units, parse_amount,
 
 __all__ = [
     "DEFAULT_SKILLS",
+    "ActionRate",
+    "Admitted",
     "Approval",
     "Budget",
     "BudgetError",
@@ -27,6 +29,7 @@ __all__ = [
     "Refusal",
     "Reservation",
     "RuleContext",
+    "Spend",
     "SpendLimits",
     "TokenInfo",
     "TokenRegistry",

@@ -6,6 +6,16 @@ executor then commits it when the money moved, or releases it when nothing was s
 released within the TTL stops counting (a crashed process cannot block a budget forever); committing
 it later still records the spend, because the money did move.
 
+A *hold* is a reservation with a key and its own end (`Spend.key`, `Spend.until`): what a buyer's deal
+signature commits. It counts for as long as it is live — past 24 h too, while the signature can still be
+used — and the same key is held once: signing one deal twice holds its amount once, and the escrow open
+that funds the deal takes the same key and commits it.
+
+`admit` is the executor's one step before an effect: it checks and counts the action against the rate
+limits and holds its spend in one transaction, so concurrent callers (one model turn's parallel tool
+calls, several turns, several processes) can never pass a limit together. `reserve` and `note_action`
+are its two halves, for callers that need only one.
+
 Each reserve is one `BEGIN IMMEDIATE` transaction on a WAL database, so reservers in many threads and
 processes sharing the file serialize on SQLite's write lock. Amounts are integers in base units, stored
 as text (18-decimal tokens overflow SQLite's 64-bit integers) and summed in Python.
@@ -33,7 +43,7 @@ from pathlib import Path
 
 from policies.errors import BudgetError
 from policies.intent import Facts
-from policies.units import TokenInfo, format_units, normalize_id
+from policies.units import TokenInfo, format_duration, format_units, normalize_id
 
 DAY = 86_400.0
 PRUNE_EVERY = 60.0  # seconds between two purges of an agent's day-old action rows
@@ -43,6 +53,7 @@ CREATE TABLE IF NOT EXISTS spends (
     amount TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('reserved', 'committed', 'released')),
     at REAL NOT NULL, expires_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS spends_window ON spends (agent, token, at);
+CREATE INDEX IF NOT EXISTS spends_held ON spends (agent, token, state, expires_at);
 CREATE TABLE IF NOT EXISTS actions (agent TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS actions_at ON actions (agent, at);
 """
@@ -84,9 +95,38 @@ class Reservation:
 
 
 @dataclass(frozen=True)
+class Spend:
+    """What an action takes from a budget: `amount` base units of `token` with `counterparty`, under
+    `limits`. `key` makes it a hold (held once per key; an existing live hold is taken as it is) and
+    `until` (unix seconds) ends it instead of the TTL."""
+
+    token: TokenInfo | str
+    counterparty: str | None
+    amount: int
+    limits: SpendLimits
+    key: str | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class ActionRate:
+    """At most `max` actions per `per`."""
+
+    max: int
+    per: timedelta
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An action `admit` counted, with the reservation of its spend (None when it spends nothing)."""
+
+    reservation: Reservation | None
+
+
+@dataclass(frozen=True)
 class Refusal:
-    """Why a reservation was refused: the limit (`per_action`, `per_day`, `per_counterparty_day`) and a
-    line for the user."""
+    """Why an action or a reservation was refused: the limit (`per_action`, `per_day`,
+    `per_counterparty_day`, `rate_limit`) and a line for the user."""
 
     limit: str
     message: str
@@ -176,39 +216,101 @@ class Budget:
         counterparty: str | None,
         amount: int,
         limits: SpendLimits,
+        *,
+        key: str | None = None,
+        until: float | None = None,
     ) -> Reservation | Refusal:
         """Hold `amount` base units of `token` for `agent` if the limits allow, atomically across
-        threads and processes; a Refusal says which limit stopped it."""
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise BudgetError(f"a reservation needs a positive amount in base units, got {amount!r}")
-        key, show = _token_key(token)
-        party = None if counterparty is None else normalize_id(counterparty)
-        if limits.per_action is not None and amount > limits.per_action:
-            return Refusal(
-                "per_action", f"{show(amount)} is over the per-action limit of {show(limits.per_action)}"
-            )
-        with self._tx() as db:
+        threads and processes; a Refusal says which limit stopped it. `key`/`until`: see `Spend`."""
+        found = self._admit(agent, (), Spend(token, counterparty, amount, limits, key, until), count=False)
+        return found if isinstance(found, Refusal) else _held(found)
+
+    def admit(
+        self, agent: str, *, rates: Iterable[ActionRate] = (), spend: Spend | None = None
+    ) -> Admitted | Refusal:
+        """Count one action of `agent` under `rates` and hold its `spend`, in one transaction: both or
+        neither. The Refusal names the limit that stopped it."""
+        return self._admit(agent, tuple(rates), spend, count=True)
+
+    def _admit(
+        self, agent: str, rates: tuple[ActionRate, ...], spend: Spend | None, *, count: bool
+    ) -> Admitted | Refusal:
+        if spend is not None:
+            amount = spend.amount
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+                raise BudgetError(f"a reservation needs a positive amount in base units, got {amount!r}")
+            per_action = spend.limits.per_action
+            if per_action is not None and amount > per_action:
+                _, show = _token_key(spend.token)
+                return Refusal(
+                    "per_action", f"{show(amount)} is over the per-action limit of {show(per_action)}"
+                )
+        now = self._clock()
+        prune = False
+        if count:
+            with self._lock:
+                prune = now - self._pruned.get(agent, -PRUNE_EVERY) >= PRUNE_EVERY
+                if prune:
+                    self._pruned[agent] = now
+        # An action that spends nothing commits without fsync (see the module docstring).
+        with self._tx(durable=spend is not None) as db:
             now = self._clock()
-            rows = self._window(db, agent, key, now)
-            day = sum(int(a) for _, a in rows)
-            if limits.per_day is not None and day + amount > limits.per_day:
-                return Refusal(
-                    "per_day",
-                    f"{show(day)} spent or held in the last 24 h + {show(amount)} would pass the daily "
-                    f"limit of {show(limits.per_day)}",
-                )
-            with_ = sum(int(a) for c, a in rows if c == party)
-            if limits.per_counterparty_day is not None and with_ + amount > limits.per_counterparty_day:
-                return Refusal(
-                    "per_counterparty_day",
-                    f"{show(with_)} spent or held with {counterparty} in the last 24 h + {show(amount)} "
-                    f"would pass the per-counterparty limit of {show(limits.per_counterparty_day)}",
-                )
-            reservation = Reservation(uuid.uuid4().hex, agent, key, party, amount, now + self._ttl)
-            db.execute(
-                "INSERT INTO spends VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?)",
-                (reservation.id, agent, key, party, str(amount), now, reservation.expires_at),
+            for rate in rates:
+                since = now - rate.per.total_seconds()
+                (done,) = db.execute(
+                    "SELECT COUNT(*) FROM actions WHERE agent = ? AND at > ?", (agent, since)
+                ).fetchone()
+                if done >= rate.max:
+                    per = format_duration(rate.per)
+                    return Refusal(
+                        "rate_limit", f"{done} actions in the last {per}: the limit is {rate.max} per {per}"
+                    )
+            reservation = None
+            if spend is not None:
+                held = self._hold(db, agent, spend, now)
+                if isinstance(held, Refusal):
+                    return held
+                reservation = held
+            if count:
+                if prune:
+                    db.execute("DELETE FROM actions WHERE agent = ? AND at < ?", (agent, now - DAY))
+                db.execute("INSERT INTO actions VALUES (?, ?)", (agent, now))
+        return Admitted(reservation)
+
+    def _hold(self, db: sqlite3.Connection, agent: str, spend: Spend, now: float) -> Reservation | Refusal:
+        key, show = _token_key(spend.token)
+        party = None if spend.counterparty is None else normalize_id(spend.counterparty)
+        expires = now + self._ttl if spend.until is None else max(spend.until, now + self._ttl)
+        if spend.key is not None:
+            row = db.execute(
+                "SELECT agent, token, counterparty, amount, state, expires_at FROM spends WHERE id = ?",
+                (spend.key,),
+            ).fetchone()
+            if row is not None and (row[4] == "committed" or (row[4] == "reserved" and row[5] > now)):
+                if (row[0], row[1], row[3]) != (agent, key, str(spend.amount)):
+                    raise BudgetError(f"hold {spend.key} is for another agent, token or amount")
+                return Reservation(spend.key, agent, key, row[2], int(row[3]), float(row[5]))
+        limits, amount = spend.limits, spend.amount
+        rows = self._window(db, agent, key, now)
+        day = sum(int(a) for _, a in rows)
+        if limits.per_day is not None and day + amount > limits.per_day:
+            return Refusal(
+                "per_day",
+                f"{show(day)} spent or held in the last 24 h + {show(amount)} would pass the daily "
+                f"limit of {show(limits.per_day)}",
             )
+        with_ = sum(int(a) for c, a in rows if c == party)
+        if limits.per_counterparty_day is not None and with_ + amount > limits.per_counterparty_day:
+            return Refusal(
+                "per_counterparty_day",
+                f"{show(with_)} spent or held with {spend.counterparty} in the last 24 h + {show(amount)} "
+                f"would pass the per-counterparty limit of {show(limits.per_counterparty_day)}",
+            )
+        reservation = Reservation(spend.key or uuid.uuid4().hex, agent, key, party, amount, expires)
+        db.execute(
+            "INSERT OR REPLACE INTO spends VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?)",
+            (reservation.id, agent, key, party, str(amount), now, expires),
+        )
         return reservation
 
     def commit(self, reservation: Reservation) -> None:
@@ -233,12 +335,16 @@ class Budget:
             )
 
     def _window(
-        self, db: sqlite3.Connection, agent: str, token: str, now: float
+        self, db: sqlite3.Connection, agent: str, token: str, now: float, exclude: str | None = None
     ) -> list[tuple[str | None, str]]:
+        """(counterparty, amount) of what counts now: spends committed in the last 24 h, and every live
+        reservation, however old (a hold lasts while its signature can be used)."""
         return db.execute(
             "SELECT counterparty, amount FROM spends WHERE agent = ? AND token = ? AND at > ? "
-            "AND (state = 'committed' OR (state = 'reserved' AND expires_at > ?))",
-            (agent, token, now - DAY, now),
+            "AND state = 'committed' AND id IS NOT ? "
+            "UNION ALL SELECT counterparty, amount FROM spends WHERE agent = ? AND token = ? "
+            "AND state = 'reserved' AND expires_at > ? AND id IS NOT ?",
+            (agent, token, now - DAY, exclude, agent, token, now, exclude),
         ).fetchall()
 
     def spent(self, agent: str, token: TokenInfo | str, counterparty: str | None = None) -> int:
@@ -252,18 +358,10 @@ class Budget:
     # --- actions and facts ---------------------------------------------------------------------
 
     def note_action(self, agent: str) -> None:
-        """Count one action of `agent` now, for rate limits. Not fsynced (see the module docstring);
-        rows older than a day are dropped at most every PRUNE_EVERY seconds (counts only look back a
-        rate period of at most a day, so a few stale rows change nothing)."""
-        now = self._clock()
-        with self._lock:
-            prune = now - self._pruned.get(agent, -PRUNE_EVERY) >= PRUNE_EVERY
-            if prune:
-                self._pruned[agent] = now
-        with self._tx(durable=False) as db:
-            if prune:
-                db.execute("DELETE FROM actions WHERE agent = ? AND at < ?", (agent, now - DAY))
-            db.execute("INSERT INTO actions VALUES (?, ?)", (agent, now))
+        """Count one action of `agent` now, for rate limits, checking none. Not fsynced (see the module
+        docstring); rows older than a day are dropped at most every PRUNE_EVERY seconds (counts only
+        look back a rate period of at most a day, so a few stale rows change nothing)."""
+        self._admit(agent, (), None, count=True)
 
     def facts_for(
         self,
@@ -272,12 +370,14 @@ class Budget:
         *,
         period: timedelta | None = None,
         known: Iterable[str] = (),
+        exclude: str | None = None,
     ) -> Facts:
         """Facts for `evaluate`: 24 h usage of `token` (committed + held), per counterparty too, actions
-        in `period` (Policy.rate_period), counterparties ever paid plus `known`, and now."""
+        in `period` (Policy.rate_period), counterparties ever paid plus `known`, and now. `exclude`: a
+        hold left out of the usage (the escrow open that takes a deal's hold is judged without it)."""
         now = self._clock()
         with self._tx(write=False) as db:
-            rows = self._window(db, agent, token.key, now) if token is not None else []
+            rows = self._window(db, agent, token.key, now, exclude) if token is not None else []
             actions = 0
             if period is not None:
                 since = now - period.total_seconds()
@@ -301,6 +401,11 @@ class Budget:
             known_counterparties=frozenset([p for (p,) in paid] + list(known)),
             now=datetime.fromtimestamp(now, UTC),
         )
+
+
+def _held(admitted: Admitted) -> Reservation:
+    assert admitted.reservation is not None
+    return admitted.reservation
 
 
 def _token_key(token: TokenInfo | str) -> tuple[str, Callable[[int], str]]:

@@ -5,8 +5,14 @@ What the rules mean:
 - Default deny. Only `allow_skills` grants: an intent whose skill no `allow_skills` rule lists is denied
   with "no rule allows skill X". Every other kind only restricts (deny) or escalates, and only the
   intents it applies to:
-  - `spend_limit`: spends (amount > 0) of its token; denies over `per_action`, over `per_day` counting
-    facts.spent_today, over `per_counterparty_day` counting facts.spent_today_with.
+  - `spend_limit`: intents with an amount > 0 of its token (transfers, approvals, a buyer's deal
+    signatures and escrow opens); denies over `per_action`, and, for intents whose `spend` is true (all
+    but approvals of the agent's own escrow), over `per_day` counting facts.spent_today, over
+    `per_counterparty_day` counting facts.spent_today_with.
+  - `deal_price`: the intents of its `for_skills` (sign_deal, open_escrow) with an amount of its token;
+    denies a deal over `max`.
+  - `spenders`: intents with a `spender` (approvals); denies a spender not listed. Without a
+    `spenders` rule only DealEscrow may be approved (the engine applies that default itself).
   - `counterparties`: intents with a counterparty; denies one on `deny` (matched by DID, address or
     agent name) and, when `allow` is non-empty, one not on it.
   - `require_credential`: the `for_skills` (default: every intent with a counterparty); denies unless
@@ -30,7 +36,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from policies.budget import SpendLimits
+from policies.budget import ActionRate, SpendLimits
 from policies.decision import Approval, Decision, Reason
 from policies.intent import Facts, Intent
 from policies.plan import (
@@ -38,24 +44,25 @@ from policies.plan import (
     Ctx,
     ReasonCache,
     allow_skills,
-    approval,
     contracts,
     counterparties,
     rate_limit,
     require_credential,
-    spend_limit,
     time_window,
 )
+from policies.plan_value import approval, deal_price, spend_limit, spenders
 from policies.rules import (
     AllowSkills,
     ApprovalRule,
     Contracts,
     Counterparties,
+    DealPrice,
     PolicyFile,
     RateLimit,
     RequireCredential,
     Rule,
     RuleContext,
+    Spenders,
     SpendLimit,
     TimeWindow,
 )
@@ -68,7 +75,7 @@ class Policy:
 
     __slots__ = (
         "_approvals", "_checks", "_default", "_limits", "_skills", "_unlimited",
-        "rate_period", "rules", "source", "tokens",
+        "rate_limits", "rate_period", "rules", "source", "tokens",
     )  # fmt: skip
 
     def __init__(self, file: PolicyFile, context: RuleContext, source: str) -> None:
@@ -81,7 +88,10 @@ class Policy:
         self._default, self._unlimited = ReasonCache(None, "default"), ReasonCache(None, "spend_limit")
         self.rate_period: timedelta | None = None
         """The rate_limit period: count facts.actions_last_period over it (None: no rate limit)."""
+        self.rate_limits: tuple[ActionRate, ...] = ()
+        """Every rate_limit rule, for `Budget.admit` (which checks and counts an action atomically)."""
         checks: list[Check] = []
+        allowed_spenders: list[tuple[int, Spenders]] = []
         for i, rule in enumerate(file.rules):
             match rule:
                 case AllowSkills():
@@ -105,11 +115,17 @@ class Policy:
                 case RateLimit():
                     checks.append(rate_limit(i, rule))
                     self.rate_period = min(rule.per, self.rate_period or rule.per)
+                    self.rate_limits += (ActionRate(rule.max, rule.per),)
                 case TimeWindow():
                     checks.append(time_window(i, rule))
                 case ApprovalRule():
                     checks.append(approval(i, rule, self.tokens))
                     self._approvals[i] = _approval_of(rule)
+                case Spenders():
+                    allowed_spenders.append((i, rule))
+                case DealPrice():
+                    checks.append(deal_price(i, rule, self._token(rule.token)))
+        checks.append(spenders(allowed_spenders, context))
         self._checks = tuple(checks)
 
     def _token(self, ref: str) -> TokenInfo:

@@ -2,8 +2,10 @@
 
 An Intent is built by a skill's `plan` from typed arguments, before any key is touched. Its
 `amount` is the value the action takes out of (or commits from) the agent's wallet, in units of
-`token` ("25" TUSD); an action that only receives leaves `token`/`amount` unset. `credentials` on the
-counterparty are the ones it presented and the runtime already verified.
+`token` ("25" TUSD): a transfer's, a buyer's deal signature's, an escrow open's, an approval's (what
+the spender may pull); an action that only receives leaves `token`/`amount` unset. `spender` names who
+an approval lets pull tokens; `spend` is false only for an amount something else already holds.
+`credentials` on the counterparty are the ones it presented and the runtime already verified.
 
 Facts carry the only state `evaluate` reads. They are about the intent's token: `spent_today` is what
 the agent spent of it in the last 24 h, `spent_today_with` the same per counterparty (keyed by DID,
@@ -82,6 +84,18 @@ class Intent(_Frozen):
     method: str | None = Field(None, min_length=1, description="contract method name")
     selector: str | None = Field(None, pattern=r"^0x[0-9a-fA-F]{8}$", description="4-byte selector")
     typed_data_primary_type: str | None = Field(None, min_length=1)
+    spender: str | None = Field(
+        None,
+        min_length=1,
+        description="who the action lets pull the agent's tokens (an approval's spender): a contract name "
+        "for the agent's own contracts (DealEscrow), else its 0x address",
+    )
+    spend: bool = Field(
+        True,
+        description="whether `amount` counts against the day and counterparty limits; false only when "
+        "something else already holds it (an approval of the agent's own escrow, whose every pull is a "
+        "deal signature that holds its amount)",
+    )
 
     @model_validator(mode="after")
     def _amount_has_token(self) -> Intent:

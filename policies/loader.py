@@ -23,10 +23,12 @@ from policies.rules import (
     ApprovalRule,
     Contracts,
     Counterparties,
+    DealPrice,
     PolicyFile,
     RateLimit,
     RequireCredential,
     RuleContext,
+    Spenders,
     SpendLimit,
     TimeWindow,
     When,
@@ -46,6 +48,8 @@ _MODELS: dict[str, type[BaseModel]] = dict(
             RateLimit,
             TimeWindow,
             ApprovalRule,
+            Spenders,
+            DealPrice,
         ),
         strict=True,
     )
@@ -60,12 +64,15 @@ def load_policy(
     tokens: TokenRegistry | Iterable[TokenInfo],
     names: Names | None = None,
     skills: Iterable[str] | None = None,
+    extra_rules: Iterable[Mapping[str, Any]] = (),
 ) -> Policy:
     """Read, validate and compile a policy file; PolicyFileError lists every problem.
 
     `tokens` are the tokens the policy may name; `names` resolves agent names in `counterparties` and
     `issuers` (None: names are kept as given and match a counterparty's `name`); `skills` are the skill
-    names that exist (default: the catalog's)."""
+    names that exist (default: the catalog's). `extra_rules` (rules as YAML would give them) are added
+    after the file's own: what the agent's configuration binds besides its policy file, such as the
+    `deal_price` of its buy goals."""
     where = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -75,7 +82,9 @@ def load_policy(
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyFileError([f"{where}: cannot read the file: {exc}"]) from None
-    return parse_policy(text, source=where, tokens=tokens, names=names, skills=skills)
+    return parse_policy(
+        text, source=where, tokens=tokens, names=names, skills=skills, extra_rules=extra_rules
+    )
 
 
 def parse_policy(
@@ -85,6 +94,7 @@ def parse_policy(
     tokens: TokenRegistry | Iterable[TokenInfo],
     names: Names | None = None,
     skills: Iterable[str] | None = None,
+    extra_rules: Iterable[Mapping[str, Any]] = (),
 ) -> Policy:
     """Like load_policy, for policy text; `source` names it in error lines."""
     registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry(tokens)
@@ -101,6 +111,9 @@ def parse_policy(
     if not isinstance(located.data, dict):
         raise PolicyFileError([f"{source}:1: a policy is a mapping: write `version: 1` and a `rules:` list"])
     found = [(line, _format(path), message) for line, path, message in located.duplicates]
+    extra = [dict(rule) for rule in extra_rules]
+    if extra and isinstance(located.data.get("rules"), list):
+        located.data["rules"] = [*located.data["rules"], *extra]
     file: PolicyFile | None = None
     try:
         file = PolicyFile.model_validate(located.data, context=context)

@@ -7,24 +7,22 @@ whose message does not depend on amounts are built once and cached per rule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from policies.decision import Reason, Verdict
 from policies.intent import Facts, Intent
 from policies.rules import (
     AllowSkills,
-    ApprovalRule,
     Contracts,
     Counterparties,
     RateLimit,
     RequireCredential,
     RuleContext,
-    SpendLimit,
     TimeWindow,
 )
-from policies.units import TokenInfo, format_duration, normalize_id, to_base_units
+from policies.units import TokenInfo, format_duration, normalize_id
 
 
 @dataclass(slots=True)
@@ -46,7 +44,7 @@ _CACHE_SIZE = 4096
 _ZERO = Decimal(0)
 
 
-def _reason(rule: int, kind: str, verdict: Verdict, message: str) -> Reason:
+def reason_of(rule: int, kind: str, verdict: Verdict, message: str) -> Reason:
     return Reason(rule=rule, kind=kind, verdict=verdict, message=message)
 
 
@@ -89,45 +87,6 @@ def allow_skills(i: int, rule: AllowSkills) -> Check:
     def check(ctx: Ctx) -> Reason | None:
         skill = ctx.intent.skill
         return reason(skill, "allow", f"{skill} is allowed") if skill in skills else None
-
-    return check
-
-
-def spend_limit(i: int, rule: SpendLimit, token: TokenInfo) -> Check:
-    """Denies a spend of its token over the per-action, rolling-day or per-counterparty-day limit."""
-    dec, sym = token.decimals, token.symbol
-    per_action = None if rule.per_action is None else to_base_units(rule.per_action, dec)
-    per_day = None if rule.per_day is None else to_base_units(rule.per_day, dec)
-    per_cp = None if rule.per_counterparty_day is None else to_base_units(rule.per_counterparty_day, dec)
-    key = token.key
-
-    def check(ctx: Ctx) -> Reason | None:
-        if ctx.token is None or ctx.token.key != key or ctx.amount == 0:
-            return None
-        amount = ctx.intent.amount or _ZERO
-        over = []
-        if per_action is not None and ctx.amount > per_action:
-            over.append(f"{amount:f} {sym} is over the per-action limit of {rule.per_action:f}")
-        if per_day is not None and ctx.spent_day + ctx.amount > per_day:
-            over.append(
-                f"{ctx.facts.spent_today:f} {sym} spent in the last 24 h + {amount:f} would pass the daily "
-                f"limit of {rule.per_day:f}"
-            )
-        if per_cp is not None and ctx.spent_with + ctx.amount > per_cp:
-            over.append(
-                f"{ctx.with_units:f} {sym} spent with this counterparty in the last 24 h + {amount:f} would "
-                f"pass the per-counterparty limit of {rule.per_counterparty_day:f}"
-            )
-        if over:
-            return _reason(i, rule.kind, "deny", "; ".join(over))
-        within = [f"{amount:f} {sym} is within the limits"]
-        if per_day is not None:
-            within.append(f"{ctx.facts.spent_today + amount:f} of {rule.per_day:f} today")
-        if per_cp is not None and ctx.parties:
-            within.append(
-                f"{ctx.with_units + amount:f} of {rule.per_counterparty_day:f} with this counterparty"
-            )
-        return _reason(i, rule.kind, "allow", ", ".join(within))
 
     return check
 
@@ -230,42 +189,3 @@ def time_window(i: int, rule: TimeWindow) -> Check:
         return reason(minute, "deny", lambda: f"{now:%H:%M} UTC is outside the window {rule.utc}")
 
     return check
-
-
-def approval(i: int, rule: ApprovalRule, tokens: Iterable[TokenInfo]) -> Check:
-    """Escalates spends over an amount, or intents with a counterparty not seen before."""
-    when = rule.when
-    reason = ReasonCache(i, rule.kind)
-    needs = f"needs {rule.approvers} approval(s) within {format_duration(rule.timeout)}"
-    if when.amount_over is not None:
-        over = when.amount_over
-        thresholds: Mapping[str, int] = {
-            t.key: int(over.scaleb(t.decimals).to_integral_value(ROUND_FLOOR))
-            for t in tokens
-            if when.token is None or t.symbol == when.token or t.key == normalize_id(when.token)
-        }
-
-        def check_amount(ctx: Ctx) -> Reason | None:
-            token = ctx.token
-            if token is None or ctx.amount == 0 or token.key not in thresholds:
-                return None
-            if ctx.amount > thresholds[token.key]:
-                return _reason(
-                    i,
-                    rule.kind,
-                    "escalate",
-                    f"{ctx.intent.amount:f} {token.symbol} is over {over:f}: {needs}",
-                )
-            return reason(token.key, "allow", f"not over {over:f} {token.symbol}: no approval needed")
-
-        return check_amount
-
-    def check_new(ctx: Ctx) -> Reason | None:
-        if not ctx.parties:
-            return None
-        who = ctx.parties[0]
-        if ctx.facts.known_counterparties.isdisjoint(ctx.parties):
-            return reason(who, "escalate", f"{who} is a new counterparty: {needs}")
-        return reason(who, "allow", f"{who} is a known counterparty")
-
-    return check_new

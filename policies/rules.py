@@ -3,127 +3,58 @@
 Models are frozen and refuse unknown keys. Validation needs a context (`RuleContext`, passed as
 pydantic's validation context by the loader) that says which skills, tokens and agent names exist, so
 that a misspelt skill, an unregistered token or an unknown agent name is an error in the file rather
-than a rule that silently never matches. What each kind means at evaluation is in policies/engine.py.
+than a rule that silently never matches (policies/refs.py). What each kind means at evaluation is in
+policies/engine.py.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    Strict,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from policies.intent import Amount
-from policies.units import ADDRESS, TokenRegistry, parse_duration, to_base_units
-
-DEFAULT_SKILLS: frozenset[str] = frozenset(
-    [
-        "transfer_token",
-        "approve_token",
-        "sign_deal",
-        "open_escrow",
-        "release_escrow",
-        "refund_escrow",
-        "present_credential",
-        "issue_credential",
-        "send_message",
-        "anchor_log",
-        "register_agent",
-    ]
+from policies.refs import (
+    DEFAULT_SKILLS,
+    Count,
+    Duration,
+    Party,
+    RuleContext,
+    Skill,
+    Spender,
+    TokenRef,
+    context_of,
+    utc_window,
 )
-"""The skill catalog's names; a policy naming any other skill is refused unless the caller says so."""
+from policies.units import to_base_units
 
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-
-
-@dataclass(frozen=True)
-class RuleContext:
-    """What a policy may refer to: skill names, tokens, and agent names -> their DIDs / addresses.
-
-    `names` None means "no resolver": names are then kept as given and match a counterparty's `name`.
-    """
-
-    tokens: TokenRegistry = field(default_factory=TokenRegistry)
-    skills: frozenset[str] = DEFAULT_SKILLS
-    names: Mapping[str, tuple[str, ...]] | None = None
+__all__ = [
+    "DEFAULT_SKILLS", "RULE_KINDS", "AllowSkills", "ApprovalRule", "Contracts", "Counterparties",
+    "DealPrice", "PolicyFile", "RateLimit", "RequireCredential", "Rule", "RuleContext", "SpendLimit",
+    "Spenders", "TimeWindow", "When",
+]  # fmt: skip
 
 
-def _context(info: ValidationInfo) -> RuleContext:
-    return info.context if isinstance(info.context, RuleContext) else RuleContext()
-
-
-def _suggest(value: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, options, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
-def _skill(value: str, info: ValidationInfo) -> str:
-    known = sorted(_context(info).skills)
-    if value not in known:
-        raise ValueError(
-            f"unknown skill {value!r}: {_suggest(value, known)}(known skills: {', '.join(known)})"
-        )
+def fits_token(value: Decimal, info: ValidationInfo) -> Decimal:
+    """`value` unless it has more decimals than the rule's `token` (validated before it)."""
+    token = context_of(info).tokens.find(info.data.get("token") or "")
+    if token is not None:
+        try:
+            to_base_units(value, token.decimals)
+        except ValueError:
+            raise ValueError(
+                f"{token.symbol} has {token.decimals} decimals; {value:f} has more: round it"
+            ) from None
     return value
-
-
-def _token(value: str, info: ValidationInfo) -> str:
-    tokens = _context(info).tokens
-    if tokens.find(value) is None:
-        known = ", ".join(tokens.symbols()) or "none were supplied"
-        raise ValueError(
-            f"unknown token {value!r}: {_suggest(value, tokens.symbols())}"
-            f"name a token the runtime knows by symbol or 0x address (known: {known})"
-        )
-    return value
-
-
-def _party(value: str, info: ValidationInfo) -> str:
-    names = _context(info).names
-    if value.startswith("did:") or ADDRESS.match(value) or names is None or value in names:
-        return value
-    if value.startswith("0x"):
-        raise ValueError(f"{value!r} is not a 0x address (40 hex digits after 0x)")
-    raise ValueError(
-        f"unknown agent name {value!r}: {_suggest(value, sorted(names))}"
-        f"use a DID, a 0x address or an agent name from agents.yaml (known: {', '.join(sorted(names))})"
-    )
-
-
-def _window(value: str) -> str:
-    match = _WINDOW.match(value.replace(" ", ""))
-    if match is None or (match.group(3) == "24" and match.group(4) != "00"):
-        raise ValueError(f'bad time window {value!r}: write "HH:MM-HH:MM" in UTC, like "06:00-22:00"')
-    if match.group(1, 2) == match.group(3, 4):
-        raise ValueError(f"time window {value!r} is empty: start and end differ (for always, drop the rule)")
-    return value.replace(" ", "")
-
-
-def _strict_int(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"expected a whole number like 30, got {value!r}")
-    return value
-
-
-Skill = Annotated[str, AfterValidator(_skill)]
-TokenRef = Annotated[str, AfterValidator(_token)]
-Party = Annotated[str, Field(min_length=1), AfterValidator(_party)]
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Count = Annotated[int, BeforeValidator(_strict_int), Strict(), Field(ge=1)]
 
 
 class _Rule(BaseModel):
@@ -149,15 +80,7 @@ class SpendLimit(_Rule):
     @field_validator("per_action", "per_day", "per_counterparty_day")
     @classmethod
     def _fits_token(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        token = _context(info).tokens.find(info.data.get("token") or "")
-        if value is not None and token is not None:
-            try:
-                to_base_units(value, token.decimals)
-            except ValueError:
-                raise ValueError(
-                    f"{token.symbol} has {token.decimals} decimals; {value:f} has more: round it"
-                ) from None
-        return value
+        return None if value is None else fits_token(value, info)
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> SpendLimit:
@@ -210,11 +133,36 @@ class RateLimit(_Rule):
     per: Duration
 
 
+class Spenders(_Rule):
+    """Who this agent may approve to pull its tokens (an approval's or a permit's spender). Without
+    this rule only `DealEscrow` may: its every pull is a deal the agent signed, which holds its
+    amount. Any other spender can pull at will, so approving one is a spend of the whole amount."""
+
+    kind: Literal["spenders"]
+    allow: tuple[Spender, ...] = Field(min_length=1)
+
+
+class DealPrice(_Rule):
+    """The most one deal may cost the agent as its buyer, in `token`: binds every deal signature and
+    escrow open of `for_skills` (default sign_deal, open_escrow), whoever asks for it. An agent adds
+    one per token from its buy goals' `max_price`."""
+
+    kind: Literal["deal_price"]
+    token: TokenRef
+    max: Amount
+    for_skills: tuple[Skill, ...] = ("sign_deal", "open_escrow")
+
+    @field_validator("max")
+    @classmethod
+    def _fits_token(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        return fits_token(value, info)
+
+
 class TimeWindow(_Rule):
     """Actions only between two UTC times, end excluded; "22:00-06:00" runs across midnight."""
 
     kind: Literal["time_window"]
-    utc: Annotated[str, AfterValidator(_window)]
+    utc: Annotated[str, AfterValidator(utc_window)]
 
 
 class When(_Rule):
@@ -253,11 +201,13 @@ Rule = Annotated[
     | Contracts
     | RateLimit
     | TimeWindow
-    | ApprovalRule,
+    | ApprovalRule
+    | Spenders
+    | DealPrice,
     Field(discriminator="kind"),
 ]
 RULE_KINDS = ("allow_skills", "spend_limit", "counterparties", "require_credential", "contracts",
-              "rate_limit", "time_window", "approval")  # fmt: skip
+              "rate_limit", "time_window", "approval", "spenders", "deal_price")  # fmt: skip
 
 
 class PolicyFile(BaseModel):

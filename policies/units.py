@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,7 +69,9 @@ def _bad_amount(text: str) -> str:
             f"amount {shown} has {len(whole)} digits before the point and {len(fraction)} after: no token "
             f"holds more than {MAX_INT_DIGITS} before or {MAX_FRACTION_DIGITS} after"
         )
-    return f'{shown} is not a decimal amount: write plain digits like "12.5" (no sign, exponent or separators)'
+    return (
+        f'{shown} is not a decimal amount: write plain digits like "12.5" (no sign, exponent or separators)'
+    )
 
 
 def to_base_units(amount: Decimal, decimals: int) -> int:
