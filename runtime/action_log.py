@@ -25,7 +25,9 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-Status = Literal["done", "denied", "failed"]
+Status = Literal["done", "denied", "failed", "pending"]
+"""pending: escalated to the operator, finishing in the background (Executor.execute's
+`wait_for_approval=False`)."""
 _MAX_DEPTH = 20
 _MAX_TEXT = 8192
 _SAFE = 2**53 - 1
@@ -59,7 +61,7 @@ class Outcome:
 
     def message(self) -> str:
         """One line for a model or a person: the status and the reasons."""
-        head = {"done": "done", "denied": "DENIED", "failed": "FAILED"}[self.status]
+        head = {"done": "done", "denied": "DENIED", "failed": "FAILED", "pending": "PENDING"}[self.status]
         return f"{self.skill} {head}" + (": " + "; ".join(self.reasons) if self.reasons else "")
 
 

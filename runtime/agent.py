@@ -24,6 +24,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -268,6 +269,7 @@ class Agent:
         from runtime.deals import DealStore
         from runtime.executor import Executor
         from runtime.ledger import Ledger
+        from runtime.ledger_anchor import next_anchor
         from runtime.narrow_signer import binding_prover
         from runtime.negotiation import PeerBook
         from runtime.negotiation_fsm import ThreadStore
@@ -297,10 +299,12 @@ class Agent:
         messenger = A2AMessenger(negotiator)
         stack.push_async_callback(messenger.close)
         peers = PeerBook()
+        anchor = session.contracts.get("ActionLogAnchor")
         context = SkillContext(
             agent_did=key.did, agent_address=signer.address, chain_id=chain_id, tokens=tokens,
             agent_name=self.name, contracts=session.contracts, chain=session.client, messenger=messenger,
             peers=peers, credentials=credentials, binding_proof=binding_prover(key, chain_id, signer.address),
+            anchor_range=None if anchor is None else partial(next_anchor, ledger, chain_id, anchor.address),
         )  # fmt: skip
         executor = Executor(
             catalog=default_catalog().only(self.spec.skills), context=context, policy=policy, budget=budget,

@@ -5,17 +5,22 @@
       2. plan -> Intent + exact effects (no key, no network write)     deny + log on failure
       3. facts (Budget, known counterparties) -> evaluate -> log the decision
       4. escalate -> ApprovalQueue: approvers / reject / timeout      log the outcome; not approved = deny
+         (`wait_for_approval=False`, the LLM's way: answer "pending" at once, finish in the background)
       5. paused? -> deny + log
-      6. spending skill -> reserve budget (atomic; a refusal is a deny + log)
-      7. run with a narrow signer for exactly the planned effects -> commit or release the budget
+      6. admit: count the action against the rate limits and take its budget (Planned.budget), both in
+         one atomic step, so concurrent calls cannot pass a limit together; a refusal is a deny + log
+      7. run with a narrow signer for exactly the planned effects -> settle the budget
       8. log the effect (done / failed, what was signed and refused)
 
 Denials are answers (Outcome.status "denied"), never exceptions. Budget is sync SQLite: its calls run
 in worker threads (`asyncio.to_thread`); the ledger writes on its own thread.
 
-Budget after a failed run: released when nothing was signed or the failure is certain (a revert);
-committed when a transaction was signed and its fate is unknown (a timeout, a lost connection): it
-may still be mined, and a budget must never undercount.
+Budget after the run, by `BudgetUse.mode` (skills/base.py): a "spend" is committed when the money
+moved or may have (a transaction signed and its fate unknown: a timeout, a lost connection — a budget
+must never undercount), released when certainly nothing moved (nothing signed, a revert); a "hold" (a
+buyer's deal signature) stays held once signed and is released only when nothing was signed; a
+"consume" (the escrow open) commits its hold when the money moved or may have and otherwise leaves it
+held, since the deal's signature still stands.
 """
 
 from __future__ import annotations
@@ -26,11 +31,24 @@ import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from policies import Budget, Decision, Facts, Intent, Policy, Refusal, Reservation, evaluate, to_base_units
+from policies import (
+    Admitted,
+    Budget,
+    Decision,
+    Facts,
+    Intent,
+    Policy,
+    Refusal,
+    Reservation,
+    Spend,
+    evaluate,
+    to_base_units,
+)
 from runtime.action_log import ActionLog, LedgerDown, LedgerSink, Outcome, Status
-from runtime.approvals import ApprovalQueue
+from runtime.approvals import Approval, ApprovalQueue
 from runtime.narrow_signer import PauseSwitch, SigningAudit, scoped_signer
 from skills import (
+    BudgetUse,
     Catalog,
     InvalidSkillArgs,
     Planned,
@@ -78,6 +96,7 @@ class Executor:
         self.approvals = approvals if approvals is not None else ApprovalQueue()
         self.known_counterparties = tuple(known_counterparties)
         self._pause = PauseSwitch()
+        self._later: set[asyncio.Task[Outcome]] = set()
         # Name-mangled and never handed out: skills get scoped_signer(...) over these.
         self.__signer = signer
         self.__identity_key = identity_key
@@ -101,22 +120,30 @@ class Executor:
 
     # ----------------------------------------------------------------- the path
 
-    async def execute(self, skill_name: str, args: Any, origin: str) -> Outcome:
-        """Run `skill_name` with `args` for `origin` through every check; see the module docstring."""
+    async def execute(
+        self, skill_name: str, args: Any, origin: str, *, wait_for_approval: bool = True
+    ) -> Outcome:
+        """Run `skill_name` with `args` for `origin` through every check; see the module docstring.
+        `wait_for_approval=False`: an escalated action answers "pending" at once and goes on in the
+        background (`settled()` waits for those)."""
         record = ActionLog(self.ledger, uuid.uuid4().hex, str(skill_name), str(origin))
         try:
-            return await self._execute(record, skill_name, args, origin)
+            return await self._execute(record, skill_name, args, origin, wait_for_approval)
         except LedgerDown as exc:
             log.error("action %s stopped: %s", record.action_id, exc)
             return record.outcome("failed", reasons=[f"{exc}: the action was stopped there"])
 
-    async def _execute(self, record: ActionLog, skill_name: str, args: Any, origin: str) -> Outcome:
+    async def _execute(
+        self, record: ActionLog, skill_name: str, args: Any, origin: str, wait: bool
+    ) -> Outcome:
         prepared = await self._prepare(record, skill_name, args, origin)
         if isinstance(prepared, Outcome):
             return prepared
         skill, planned = prepared
+        use = planned.budget
         try:
-            facts = await self._facts(planned.intent)
+            # An escrow open is judged without the hold it takes over: that amount is counted once.
+            facts = await self._facts(planned.intent, use.key if use and use.mode == "consume" else None)
         except Exception as exc:  # fail closed: no facts, no decision
             return await record.deny(
                 "policy", [f"usage facts could not be read ({exc})"], **planned.describe()
@@ -131,23 +158,68 @@ class Executor:
         )
         if decision.verdict == "deny":
             return record.outcome("denied", reasons=_deny_reasons(decision))
-        approval_id = None
         if decision.verdict == "escalate" and not self.paused:
-            approval_id, refused = await self._escalate(record, skill, planned, decision, origin)
+            approval = self._ask(skill, planned, decision, origin)
+            if not wait:
+                return self._finish_later(record, skill, planned, approval)
+            refused = await self._await_approval(record, approval)
             if refused is not None:
                 return refused
+            return await self._admit_and_run(record, skill, planned, approval.id)
+        return await self._admit_and_run(record, skill, planned, None)
+
+    def _finish_later(
+        self, record: ActionLog, skill: Skill[Any], planned: Planned[Any], approval: Approval
+    ) -> Outcome:
+        """Answer "pending" now; wait for the operators and run (or not) in a background task."""
+
+        async def finish() -> Outcome:
+            try:
+                refused = await self._await_approval(record, approval)
+                if refused is not None:
+                    return refused
+                return await self._admit_and_run(record, skill, planned, approval.id)
+            except LedgerDown as exc:
+                log.error("action %s stopped: %s", record.action_id, exc)
+                return record.outcome("failed", reasons=[f"{exc}: the action was stopped there"])
+
+        task = asyncio.get_running_loop().create_task(finish(), name=f"approval {approval.id}")
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+        reason = (
+            f"waiting for the operator's approval #{approval.number} ({approval.id}): it is done or "
+            "refused in the background, and the ledger will say which; do not ask again"
+        )
+        return record.outcome("pending", reasons=[reason], approval_id=approval.id)
+
+    async def settled(self) -> list[Outcome]:
+        """Wait for every action still finishing in the background (escalated with
+        `wait_for_approval=False`); their outcomes."""
+        done: list[Outcome] = []
+        while self._later:
+            for result in await asyncio.gather(*list(self._later), return_exceptions=True):
+                if isinstance(result, Outcome):
+                    done.append(result)
+        return done
+
+    async def _admit_and_run(
+        self, record: ActionLog, skill: Skill[Any], planned: Planned[Any], approval_id: str | None
+    ) -> Outcome:
+        """Steps 5-8: refuse when paused, admit (rate limits + budget, atomically), run."""
         if self.paused:
             reasons = [f"the agent is paused ({self.pause_reason})"]
             denial = {"stage": "pause", "verdict": "deny", "reasons": reasons}
             await record.write("decision", denial, barrier=False)
             return record.outcome("denied", reasons=reasons, approval_id=approval_id)
-        reservation = None
-        if skill.spends and planned.intent.amount is not None:
-            held = await self._reserve(planned.intent)
-            if isinstance(held, Refusal):
-                return await record.deny("budget", [f"budget {held.limit}: {held.message}"])
-            reservation = held
-        return await self._run(record, skill, planned, reservation, approval_id)
+        admitted = await self._admit(planned)
+        if isinstance(admitted, Refusal):
+            what = admitted.limit if admitted.limit == "rate_limit" else f"budget {admitted.limit}"
+            reasons = [f"{what}: {admitted.message}"]
+            await record.write(
+                "decision", {"stage": "budget", "verdict": "deny", "reasons": reasons}, barrier=False
+            )
+            return record.outcome("denied", reasons=reasons, approval_id=approval_id)
+        return await self._run(record, skill, planned, admitted.reservation, approval_id)
 
     async def _prepare(
         self, record: ActionLog, skill_name: str, args: Any, origin: str
@@ -173,19 +245,20 @@ class Executor:
             log.exception("planning %s failed", skill.name)
             return await record.deny("plan", [f"planning failed ({type(exc).__name__}: {exc})"], args=args)
 
-    async def _escalate(
-        self, record: ActionLog, skill: Skill[Any], planned: Planned[Any], decision: Decision, origin: str
-    ) -> tuple[str, Outcome | None]:
-        """Step 4: ask the approval queue and wait; the approval id, and a denial unless approved."""
+    def _ask(self, skill: Skill[Any], planned: Planned[Any], decision: Decision, origin: str) -> Approval:
+        """Step 4, first half: put the escalated action in the approval queue."""
         assert decision.approval is not None
         escalations = [r.message for r in decision.reasons if r.verdict == "escalate"]
-        approval = self.approvals.request(
+        return self.approvals.request(
             skill=skill.name,
             origin=origin,
             summary={**planned.describe(), "reasons": escalations},
             needed=decision.approval.approvers,
             timeout=decision.approval.timeout,
         )
+
+    async def _await_approval(self, record: ActionLog, approval: Approval) -> Outcome | None:
+        """Step 4, second half: wait for the operators and log their answer; a denial unless approved."""
         final = await self.approvals.wait(approval.id)
         await record.write(
             "approval",
@@ -202,10 +275,10 @@ class Executor:
             },
         )
         if final.approved:
-            return final.id, None
+            return None
         why = {"rejected": f"rejected by {final.rejected_by}", "timed_out": "no approval in time"}
         reason = f"approval {final.id}: {why.get(final.state, final.state)}"
-        return final.id, record.outcome("denied", reasons=[reason], approval_id=final.id)
+        return record.outcome("denied", reasons=[reason], approval_id=final.id)
 
     async def _run(
         self,
@@ -215,20 +288,15 @@ class Executor:
         reservation: Reservation | None,
         approval_id: str | None,
     ) -> Outcome:
-        try:
-            await asyncio.to_thread(self.budget.note_action, self.context.agent_did)
-        except Exception as exc:  # the rate limit could not count it: do not run it
-            await self._settle(reservation, moved=False)
-            return await record.deny("budget", [f"the action could not be counted ({exc})"])
+        use = planned.budget
         signer, audit = scoped_signer(
             self.__signer, planned.effects, pause=self._pause, identity_key=self.__identity_key
         )
         try:
             result = await skill.run(self.context, planned, signer)
         except Exception as exc:
-            await self._settle(
-                reservation, moved=audit.tx_signed and not isinstance(exc, SkillRunError | SigningPaused)
-            )
+            moved = audit.tx_signed and not isinstance(exc, SkillRunError | SigningPaused)
+            await self._settle(reservation, use, moved=moved, signed=bool(audit.signed))
             status: Status = "denied" if isinstance(exc, SigningPaused) else "failed"
             if not isinstance(exc, SkillError):
                 log.warning("skill %s failed: %s: %s", skill.name, type(exc).__name__, exc)
@@ -236,15 +304,17 @@ class Executor:
             await record.write("effect", {"status": status, "error": reason, **_audit(audit)}, barrier=False)
             return record.outcome(status, reasons=[reason], approval_id=approval_id)
         except BaseException:  # cancelled: keep the budget honest, then let it through
-            await asyncio.shield(self._settle(reservation, moved=audit.tx_signed))
+            await asyncio.shield(
+                self._settle(reservation, use, moved=audit.tx_signed, signed=bool(audit.signed))
+            )
             raise
-        await self._settle(reservation, moved=True)
+        await self._settle(reservation, use, moved=True, signed=True)
         await record.write("effect", {"status": "done", "result": result, **_audit(audit)}, barrier=False)
         return record.outcome("done", result=result, approval_id=approval_id)
 
     # ----------------------------------------------------------------- budget
 
-    async def _facts(self, intent: Intent) -> Facts:
+    async def _facts(self, intent: Intent, exclude: str | None) -> Facts:
         token = self.policy.tokens.find(intent.token) if intent.token is not None else None
         return await asyncio.to_thread(
             self.budget.facts_for,
@@ -252,30 +322,47 @@ class Executor:
             token,
             period=self.policy.rate_period,
             known=self.known_counterparties,
+            exclude=exclude,
         )
 
-    async def _reserve(self, intent: Intent) -> Reservation | Refusal:
-        assert intent.token is not None
-        assert intent.amount is not None
-        token = self.policy.tokens.find(intent.token)
-        limits = self.policy.spend_limits(intent.token)
-        if token is None or limits is None:  # evaluate denied these already; stay closed anyway
-            return Refusal("per_action", f"no spend limit covers {intent.token}")
-        party = intent.counterparty
-        key = None if party is None else (party.address or party.did)
-        try:
+    async def _admit(self, planned: Planned[Any]) -> Admitted | Refusal:
+        """Count the action and take its budget in one step (Budget.admit); fails closed."""
+        intent, use = planned.intent, planned.budget
+        spend = None
+        if use is not None and intent.amount:
+            assert intent.token is not None
+            token = self.policy.tokens.find(intent.token)
+            limits = self.policy.spend_limits(intent.token)
+            if token is None or limits is None:  # evaluate denied these already; stay closed anyway
+                return Refusal("per_action", f"no spend limit covers {intent.token}")
+            party = intent.counterparty
+            who = None if party is None else (party.address or party.did)
             amount = to_base_units(intent.amount, token.decimals)
+            spend = Spend(token, who, amount, limits, key=use.key, until=use.until)
+        try:
             return await asyncio.to_thread(
-                self.budget.reserve, self.context.agent_did, token, key, amount, limits
+                self.budget.admit, self.context.agent_did, rates=self.policy.rate_limits, spend=spend
             )
         except Exception as exc:  # fail closed
             return Refusal("unavailable", f"the budget could not be checked ({exc})")
 
-    async def _settle(self, reservation: Reservation | None, *, moved: bool) -> None:
+    async def _settle(
+        self, reservation: Reservation | None, use: BudgetUse | None, *, moved: bool, signed: bool
+    ) -> None:
+        """Commit, release or keep a reservation after the run (see the module docstring)."""
         if reservation is None:
             return
+        mode = use.mode if use is not None else "spend"
+        if mode == "hold":
+            settle = None if signed else self.budget.release
+        elif mode == "consume":
+            settle = self.budget.commit if moved else None
+        else:
+            settle = self.budget.commit if moved else self.budget.release
+        if settle is None:
+            return
         try:
-            await asyncio.to_thread(self.budget.commit if moved else self.budget.release, reservation)
+            await asyncio.to_thread(settle, reservation)
         except Exception:
             log.exception("could not settle budget reservation %s", reservation.id)
 

@@ -87,8 +87,8 @@ class ExecutorAnchorSender:
         return self._address
 
     async def __call__(self, anchor: ActionLogAnchor, root: bytes, from_seq: int, to_seq: int) -> bytes:
-        args = {"root": hex32(root), "from_seq": from_seq, "to_seq": to_seq}
-        outcome = await self.executor.execute("anchor_log", args, origin=self.origin)
+        # The skill reads the same pending round from the ledger; `_send` checks the mined root.
+        outcome = await self.executor.execute("anchor_log", {}, origin=self.origin)
         if not outcome.ok:
             raise LedgerError(f"anchoring {from_seq}..{to_seq} was not done: {outcome.message()}")
         tx_hash = (outcome.result or {}).get("tx_hash")
@@ -148,32 +148,41 @@ async def anchor_new_entries(
             return await _finish_pending(ledger, client, anchor, sender, record, timeout)
         if record.entry_seq is None:
             return await _log_round(ledger, record)
-    anchored_to = max((r.to_seq for r in mine), default=0)
-    last = ledger.last().seq
-    if last <= anchored_to:
+    found = await asyncio.to_thread(_fresh_range, ledger, mine, max_entries)
+    if found is None:
         return None
-    if await asyncio.to_thread(ledger.kinds_after, anchored_to) <= {ANCHOR}:
-        return None  # only the log of earlier rounds is new
-    to_seq = last if max_entries is None else min(last, anchored_to + max_entries)
-    leaves = await asyncio.to_thread(ledger.hashes, anchored_to + 1, to_seq)
-    root = await asyncio.to_thread(_merkle_root, leaves)
+    root, from_seq, to_seq = found
     record = AnchorRecord(
-        client.chain_id,
-        anchor.address,
-        anchored_to + 1,
-        to_seq,
-        root,
-        "pending",
-        block=await client.block_number(),
+        client.chain_id, anchor.address, from_seq, to_seq, root, "pending", block=await client.block_number()
     )
     await ledger.run(ledger.save_anchor, record)
     return await _send(ledger, anchor, sender, record, timeout)
 
 
-def _merkle_root(leaves: list[bytes]) -> bytes:
+def _fresh_range(
+    ledger: Ledger, mine: list[AnchorRecord], max_entries: int | None
+) -> tuple[bytes, int, int] | None:
+    """(root, from, to) of the entries after the last anchored one; None when only the log of earlier
+    rounds (or nothing) is new."""
     from wallet.merkle import merkle_root
 
-    return merkle_root(leaves)
+    anchored_to = max((r.to_seq for r in mine), default=0)
+    last = ledger.last().seq
+    if last <= anchored_to or ledger.kinds_after(anchored_to) <= {ANCHOR}:
+        return None
+    to_seq = last if max_entries is None else min(last, anchored_to + max_entries)
+    return merkle_root(ledger.hashes(anchored_to + 1, to_seq)), anchored_to + 1, to_seq
+
+
+def next_anchor(ledger: Ledger, chain_id: int, contract: str) -> tuple[bytes, int, int] | None:
+    """The anchor the ledger itself asks for next, as the `anchor_log` skill plans it: the pending
+    round's (root, from, to) when one is pending, else the root of every entry after the last
+    anchored one; None when nothing is new. What a caller of the skill cannot choose."""
+    mine = [r for r in ledger.anchor_records() if r.chain_id == chain_id and r.contract == contract]
+    pending = next((r for r in mine if r.status == "pending"), None)
+    if pending is not None:
+        return pending.root, pending.from_seq, pending.to_seq
+    return _fresh_range(ledger, mine, None)
 
 
 async def _send(

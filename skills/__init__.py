@@ -5,7 +5,7 @@
 and hands `run` a narrow signer that signs exactly the planned effects.
 """
 
-from skills.base import Address, Bytes32, PartyRef, Planned, Skill, SkillArgs, TokenAmount
+from skills.base import Address, BudgetUse, Bytes32, PartyRef, Planned, Skill, SkillArgs, TokenAmount
 from skills.catalog import Catalog, default_catalog
 from skills.context import CredentialSource, Messenger, PeerDirectory, SkillContext
 from skills.effects import Effect, IdentityEffect, TxEffect, TypedDataEffect, payload_hash
@@ -23,6 +23,7 @@ from skills.signing import IdentityOp, NarrowSigner
 
 __all__ = [
     "Address",
+    "BudgetUse",
     "Bytes32",
     "Catalog",
     "CredentialSource",

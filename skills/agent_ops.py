@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from skills.base import Bytes32, Planned, Skill, SkillArgs
+from skills.base import Planned, Skill, SkillArgs
 from skills.effects import TxEffect
 from skills.errors import PlanError
 from skills.tx import call_effect, send_effect
@@ -17,27 +17,25 @@ if TYPE_CHECKING:
 
 
 class AnchorArgs(SkillArgs):
-    root: Bytes32 = Field(description="Merkle root of the ledger entries from_seq..to_seq")
-    from_seq: int = Field(ge=1, lt=2**64)
-    to_seq: int = Field(ge=1, lt=2**64)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> AnchorArgs:
-        if self.to_seq < self.from_seq:
-            raise ValueError(f"to_seq {self.to_seq} is before from_seq {self.from_seq}")
-        return self
+    """No arguments: a caller may ask for an anchor, never supply its root or range."""
 
 
 class AnchorLog(Skill[AnchorArgs]):
-    """Anchor the Merkle root of a range of this agent's ledger entries in ActionLogAnchor."""
+    """Anchor this agent's ledger in ActionLogAnchor: the Merkle root of the entries not anchored yet,
+    its root and range computed from the ledger itself (a pending anchoring round's, if one is)."""
 
     name = "anchor_log"
     args_model = AnchorArgs
 
     def plan(self, ctx: SkillContext, args: AnchorArgs) -> Planned[AnchorArgs]:
         anchor = ctx.contract("ActionLogAnchor")
-        root = bytes.fromhex(args.root[2:])
-        effect, selector = call_effect(ctx, anchor, "anchor", root, args.from_seq, args.to_seq)
+        if ctx.anchor_range is None:
+            raise PlanError("this agent has no ledger to anchor")
+        found = ctx.anchor_range()
+        if found is None:
+            raise PlanError("nothing to anchor: every ledger entry is anchored already")
+        root, from_seq, to_seq = found
+        effect, selector = call_effect(ctx, anchor, "anchor", root, from_seq, to_seq)
         intent = ctx.intent(self.name, contract=anchor.name, method="anchor", selector=selector)
         return Planned(intent, args, (effect,))
 

@@ -4,9 +4,9 @@
         '''Send tokens to another agent.'''            # the description tools show a model
         name = "transfer_token"
         args_model = TransferArgs
-        spends = True                                  # the executor reserves budget for intent.amount
 
-        def plan(self, ctx, args) -> Planned[TransferArgs]: ...     # no key, no network write
+        def plan(self, ctx, args) -> Planned[TransferArgs]: ...     # no key, no network write;
+            # Planned(intent, args, effects, budget=BudgetUse()): the executor reserves intent.amount
         async def run(self, ctx, planned, signer) -> dict: ...      # signs only planned.effects
 
 Arguments are pydantic models that refuse unknown keys (`SkillArgs`); amounts are decimal strings.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -69,13 +69,33 @@ E = TypeVar("E", TxEffect, TypedDataEffect, IdentityEffect)
 
 
 @dataclass(frozen=True)
+class BudgetUse:
+    """How the executor takes budget for a planned action's `intent.amount` (`Planned.budget`):
+
+    - "spend" (a transfer, an approval of a stranger): reserved before `run`; committed when the money
+      moved or may have, released when certainly nothing moved.
+    - "hold" (a buyer's deal signature): reserved under `key` until `until` (unix seconds) — as long as
+      the signature can move the money; released only when nothing was signed.
+    - "consume" (the escrow open that funds a signed deal): judged without the hold `key`, takes it
+      (or reserves it anew), commits it when the money moved; after a certain failure it stays held,
+      because the signature still stands.
+    """
+
+    mode: Literal["spend", "hold", "consume"] = "spend"
+    key: str | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
 class Planned(Generic[ArgsT]):
-    """A planned action: the Intent the policy judges, the validated arguments, and the effects the
-    narrow signer may sign (in the order `run` makes them)."""
+    """A planned action: the Intent the policy judges, the validated arguments, the effects the narrow
+    signer may sign (in the order `run` makes them) and how its amount takes budget (None: it does
+    not; the policy still judges the amount)."""
 
     intent: Intent
     args: ArgsT
     effects: tuple[Effect, ...] = ()
+    budget: BudgetUse | None = None
 
     def effect(self, kind: type[E], index: int = 0) -> E:
         """Effect number `index`, checked to be a `kind` (a plan/run mismatch is a bug: AssertionError)."""
@@ -100,8 +120,6 @@ class Skill(Generic[ArgsT]):
 
     name: ClassVar[str]
     args_model: type[ArgsT]
-    spends: ClassVar[bool] = False
-    """True when the effect moves intent.amount out of the wallet: the executor reserves budget."""
 
     @property
     def description(self) -> str:

@@ -4,7 +4,8 @@
 bindings (to encode calldata), the peers directory (who a counterparty is, with the credentials it
 presented and the runtime verified) and the credential store. `run` also uses the chain client and the
 messenger. The one identity-key operation in the context is `binding_proof`: a narrow callable that
-can only sign this wallet's DID binding for a registry, which by itself does nothing.
+can only sign this wallet's DID binding for a registry, which by itself does nothing. `anchor_range`
+reads the ledger's next anchor, so that no caller can choose what gets anchored.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class SkillContext:
     credentials: CredentialSource | None = None
     binding_proof: Callable[[str], bytes] | None = None
     """registry address -> the DID key's proof binding this wallet (AgentRegistry.bindingDigest)."""
+    anchor_range: Callable[[], tuple[bytes, int, int] | None] | None = None
+    """The ledger's next anchor, computed from the ledger itself: (Merkle root, from_seq, to_seq), or
+    None when every entry is anchored (runtime.ledger_anchor.next_anchor)."""
     tx_timeout: float = 120.0
 
     def intent(self, skill: str, **fields: Any) -> Intent:

@@ -3,6 +3,10 @@
 The Deal is what DealEscrow checks: {buyer, seller, token, amount, termsHash, deadline, nonce}. Who the
 agent is in a deal (buyer, seller, or neither) decides the Intent: only the buyer's signature and the
 buyer's `open` take value out of the agent's wallet, so only they carry token and amount.
+
+Budget: a buyer's signature is a spend the moment it exists — anyone holding it and the seller's can
+open the deal — so it *holds* the amount under the deal's id until the deal's deadline (plus
+HOLD_SLACK, as the chain's clock may lag this one), and the buyer's `open` consumes that hold.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from policies import Counterparty
-from skills.base import Address, Bytes32, Planned, Skill, SkillArgs, TokenAmount
+from skills.base import Address, BudgetUse, Bytes32, Planned, Skill, SkillArgs, TokenAmount
 from skills.context import base_units
 from skills.effects import TxEffect, TypedDataEffect
 from skills.errors import PlanError
@@ -22,6 +26,9 @@ if TYPE_CHECKING:
     from skills.context import SkillContext
     from skills.signing import NarrowSigner
     from wallet.typed_data import Deal
+
+HOLD_SLACK = 600
+"""Seconds a deal's hold outlives its deadline: the deadline is the chain's clock, the hold's this one."""
 
 Signature = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="a 65-byte EIP-712 signature, 0x hex")
 
@@ -72,6 +79,11 @@ def _token_fields(ctx: SkillContext, terms: DealTerms, role: str) -> dict[str, A
     return {"token": ctx.token(terms.token).address, "amount": terms.amount}
 
 
+def hold_key(deal_id: bytes) -> str:
+    """The budget hold of the deal whose EIP-712 digest (DealEscrow's deal id) is `deal_id`."""
+    return "deal:0x" + deal_id.hex()
+
+
 class SignDeal(Skill[DealTerms]):
     """Sign a Deal (EIP-712) as its buyer or seller, for the DealEscrow contract. The buyer's signature
     commits `amount` of `token`; the seller's commits nothing from its wallet."""
@@ -98,7 +110,10 @@ class SignDeal(Skill[DealTerms]):
             typed_data_primary_type="Deal",
             **_token_fields(ctx, args, role),
         )
-        return Planned(intent, args, (effect,))
+        budget = None
+        if role == "buyer":
+            budget = BudgetUse("hold", hold_key(effect.digest), until=args.deadline + HOLD_SLACK)
+        return Planned(intent, args, (effect,), budget=budget)
 
     async def run(
         self, ctx: SkillContext, planned: Planned[DealTerms], signer: NarrowSigner
@@ -124,9 +139,10 @@ class OpenEscrow(Skill[OpenArgs]):
 
     name = "open_escrow"
     args_model = OpenArgs
-    spends = True
 
     def plan(self, ctx: SkillContext, args: OpenArgs) -> Planned[OpenArgs]:
+        from wallet.typed_data import deal_digest
+
         role = _role(ctx, args.deal)
         deal = _deal(ctx, args.deal)
         escrow = ctx.contract("DealEscrow")
@@ -140,7 +156,10 @@ class OpenEscrow(Skill[OpenArgs]):
             selector=selector,
             **_token_fields(ctx, args.deal, role),
         )
-        return Planned(intent, args, (effect,))
+        budget = None
+        if role == "buyer":
+            budget = BudgetUse("consume", hold_key(deal_digest(deal, ctx.chain_id, escrow.address)))
+        return Planned(intent, args, (effect,), budget=budget)
 
     async def run(
         self, ctx: SkillContext, planned: Planned[OpenArgs], signer: NarrowSigner

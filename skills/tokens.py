@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from policies import Counterparty
-from skills.base import Address, PartyRef, Planned, Skill, SkillArgs, TokenAmount
+from skills.base import Address, BudgetUse, PartyRef, Planned, Skill, SkillArgs, TokenAmount
 from skills.context import base_units
 from skills.effects import TxEffect
 from skills.errors import PlanError
@@ -30,7 +29,6 @@ class TransferToken(Skill[TransferArgs]):
 
     name = "transfer_token"
     args_model = TransferArgs
-    spends = True
 
     def plan(self, ctx: SkillContext, args: TransferArgs) -> Planned[TransferArgs]:
         token = ctx.token(args.token)
@@ -50,7 +48,7 @@ class TransferToken(Skill[TransferArgs]):
             method="transfer",
             selector=selector,
         )
-        return Planned(intent, args, (effect,))
+        return Planned(intent, args, (effect,), budget=BudgetUse())
 
     async def run(
         self, ctx: SkillContext, planned: Planned[TransferArgs], signer: NarrowSigner
@@ -70,8 +68,10 @@ class ApproveArgs(SkillArgs):
 
 class ApproveToken(Skill[ApproveArgs]):
     """Allow `spender` (default: the DealEscrow contract) to pull up to `amount` of `token` from this
-    agent's wallet. The amount is judged like a spend (it is what the spender may take); no budget is
-    reserved, because nothing moves until the spender pulls it."""
+    agent's wallet (0 revokes an approval). Any spender but the agent's own DealEscrow can pull at will,
+    so approving one spends the whole amount from the budget, and policies allow only the escrow unless
+    a `spenders` rule lists more. The escrow pulls only for deals this agent signed, each of which
+    holds its amount (sign_deal), so an escrow approval is judged per action and holds nothing."""
 
     name = "approve_token"
     args_model = ApproveArgs
@@ -80,19 +80,23 @@ class ApproveToken(Skill[ApproveArgs]):
         token = ctx.token(args.token)
         amount = base_units(args.amount, token)
         spender = args.spender or ctx.contract("DealEscrow").address
-        party = _spender_party(ctx, spender)
+        own = _own_contract(ctx, spender)
         contract, binding = ctx.token_binding(token)
         effect, selector = call_effect(ctx, binding, "approve", spender, amount)
+        escrow = own == ESCROW
         intent = ctx.intent(
             self.name,
-            counterparty=party,
+            counterparty=None if own is not None else ctx.counterparty(spender),
             token=token.address,  # the address: the policy judges the very token the effect moves
             amount=args.amount if amount else None,
             contract=contract,
             method="approve",
             selector=selector,
+            spender=(own or spender) if amount else None,  # revoking (0) lets nobody pull anything
+            spend=not escrow,
         )
-        return Planned(intent, args, (effect,))
+        budget = None if escrow or not amount else BudgetUse()
+        return Planned(intent, args, (effect,), budget=budget)
 
     async def run(
         self, ctx: SkillContext, planned: Planned[ApproveArgs], signer: NarrowSigner
@@ -100,9 +104,12 @@ class ApproveToken(Skill[ApproveArgs]):
         return await send_effect(ctx, signer, planned.effect(TxEffect))
 
 
-def _spender_party(ctx: SkillContext, spender: str) -> Counterparty | None:
-    """None for one of the agent's own contracts (the `contracts` rule judges those); otherwise
-    whoever the peers directory says the spender is."""
-    if any(binding.address.lower() == spender.lower() for binding in ctx.contracts.values()):
-        return None
-    return ctx.counterparty(spender)
+ESCROW = "DealEscrow"
+
+
+def _own_contract(ctx: SkillContext, spender: str) -> str | None:
+    """The name of the agent's own contract at `spender`, or None for anyone else."""
+    return next(
+        (name for name, binding in ctx.contracts.items() if binding.address.lower() == spender.lower()),
+        None,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,22 +147,25 @@ def make_rig(
     key = key or IdentityKey.generate()
     messenger = RecordingMessenger()
     from policies import TokenRegistry
+    from runtime.ledger_anchor import next_anchor
 
+    ledger = Ledger.open(tmp_path / f"{name}-ledger.sqlite", key, signer.address)
+    contracts = dict(contracts) if contracts is not None else offline_contracts()
     context = SkillContext(
         agent_did=key.did,
         agent_address=signer.address,
         chain_id=CHAIN_ID,
         tokens=TokenRegistry(tokens),
         agent_name=name,
-        contracts=dict(contracts) if contracts is not None else offline_contracts(),
+        contracts=contracts,
         chain=chain,
         messenger=messenger,
         peers=peers if peers is not None else Peers(seller_party()),
         credentials=credentials,
         binding_proof=binding_prover(key, CHAIN_ID, signer.address),
         tx_timeout=20.0,
+        anchor_range=partial(next_anchor, ledger, CHAIN_ID, contracts["ActionLogAnchor"].address),
     )
-    ledger = Ledger.open(tmp_path / f"{name}-ledger.sqlite", key, signer.address)
     budget = Budget(tmp_path / f"{name}-budget.sqlite")
     executor = Executor(
         catalog=catalog or default_catalog(),

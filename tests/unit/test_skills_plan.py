@@ -57,6 +57,7 @@ def ctx(tmp_path: Path) -> Iterator[SkillContext]:
         peers=Peers(seller_party()),
         credentials=store,
         binding_proof=binding_prover(KEY, CHAIN_ID, BUYER),
+        anchor_range=lambda: (bytes.fromhex("ab" * 32), 1, 9),
     )
     store.close()
 
@@ -245,15 +246,24 @@ def test_send_message_approves_the_payload_for_one_recipient(ctx: SkillContext) 
         CATALOG["send_message"].parse({**args, "body": {"n": 2**60}})
 
 
-def test_anchor_log_calls_actionloganchor_anchor(ctx: SkillContext) -> None:
-    root = "0x" + "ab" * 32
-    planned = plan(ctx, "anchor_log", {"root": root, "from_seq": 1, "to_seq": 9})
+def test_anchor_log_anchors_the_range_the_ledger_gives(ctx: SkillContext) -> None:
+    planned = plan(ctx, "anchor_log", {})
     assert (planned.intent.contract, planned.intent.method) == ("ActionLogAnchor", "anchor")
     assert planned.intent.counterparty is None
     decoded = abi_decode(["bytes32", "uint64", "uint64"], planned.effects[0].data[4:])
     assert decoded == (bytes.fromhex("ab" * 32), 1, 9)
-    with pytest.raises(InvalidSkillArgs, match="before from_seq"):
-        CATALOG["anchor_log"].parse({"root": root, "from_seq": 9, "to_seq": 1})
+
+
+def test_a_caller_cannot_choose_the_anchored_root_or_range(ctx: SkillContext) -> None:
+    with pytest.raises(InvalidSkillArgs, match="root: unknown argument"):
+        CATALOG["anchor_log"].parse({"root": "0x" + "cd" * 32, "from_seq": 1, "to_seq": 2**63})
+
+
+def test_anchor_log_with_nothing_new_is_refused_at_planning(ctx: SkillContext) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(PlanError, match="nothing to anchor"):
+        plan(replace(ctx, anchor_range=lambda: None), "anchor_log", {})
 
 
 def test_register_agent_carries_a_binding_proof_that_verifies(ctx: SkillContext) -> None:
