@@ -32,6 +32,7 @@ from runtime.agent_goals import (
     BuyJob,
     Grant,
     buy_goals,
+    deal_price_rules,
     duration_text,
     issue_at_start,
     issue_goals,
@@ -281,7 +282,9 @@ class Agent:
             (TokenInfo(symbol="TUSD", address=session.deployments.address("TestUSD"), decimals=6),)
         )
         policy_path = (self.config_path.parent / self.spec.policy).resolve()
-        policy = load_policy(policy_path, tokens=tokens, names=self._names())
+        policy = load_policy(
+            policy_path, tokens=tokens, names=self._names(), extra_rules=deal_price_rules(self.spec)
+        )
         ledger = Ledger.open(self.home.ledger(self.name), key, signer.address)
         stack.push_async_callback(asyncio.to_thread, ledger.close)
         budget = Budget(folder / "budget.sqlite")

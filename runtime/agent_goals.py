@@ -46,6 +46,17 @@ def service_tags(spec: AgentSpec) -> list[str]:
     return list(dict.fromkeys(g.service for g in sell_goals(spec)))
 
 
+def deal_price_rules(spec: AgentSpec) -> list[dict[str, str]]:
+    """The policy rules an agent's buy goals add to its policy file: per token, a `deal_price` at the
+    highest `max_price` of its buy goals, so that no deal over it is signed or funded, whoever asks
+    (rules brain, LLM, operator chat, plugin). None for an agent with no buy goal."""
+    caps: dict[str, Decimal] = {}
+    for goal in buy_goals(spec):
+        price = Decimal(goal.max_price)
+        caps[goal.token] = max(price, caps.get(goal.token, price))
+    return [{"kind": "deal_price", "token": token, "max": f"{cap:f}"} for token, cap in caps.items()]
+
+
 def sell_catalog(spec: AgentSpec) -> dict[str, bytes]:
     """The artifact delivered for each service sold: a small text naming the service and the seller."""
     return {

@@ -167,6 +167,7 @@ class LlmBrain(Model):
     rounds: int = Field(10, ge=1, le=100, description="offers in a thread before only accept/reject")
     timeout: Duration = Field(default_factory=lambda: timedelta(seconds=30), description="per model call")
     max_steps: int = Field(4, ge=1, le=20, description="model calls per move")
+    max_tool_calls: int = Field(8, ge=1, le=64, description="tool calls of one model turn that run")
 
 
 Brain = Annotated[RuleBrain | LlmBrain, Field(discriminator="kind")]

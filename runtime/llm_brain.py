@@ -10,14 +10,16 @@
         for us than the peer's offer, nothing but accept/reject in the last round) and recorded; any
         other call goes to `executor.execute(..., origin="llm")`, also one naming no skill.
         The run ends at the first valid decision or after `max_steps` model calls; each model call
-        has `timeout` (not the skills: an escalated one waits for the operator, up to the policy's
-        approval timeout).
+        has `timeout`; at most `max_tool_calls` tool calls of one model turn run; a skill the policy
+        escalates answers "pending" at once and finishes in the background, so nothing waits on
+        the operator.
     no valid decision (model error, timeout, nonsense) -> the fallback rules brain decides, and the
     ledger says why; with no fallback the negotiation is rejected.
 
 The model is untrusted input: it sees the situation (prices, item, peer DID) and its limits, never a
-key or a secret. It has no tool that approves anything: a skill that the policy escalates waits in the
-executor's approval queue for the operator. The Buyer re-checks each move against its cap, and the
+key, a secret or a signature (tool results are `runtime.tools.model_view`). It has no tool that
+approves anything: a skill that the policy escalates waits in the executor's approval queue for the
+operator, in the background. The Buyer re-checks each move against its cap, and the
 executor's policy checks every signature, so even a decision that slipped through could not overspend.
 Every decision call, valid or not, and every final move is a `brain` entry in the ledger.
 """
@@ -60,8 +62,10 @@ class DecisionMiddleware(ExecutorMiddleware):
     """Decision tools go to the ballot; every other tool call to the executor (ExecutorMiddleware).
     Before each model call, ends the run once a move is made or the step budget is spent."""
 
-    def __init__(self, executor: Executor, ballot: Ballot, max_steps: int, timeout: float) -> None:
-        super().__init__(executor, origin=LLM_ORIGIN)
+    def __init__(
+        self, executor: Executor, ballot: Ballot, max_steps: int, timeout: float, max_calls: int
+    ) -> None:
+        super().__init__(executor, origin=LLM_ORIGIN, max_calls=max_calls)
         self.ballot = ballot
         self.max_steps = max_steps
         self.timeout = timeout
@@ -69,8 +73,8 @@ class DecisionMiddleware(ExecutorMiddleware):
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[Any]]
     ) -> Any:
-        # A time limit on each model call, not on the move: a skill the policy escalates may wait for
-        # the operator as long as the policy's approval timeout says.
+        # A time limit on each model call. Skills do not wait for the operator here: an escalated one
+        # answers "pending" at once and finishes in the background (ExecutorMiddleware).
         try:
             return await asyncio.wait_for(handler(request), self.timeout)
         except TimeoutError:
@@ -81,6 +85,7 @@ class DecisionMiddleware(ExecutorMiddleware):
         if self.ballot.move is not None or self.ballot.steps >= self.max_steps:
             return {"jump_to": "end"}
         self.ballot.steps += 1
+        self.calls_this_turn = 0
         return None
 
     async def awrap_tool_call(
@@ -88,10 +93,13 @@ class DecisionMiddleware(ExecutorMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
+        refused = self.over_the_cap(request)
+        if refused is not None:
+            return refused
         call = request.tool_call
         name = str(call.get("name", ""))
         if name not in DECISIONS:
-            return await super().awrap_tool_call(request, handler)
+            return await self.through_executor(request)
         problem = self.ballot.consider(name, call.get("args"))
         text = f"REFUSED: {problem}" if problem else f"done: {self.ballot.move}"
         return tool_answer(request, text, ok=not problem)
@@ -159,7 +167,11 @@ class LlmDecider:
             system_prompt=self._system_prompt(ballot),
             middleware=[
                 DecisionMiddleware(
-                    self.executor, ballot, self.config.max_steps, self.config.timeout.total_seconds()
+                    self.executor,
+                    ballot,
+                    self.config.max_steps,
+                    self.config.timeout.total_seconds(),
+                    self.config.max_tool_calls,
                 )
             ],
         )

@@ -40,7 +40,9 @@ POLICY = compile_rules(RULES)
 
 amounts = st.one_of(
     st.none(),
-    st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinity=False, places=8).map(lambda d: format(d, "f")),
+    st.decimals(min_value=0, max_value=10**6, allow_nan=False, allow_infinity=False, places=8).map(
+        lambda d: format(d, "f")
+    ),
     st.integers(min_value=0, max_value=10**30).map(str),
 )
 credentials = st.lists(
@@ -90,7 +92,9 @@ def intents(draw: st.DrawFn) -> Intent:
     return Intent.model_validate({k: v for k, v in data.items() if v is not None})
 
 
-usage = st.decimals(min_value=0, max_value=10**4, allow_nan=False, allow_infinity=False, places=7).map(lambda d: format(d, "f"))
+usage = st.decimals(min_value=0, max_value=10**4, allow_nan=False, allow_infinity=False, places=7).map(
+    lambda d: format(d, "f")
+)
 facts = st.builds(
     lambda spent, with_, actions, known, now: Facts.model_validate(
         {
