@@ -95,10 +95,15 @@ class RecordingMessenger:
         return {"ok": True}
 
 
-def policy(text: str, tokens: tuple[TokenInfo, ...] = (TUSD,), skills: list[str] | None = None) -> Policy:
+def policy(
+    text: str,
+    tokens: tuple[TokenInfo, ...] = (TUSD,),
+    skills: list[str] | None = None,
+    extra_rules: tuple[dict[str, Any], ...] = (),
+) -> Policy:
     """A compiled policy from YAML text (names resolve to the seller's DID and address)."""
     names = {"seller": (SELLER_KEY.did, SELLER_ADDRESS), "issuer": (ISSUER_DID,)}
-    return parse_policy(text, tokens=tokens, names=names, skills=skills)
+    return parse_policy(text, tokens=tokens, names=names, skills=skills, extra_rules=extra_rules)
 
 
 def offline_contracts(client: ChainClient | None = None) -> dict[str, ContractBinding]:
@@ -141,6 +146,7 @@ def make_rig(
     tokens: tuple[TokenInfo, ...] = (TUSD,),
     key: IdentityKey | None = None,
     name: str = "buyer",
+    extra_rules: tuple[dict[str, Any], ...] = (),
 ) -> Iterator[Rig]:
     """A rig in `tmp_path`; its ledger and budget are closed afterwards."""
     signer = signer or CountingSigner()
@@ -170,7 +176,7 @@ def make_rig(
     executor = Executor(
         catalog=catalog or default_catalog(),
         context=context,
-        policy=policy(policy_text, tokens, skills),
+        policy=policy(policy_text, tokens, skills, extra_rules),
         budget=budget,
         ledger=ledger,
         signer=signer,
