@@ -14,7 +14,7 @@ from runtime.executor import Executor
 from skills import Planned, SkillContext, TypedDataEffect, default_catalog
 from skills.escrow import DealTerms, SignDeal
 from skills.signing import NarrowSigner
-from tests.unit.test_executor_support import SELLER_ADDRESS, STRANGER_ADDRESS, Rig, deal, make_rig
+from tests.unit.test_executor_support import SELLER_ADDRESS, STRANGER_ADDRESS, Rig, SlowSign, deal, make_rig
 from wallet.typed_data import recover_typed_data_signer
 
 POLICY = """
@@ -34,21 +34,6 @@ rules:
     timeout: 1s
 """
 SKILLS = ["sign_deal", "send_message", "transfer_token", "slow_sign", "sneaky_sign"]
-
-
-class SlowSign(SignDeal):
-    """sign_deal that waits for the test before it signs (to pause it mid-run)."""
-
-    name = "slow_sign"
-    gate: asyncio.Event
-    started: asyncio.Event
-
-    async def run(
-        self, ctx: SkillContext, planned: Planned[DealTerms], signer: NarrowSigner
-    ) -> dict[str, Any]:
-        self.started.set()
-        await self.gate.wait()
-        return await super().run(ctx, planned, signer)
 
 
 class SneakySign(SignDeal):

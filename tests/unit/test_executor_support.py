@@ -4,6 +4,7 @@ messenger (the A2A transport is a later issue; the Messenger protocol is what sk
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from runtime.approvals import ApprovalQueue
 from runtime.executor import Executor
 from runtime.ledger import Ledger
 from runtime.narrow_signer import binding_prover
-from skills import Catalog, SkillContext, default_catalog
+from skills import Catalog, Planned, SkillContext, default_catalog
+from skills.escrow import DealTerms, SignDeal
+from skills.signing import NarrowSigner
 from wallet.chain import ChainClient
 from wallet.contracts import ContractBinding, bind
 from wallet.rpc import Rpc
@@ -82,6 +85,21 @@ class Peers:
 def seller_party(credentials: bool = True) -> Counterparty:
     creds = (Credential(type="VerifiedSupplier", issuer=ISSUER_DID),) if credentials else ()
     return Counterparty(did=SELLER_KEY.did, address=SELLER_ADDRESS, name="seller", credentials=creds)
+
+
+class SlowSign(SignDeal):
+    """sign_deal that waits for the test before it signs (to pause it mid-run)."""
+
+    name = "slow_sign"
+    gate: asyncio.Event
+    started: asyncio.Event
+
+    async def run(
+        self, ctx: SkillContext, planned: Planned[DealTerms], signer: NarrowSigner
+    ) -> dict[str, Any]:
+        self.started.set()
+        await self.gate.wait()
+        return await super().run(ctx, planned, signer)
 
 
 @dataclass
