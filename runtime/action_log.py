@@ -23,7 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from skills import SkillError
+
+if TYPE_CHECKING:
+    from policies import Decision
+    from runtime.narrow_signer import SigningAudit
 
 Status = Literal["done", "denied", "failed", "pending"]
 """pending: escalated to the operator, finishing in the background (Executor.execute's
@@ -122,3 +128,29 @@ class ActionLog:
         return Outcome(
             status, self.skill, self.action_id, result, tuple(reasons), tuple(self.seqs), approval_id
         )
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    return {
+        "verdict": decision.verdict,
+        "reasons": [r.model_dump(mode="json") for r in decision.reasons],
+        "approval": None
+        if decision.approval is None
+        else {
+            "approvers": decision.approval.approvers,
+            "timeout_s": int(decision.approval.timeout.total_seconds()),
+        },
+    }
+
+
+def deny_reasons(decision: Decision) -> list[str]:
+    return [f"{r.kind}: {r.message}" for r in decision.reasons if r.verdict == "deny"]
+
+
+def audit_data(audit: SigningAudit) -> dict[str, Any]:
+    return {"signed": audit.signed, "refused": audit.refused}
+
+
+def error_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, SkillError) else f"{type(exc).__name__}: {text}"

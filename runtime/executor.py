@@ -32,23 +32,28 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from policies import (
-    Admitted,
     Budget,
-    Decision,
-    Facts,
-    Intent,
     Policy,
     Refusal,
     Reservation,
-    Spend,
     evaluate,
-    to_base_units,
 )
-from runtime.action_log import ActionLog, LedgerDown, LedgerSink, Outcome, Status
+from runtime.action_log import (
+    ActionLog,
+    LedgerDown,
+    LedgerSink,
+    Outcome,
+    Status,
+    audit_data,
+    decision_data,
+    deny_reasons,
+    error_line,
+)
 from runtime.approvals import Approval, ApprovalQueue
-from runtime.narrow_signer import PauseSwitch, SigningAudit, scoped_signer
+from runtime.executor_budget import BudgetGate
+from runtime.executor_escalation import ask, await_approval
+from runtime.narrow_signer import PauseSwitch, scoped_signer
 from skills import (
-    BudgetUse,
     Catalog,
     InvalidSkillArgs,
     Planned,
@@ -96,6 +101,7 @@ class Executor:
         self.approvals = approvals if approvals is not None else ApprovalQueue()
         self.known_counterparties = tuple(known_counterparties)
         self._pause = PauseSwitch()
+        self._budget = BudgetGate(budget, policy, context.agent_did, self.known_counterparties)
         self._later: set[asyncio.Task[Outcome]] = set()
         # Name-mangled and never handed out: skills get scoped_signer(...) over these.
         self.__signer = signer
@@ -143,7 +149,9 @@ class Executor:
         use = planned.budget
         try:
             # An escrow open is judged without the hold it takes over: that amount is counted once.
-            facts = await self._facts(planned.intent, use.key if use and use.mode == "consume" else None)
+            facts = await self._budget.facts(
+                planned.intent, use.key if use and use.mode == "consume" else None
+            )
         except Exception as exc:  # fail closed: no facts, no decision
             return await record.deny(
                 "policy", [f"usage facts could not be read ({exc})"], **planned.describe()
@@ -153,16 +161,16 @@ class Executor:
         # A barrier unless it denies: it is on disk before the skill runs (DESIGN §3) or operators are asked.
         await record.write(
             "decision",
-            {"stage": "policy", **_decision(decision), **planned.describe(), "args": args_json},
+            {"stage": "policy", **decision_data(decision), **planned.describe(), "args": args_json},
             barrier=decision.verdict != "deny",
         )
         if decision.verdict == "deny":
-            return record.outcome("denied", reasons=_deny_reasons(decision))
+            return record.outcome("denied", reasons=deny_reasons(decision))
         if decision.verdict == "escalate" and not self.paused:
-            approval = self._ask(skill, planned, decision, origin)
+            approval = ask(self.approvals, skill.name, planned, decision, origin)
             if not wait:
                 return self._finish_later(record, skill, planned, approval)
-            refused = await self._await_approval(record, approval)
+            refused = await await_approval(self.approvals, record, approval)
             if refused is not None:
                 return refused
             return await self._admit_and_run(record, skill, planned, approval.id)
@@ -175,7 +183,7 @@ class Executor:
 
         async def finish() -> Outcome:
             try:
-                refused = await self._await_approval(record, approval)
+                refused = await await_approval(self.approvals, record, approval)
                 if refused is not None:
                     return refused
                 return await self._admit_and_run(record, skill, planned, approval.id)
@@ -211,7 +219,7 @@ class Executor:
             denial = {"stage": "pause", "verdict": "deny", "reasons": reasons}
             await record.write("decision", denial, barrier=False)
             return record.outcome("denied", reasons=reasons, approval_id=approval_id)
-        admitted = await self._admit(planned)
+        admitted = await self._budget.admit(planned)
         if isinstance(admitted, Refusal):
             what = admitted.limit if admitted.limit == "rate_limit" else f"budget {admitted.limit}"
             reasons = [f"{what}: {admitted.message}"]
@@ -245,41 +253,6 @@ class Executor:
             log.exception("planning %s failed", skill.name)
             return await record.deny("plan", [f"planning failed ({type(exc).__name__}: {exc})"], args=args)
 
-    def _ask(self, skill: Skill[Any], planned: Planned[Any], decision: Decision, origin: str) -> Approval:
-        """Step 4, first half: put the escalated action in the approval queue."""
-        assert decision.approval is not None
-        escalations = [r.message for r in decision.reasons if r.verdict == "escalate"]
-        return self.approvals.request(
-            skill=skill.name,
-            origin=origin,
-            summary={**planned.describe(), "reasons": escalations},
-            needed=decision.approval.approvers,
-            timeout=decision.approval.timeout,
-        )
-
-    async def _await_approval(self, record: ActionLog, approval: Approval) -> Outcome | None:
-        """Step 4, second half: wait for the operators and log their answer; a denial unless approved."""
-        final = await self.approvals.wait(approval.id)
-        await record.write(
-            "approval",
-            {
-                "approval_id": final.id,
-                "number": final.number,
-                "state": final.state,
-                "needed": final.needed,
-                "approvers": list(final.approvers),
-                "rejected_by": final.rejected_by,
-                "reasons": list(final.reasons),
-                # who decided, provably: each operator's EIP-712 signature of its decision
-                "signatures": [{"approver": a, "signature": s} for a, s in final.signatures],
-            },
-        )
-        if final.approved:
-            return None
-        why = {"rejected": f"rejected by {final.rejected_by}", "timed_out": "no approval in time"}
-        reason = f"approval {final.id}: {why.get(final.state, final.state)}"
-        return record.outcome("denied", reasons=[reason], approval_id=final.id)
-
     async def _run(
         self,
         record: ActionLog,
@@ -296,98 +269,22 @@ class Executor:
             result = await skill.run(self.context, planned, signer)
         except Exception as exc:
             moved = audit.tx_signed and not isinstance(exc, SkillRunError | SigningPaused)
-            await self._settle(reservation, use, moved=moved, signed=bool(audit.signed))
+            await self._budget.settle(reservation, use, moved=moved, signed=bool(audit.signed))
             status: Status = "denied" if isinstance(exc, SigningPaused) else "failed"
             if not isinstance(exc, SkillError):
                 log.warning("skill %s failed: %s: %s", skill.name, type(exc).__name__, exc)
-            reason = _error_line(exc)
-            await record.write("effect", {"status": status, "error": reason, **_audit(audit)}, barrier=False)
+            reason = error_line(exc)
+            await record.write(
+                "effect", {"status": status, "error": reason, **audit_data(audit)}, barrier=False
+            )
             return record.outcome(status, reasons=[reason], approval_id=approval_id)
         except BaseException:  # cancelled: keep the budget honest, then let it through
             await asyncio.shield(
-                self._settle(reservation, use, moved=audit.tx_signed, signed=bool(audit.signed))
+                self._budget.settle(reservation, use, moved=audit.tx_signed, signed=bool(audit.signed))
             )
             raise
-        await self._settle(reservation, use, moved=True, signed=True)
-        await record.write("effect", {"status": "done", "result": result, **_audit(audit)}, barrier=False)
+        await self._budget.settle(reservation, use, moved=True, signed=True)
+        await record.write("effect", {"status": "done", "result": result, **audit_data(audit)}, barrier=False)
         return record.outcome("done", result=result, approval_id=approval_id)
 
     # ----------------------------------------------------------------- budget
-
-    async def _facts(self, intent: Intent, exclude: str | None) -> Facts:
-        token = self.policy.tokens.find(intent.token) if intent.token is not None else None
-        return await asyncio.to_thread(
-            self.budget.facts_for,
-            self.context.agent_did,
-            token,
-            period=self.policy.rate_period,
-            known=self.known_counterparties,
-            exclude=exclude,
-        )
-
-    async def _admit(self, planned: Planned[Any]) -> Admitted | Refusal:
-        """Count the action and take its budget in one step (Budget.admit); fails closed."""
-        intent, use = planned.intent, planned.budget
-        spend = None
-        if use is not None and intent.amount:
-            assert intent.token is not None
-            token = self.policy.tokens.find(intent.token)
-            limits = self.policy.spend_limits(intent.token)
-            if token is None or limits is None:  # evaluate denied these already; stay closed anyway
-                return Refusal("per_action", f"no spend limit covers {intent.token}")
-            party = intent.counterparty
-            who = None if party is None else (party.address or party.did)
-            amount = to_base_units(intent.amount, token.decimals)
-            spend = Spend(token, who, amount, limits, key=use.key, until=use.until)
-        try:
-            return await asyncio.to_thread(
-                self.budget.admit, self.context.agent_did, rates=self.policy.rate_limits, spend=spend
-            )
-        except Exception as exc:  # fail closed
-            return Refusal("unavailable", f"the budget could not be checked ({exc})")
-
-    async def _settle(
-        self, reservation: Reservation | None, use: BudgetUse | None, *, moved: bool, signed: bool
-    ) -> None:
-        """Commit, release or keep a reservation after the run (see the module docstring)."""
-        if reservation is None:
-            return
-        mode = use.mode if use is not None else "spend"
-        if mode == "hold":
-            settle = None if signed else self.budget.release
-        elif mode == "consume":
-            settle = self.budget.commit if moved else None
-        else:
-            settle = self.budget.commit if moved else self.budget.release
-        if settle is None:
-            return
-        try:
-            await asyncio.to_thread(settle, reservation)
-        except Exception:
-            log.exception("could not settle budget reservation %s", reservation.id)
-
-
-def _decision(decision: Decision) -> dict[str, Any]:
-    return {
-        "verdict": decision.verdict,
-        "reasons": [r.model_dump(mode="json") for r in decision.reasons],
-        "approval": None
-        if decision.approval is None
-        else {
-            "approvers": decision.approval.approvers,
-            "timeout_s": int(decision.approval.timeout.total_seconds()),
-        },
-    }
-
-
-def _deny_reasons(decision: Decision) -> list[str]:
-    return [f"{r.kind}: {r.message}" for r in decision.reasons if r.verdict == "deny"]
-
-
-def _audit(audit: SigningAudit) -> dict[str, Any]:
-    return {"signed": audit.signed, "refused": audit.refused}
-
-
-def _error_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, SkillError) else f"{type(exc).__name__}: {text}"
