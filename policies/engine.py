@@ -66,7 +66,7 @@ from policies.rules import (
     SpendLimit,
     TimeWindow,
 )
-from policies.units import TokenInfo, TokenRegistry, to_base_units
+from policies.units import EXACT, TokenInfo, TokenRegistry, to_base_units
 
 
 class Policy:
@@ -234,4 +234,4 @@ _ZERO = Decimal(0)
 
 def _ceil_base(value: Decimal, decimals: int) -> int:
     """Usage in base units, rounded up: facts with too many decimals never loosen a limit."""
-    return int(value.scaleb(decimals).to_integral_value(ROUND_CEILING)) if value else 0
+    return int(value.scaleb(decimals, context=EXACT).to_integral_value(ROUND_CEILING, EXACT)) if value else 0

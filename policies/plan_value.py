@@ -13,7 +13,7 @@ from policies.decision import Reason
 from policies.plan import Check, Ctx, ReasonCache, reason_of, resolve
 from policies.refs import ESCROW
 from policies.rules import ApprovalRule, DealPrice, RuleContext, Spenders, SpendLimit
-from policies.units import TokenInfo, format_duration, normalize_id, to_base_units
+from policies.units import EXACT, TokenInfo, format_duration, normalize_id, to_base_units
 
 _ZERO = Decimal(0)
 
@@ -123,7 +123,7 @@ def approval(i: int, rule: ApprovalRule, tokens: Iterable[TokenInfo]) -> Check:
     if when.amount_over is not None:
         over = when.amount_over
         thresholds: Mapping[str, int] = {
-            t.key: int(over.scaleb(t.decimals).to_integral_value(ROUND_FLOOR))
+            t.key: int(over.scaleb(t.decimals, context=EXACT).to_integral_value(ROUND_FLOOR, EXACT))
             for t in tokens
             if when.token is None or t.symbol == when.token or t.key == normalize_id(when.token)
         }

@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+EXACT = Context(prec=200)
+"""Decimal context for amounts: the default's 28 digits would round a 30-digit amount in base units."""
 _DURATION = re.compile(r"^(\d{1,9})(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -76,8 +78,8 @@ def _bad_amount(text: str) -> str:
 
 def to_base_units(amount: Decimal, decimals: int) -> int:
     """Token units -> integer base units; ValueError when the amount has more decimals than the token."""
-    scaled = amount.scaleb(decimals)
-    whole = scaled.to_integral_value()
+    scaled = amount.scaleb(decimals, context=EXACT)
+    whole = scaled.to_integral_value(context=EXACT)
     if scaled != whole:
         raise ValueError(f"{amount} has more than {decimals} decimals")
     return int(whole)
@@ -85,7 +87,7 @@ def to_base_units(amount: Decimal, decimals: int) -> int:
 
 def format_units(base: int, decimals: int) -> str:
     """Integer base units -> the shortest decimal string in token units (25_500_000, 6 -> "25.5")."""
-    text = format(Decimal(base).scaleb(-decimals), "f")
+    text = format(Decimal(base).scaleb(-decimals, context=EXACT), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any, Literal, Protocol
 
+from policies import parse_amount
 from runtime.config import RuleBrain
 
 Role = Literal["buyer", "seller"]
@@ -156,15 +157,26 @@ def price_text(price: Decimal) -> str:
     return text
 
 
-def read_price(body: Mapping[str, Any]) -> Decimal:
-    """The `price` of a message body; ValueError when missing, not a decimal string, or not positive."""
+MAX_PRICE_DIGITS = 40
+"""A price with more characters than this is refused unread: no deal needs it."""
+
+
+def read_price(body: Mapping[str, Any], decimals: int = 6) -> Decimal:
+    """The `price` of a message body, in the strict amount grammar (policies.parse_amount: ASCII
+    digits, no exponent); ValueError when missing, malformed, not positive, or finer than the token's
+    `decimals`."""
     raw = body.get("price")
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise ValueError("the offer has no price (a decimal string)")
+    if not isinstance(raw, str) or len(raw) > MAX_PRICE_DIGITS:
+        raise ValueError(
+            f"the offer has no price (a decimal string of at most {MAX_PRICE_DIGITS} characters)"
+        )
     try:
-        price = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(f"the price {raw!r} is not a decimal number") from None
-    if not price.is_finite() or price <= 0:
+        price = parse_amount(raw)
+    except ValueError as exc:
+        raise ValueError(f"the price is not a plain amount: {exc}") from None
+    if price <= 0:
         raise ValueError(f"the price {raw!r} is not a positive amount")
+    exponent = price.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > decimals:
+        raise ValueError(f"the price {raw!r} has more than the token's {decimals} decimals")
     return price

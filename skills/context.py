@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policies import Counterparty, Intent, TokenInfo, TokenRegistry
+from policies.units import EXACT
 from skills.errors import PlanError, SkillUnavailable
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class SkillContext:
 
 def base_units(amount: Decimal, token: TokenInfo) -> int:
     """`amount` token units in base units; PlanError when it has more decimals than the token."""
-    scaled = amount.scaleb(token.decimals)
-    if scaled != scaled.to_integral_value():
+    scaled = amount.scaleb(token.decimals, context=EXACT)
+    if scaled != scaled.to_integral_value(context=EXACT):
         raise PlanError(f"{amount:f} {token.symbol} has more than the token's {token.decimals} decimals")
     return int(scaled)

@@ -139,3 +139,21 @@ def test_the_shipped_demo_buyer_and_seller_reach_a_deal_within_the_buyers_cap() 
     assert move.kind == "accept"
     assert move.price is not None
     assert D(seller_cfg.reservation) <= move.price <= D(buyer_cfg.reservation)
+
+
+@pytest.mark.parametrize(
+    ("price", "says"),
+    [
+        ("1e400", "no sign, exponent or separators"),
+        ("9" * 39 + "9" * 2, "at most 40 characters"),
+        ("\u0663\u0660", "ASCII digits"),
+        ("12.0000001", "more than the token's 6 decimals"),
+        ("0", "not a positive amount"),
+        (12, "has no price"),
+    ],
+)
+def test_a_peers_hostile_price_is_refused_with_one_line(price: object, says: str) -> None:
+    from runtime.brain import read_price
+
+    with pytest.raises(ValueError, match=says):
+        read_price({"price": price})
