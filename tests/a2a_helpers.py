@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from identity import IdentityKey, ReplayStore
-from runtime.a2a_client import A2AMessenger
-from runtime.a2a_server import AgentServer, listen
-from runtime.agent_card import AgentProfile
-from runtime.ledger import Ledger
-from runtime.negotiation_fsm import ThreadStore
-from runtime.negotiation_handler import NegotiationHandler, ScriptedHandler
-from runtime.protocol import LedgerAdapter, Negotiator
+from runtime.a2a.card import AgentProfile
+from runtime.a2a.client import A2AMessenger
+from runtime.a2a.handler import NegotiationHandler, ScriptedHandler
+from runtime.a2a.protocol import LedgerAdapter, Negotiator
+from runtime.a2a.server import AgentServer, listen
+from runtime.a2a.threads import ThreadStore
+from runtime.ledger.ledger import Ledger
 
 
 class ListLedger:

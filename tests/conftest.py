@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
 
 
 @pytest.fixture

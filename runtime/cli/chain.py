@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from runtime.anvil import AnvilNode, rpc_call
-from runtime.chain_ops import chain_url, running_local_node, start_local_node
+from runtime.chain.anvil import AnvilNode, rpc_call
+from runtime.chain.ops import chain_url, running_local_node, start_local_node
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json, warn
 from runtime.config import RemoteChain
 from runtime.errors import SovaError
 
 if TYPE_CHECKING:
-    from runtime.provision import Deployed
+    from runtime.chain.provision import Deployed
 
 
 def _deploy(*args: Any) -> Deployed:
     # Imported here: web3 and eth-account take ~0.7 s to import, which `sova --help` should not pay.
-    from runtime.provision import deploy_contracts
+    from runtime.chain.provision import deploy_contracts
 
     return asyncio.run(deploy_contracts(*args))
 
@@ -179,7 +179,7 @@ def fund(
     """Top up an address with native currency on the local chain (anvil_setBalance)."""
     from decimal import Decimal, InvalidOperation
 
-    from runtime.chain_ops import fund_local
+    from runtime.chain.ops import fund_local
 
     config, home = load(file)
     if isinstance(config.chain, RemoteChain):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
 from tests.unit.test_executor_support import Market, open_market
 
 

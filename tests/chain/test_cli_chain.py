@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.anvil import AnvilNode, free_port, rpc_call
+from runtime.chain.anvil import AnvilNode, free_port, rpc_call
 from tests.cli_helpers import one_error_line, sova
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from contracts_helpers import (
 from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
 from wallet.typed_data import Deal, deal_digest, deal_typed_data, recover_typed_data_signer
 
 pytestmark = pytest.mark.chain

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from runtime.tools import executor_agent
+from runtime.brains.tools import executor_agent
 from tests.unit.test_executor_support import SELLER_ADDRESS, Market
 from tests.unit.test_llm_tools import pay, scripted
 

@@ -17,13 +17,13 @@ from contracts_helpers import deploy_all, dev_account
 from eth_account import Account
 
 from identity import IdentityKey, IdentityKeyStore
-from runtime.anvil import AnvilNode
-from runtime.chain_ops import NodeRecord
-from runtime.ledger import AnchorRecord, Ledger, LedgerError, ledger_path
-from runtime.ledger_anchor import ANCHOR_JOB_ID, anchor_new_entries, schedule_anchoring
-from runtime.ledger_chain import fetch_anchors, verify_on_chain
-from runtime.ledger_proof import check_on_chain, prove
-from runtime.ledger_verify import verify_ledger
+from runtime.chain.anvil import AnvilNode
+from runtime.chain.ops import NodeRecord
+from runtime.ledger.anchor import ANCHOR_JOB_ID, anchor_new_entries, schedule_anchoring
+from runtime.ledger.ledger import AnchorRecord, Ledger, LedgerError, ledger_path
+from runtime.ledger.onchain import fetch_anchors, verify_on_chain
+from runtime.ledger.proof import check_on_chain, prove
+from runtime.ledger.verify import verify_ledger
 from tests.cli_helpers import one_error_line, sova
 from wallet import ChainClient, Deployments, Keystore, Outbox, Signer
 from wallet.contracts import ActionLogAnchor, bind

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
 from wallet.chain import ChainClient
 from wallet.errors import NonceError
 from wallet.outbox import Outbox

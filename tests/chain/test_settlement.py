@@ -16,21 +16,21 @@ from eth_account import Account
 from identity import CredentialStore, IdentityKey, ReplayStore, issue_credential
 from identity.envelopes import Envelope
 from policies import Budget, TokenRegistry, load_policy
-from runtime.a2a_client import A2AMessenger
-from runtime.a2a_server import AgentServer, listen
-from runtime.agent_card import AgentProfile
-from runtime.anvil import AnvilNode
+from runtime.a2a.card import AgentProfile
+from runtime.a2a.client import A2AMessenger
+from runtime.a2a.handler import Reply
+from runtime.a2a.protocol import LedgerAdapter, Negotiator
+from runtime.a2a.server import AgentServer, listen
+from runtime.a2a.threads import ThreadState, ThreadStore
+from runtime.chain.anvil import AnvilNode
+from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
-from runtime.deals import DealStore
-from runtime.executor import Executor
-from runtime.ledger import Ledger
-from runtime.narrow_signer import binding_prover
-from runtime.negotiation import Buyer, PeerBook, Seller
-from runtime.negotiation_fsm import ThreadState, ThreadStore
-from runtime.negotiation_handler import Reply
-from runtime.protocol import LedgerAdapter, Negotiator
-from runtime.registry import Registry
-from runtime.settlement import watch_deadlines
+from runtime.executor.executor import Executor
+from runtime.executor.narrow_signer import binding_prover
+from runtime.ledger.ledger import Ledger
+from runtime.negotiation.buyer import Buyer, PeerBook, Seller
+from runtime.negotiation.deals import DealStore
+from runtime.negotiation.settlement import watch_deadlines
 from skills import SkillContext, default_catalog
 from tests.unit.test_executor_support import CountingSigner, Market
 from wallet.contracts import AgentRegistry, DealEscrow

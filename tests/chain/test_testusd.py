@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from contracts_helpers import CHAIN_ID, USD, Contracts, deploy_all, dev_account, now, reverts_with, send
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
 
 pytestmark = pytest.mark.chain
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runtime.config import load_config
-from runtime.deals import DealRecord, DealStore
 from runtime.home import Home
-from runtime.ledger_format import Entry
-from runtime.ledger_store import connect_reader, read_entries
+from runtime.ledger.format import Entry
+from runtime.ledger.store import connect_reader, read_entries
+from runtime.negotiation.deals import DealRecord, DealStore
 from tests.cli_helpers import sova
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from identity import IdentityKey, sign_envelope
-from runtime.a2a_guard import MAX_BODY
-from runtime.agent_card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
-from runtime.negotiation_handler import Reply, ScriptedHandler
+from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
+from runtime.a2a.guard import MAX_BODY
+from runtime.a2a.handler import Reply, ScriptedHandler
 from tests.a2a_helpers import Agent, make_agent, serving
 
 BUYER = IdentityKey.generate()

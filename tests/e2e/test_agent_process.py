@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from runtime.config import load_config
-from runtime.deals import DealStore
 from runtime.home import Home
+from runtime.negotiation.deals import DealStore
 from tests.cli_helpers import SOVA, Procs, Result, agents_cleaned_up, one_error_line, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -69,9 +69,9 @@ def agent_cmd(name: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def provision(config_path: Path) -> None:
     """What `sova up` does before it spawns agents: keys, gas money, TUSD for the buyer."""
-    from runtime.chain_ops import chain_url, fund_local
-    from runtime.chain_session import chain_session
-    from runtime.provision import ensure_key, keystore_for
+    from runtime.chain.ops import chain_url, fund_local
+    from runtime.chain.provision import ensure_key, keystore_for
+    from runtime.chain.session import chain_session
     from wallet import Keystore
 
     config = load_config(config_path)

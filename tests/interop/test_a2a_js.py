@@ -17,8 +17,8 @@ import pytest
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 
 from identity import IdentityKey, ReplayStore, sign_envelope, verify_envelope
-from runtime.agent_card import IDENTITY_EXTENSION, NEGOTIATION_EXTENSION
-from runtime.negotiation_handler import Reply, ScriptedHandler
+from runtime.a2a.card import IDENTITY_EXTENSION, NEGOTIATION_EXTENSION
+from runtime.a2a.handler import Reply, ScriptedHandler
 from tests.a2a_helpers import make_agent, serving
 
 INTEROP = Path(__file__).resolve().parents[2] / "tools" / "interop"

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 from eth_account import Account
 
-from runtime.a2a_server import listen
-from runtime.approvals import Approval, ApprovalQueue
-from runtime.operator_api import OperatorServer, create_app
-from runtime.operator_auth import Verdict, sign_decision
-from runtime.operator_chat import OperatorChat
-from runtime.operator_facts import AgentInfo, OperatorBackend
+from runtime.a2a.server import listen
+from runtime.executor.approvals import Approval, ApprovalQueue
+from runtime.operator.api import OperatorServer, create_app
+from runtime.operator.auth import Verdict, sign_decision
+from runtime.operator.chat import OperatorChat
+from runtime.operator.facts import AgentInfo, OperatorBackend
 from tests.unit.test_executor_support import CHAIN_ID, Rig
 from wallet.signer import Signer
 

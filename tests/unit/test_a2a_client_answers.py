@@ -1,4 +1,4 @@
-"""The messenger (runtime/a2a_client.py): a hostile peer's HTTP answer (nested too deep for the parser,
+"""The messenger (runtime/a2a/client.py): a hostile peer's HTTP answer (nested too deep for the parser,
 too large to hold) is one `unreachable` ProtocolError and a `message_failed` entry, never a crash, and the
 thread does not move; a verified card is reused within its TTL and fetched again after it, or after the
 peer failed a delivery."""
@@ -16,9 +16,9 @@ from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a_helpers import make_agent, messenger
 
 from identity import IdentityKey
-from runtime.a2a_client import MAX_ANSWER, A2AMessenger
-from runtime.agent_card import AgentProfile, signed_card
-from runtime.protocol import ProtocolError
+from runtime.a2a.card import AgentProfile, signed_card
+from runtime.a2a.client import MAX_ANSWER, A2AMessenger
+from runtime.a2a.protocol import ProtocolError
 
 
 @asynccontextmanager

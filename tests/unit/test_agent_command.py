@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from runtime.supervisor import agent_command
+from runtime.fleet.supervisor import agent_command
 
 AGENTS = """\
 version: 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from runtime.approvals import ApprovalQueue
+from runtime.executor.approvals import ApprovalQueue
 
 
 def ask(queue: ApprovalQueue, needed: int = 1) -> str:

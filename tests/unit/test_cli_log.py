@@ -11,7 +11,7 @@ from eth_hash.auto import keccak
 
 from identity import IdentityKey, IdentityKeyStore, public_key_from_did_key
 from identity.jcs import canonicalize
-from runtime.ledger import Ledger, ledger_path
+from runtime.ledger.ledger import Ledger, ledger_path
 from tests.cli_helpers import one_error_line, sova
 from wallet import Keystore
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from runtime.config import AgentsFile
-from runtime.console_fleet import ConsoleFleet
-from runtime.console_server import ConsoleThread, build_app, console_url, is_loopback, loopback_warning
+from runtime.fleet.console_fleet import ConsoleFleet
+from runtime.fleet.console_server import ConsoleThread, build_app, console_url, is_loopback, loopback_warning
+from runtime.fleet.supervisor import Supervisor
 from runtime.home import Home
-from runtime.operator_token import ensure_token
-from runtime.supervisor import Supervisor
+from runtime.operator.token import ensure_token
 from wallet import Signer
 
 API_ROUTES = [
@@ -107,7 +107,7 @@ def test_console_page_needs_no_token_and_carries_no_data(console: tuple[str, str
 
 
 def test_console_page_script_never_uses_inner_html() -> None:
-    source = (Path(__file__).parents[2] / "runtime" / "console" / "app.js").read_text()
+    source = (Path(__file__).parents[2] / "runtime" / "fleet" / "console" / "app.js").read_text()
     script = "\n".join(line for line in source.splitlines() if not line.strip().startswith("//"))
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in script, sink
@@ -232,7 +232,7 @@ def test_console_falls_back_to_a_free_port_when_the_remembered_one_is_taken(tmp_
 def test_console_chat_keeps_the_lines_that_need_the_operator_key() -> None:
     """Whatever the agent's chat would treat as pause/resume/approve/reject is done by the console
     (on-chain pause, signed decisions); everything else goes to the agent."""
-    from runtime.console_fleet import CHAT_DECIDE, CHAT_PAUSE, CHAT_RESUME
+    from runtime.fleet.console_fleet import CHAT_DECIDE, CHAT_PAUSE, CHAT_RESUME
 
     pause = CHAT_PAUSE.match("Pause suspicious offers")
     assert pause is not None

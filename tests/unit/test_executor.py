@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from runtime.approvals import Approval, ApprovalQueue
-from runtime.executor import Executor
+from runtime.executor.approvals import Approval, ApprovalQueue
+from runtime.executor.executor import Executor
 from skills import Planned, SkillContext, TypedDataEffect, default_catalog
 from skills.escrow import DealTerms, SignDeal
 from skills.signing import NarrowSigner

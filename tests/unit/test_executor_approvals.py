@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from runtime.approvals import ApprovalClosed, ApprovalError, ApprovalQueue, UnknownApproval
+from runtime.executor.approvals import ApprovalClosed, ApprovalError, ApprovalQueue, UnknownApproval
 
 SUMMARY = {"intent": {"skill": "transfer_token", "amount": "45"}}
 

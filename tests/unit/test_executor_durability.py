@@ -1,4 +1,4 @@
-"""Which ledger entries the executor and the protocol fsync before going on (runtime/ledger_sync.py):
+"""Which ledger entries the executor and the protocol fsync before going on (runtime/ledger/sync.py):
 a decision that lets a skill run and replies about to leave are on disk first; denials, effects and
 the record of a message already sent wait for the next barrier or the flush."""
 
@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from runtime.ledger import Ledger
-from runtime.negotiation_handler import echo_handler
+from runtime.a2a.handler import echo_handler
+from runtime.ledger.ledger import Ledger
 from skills import Planned, SkillContext, default_catalog
 from skills.escrow import DealTerms, SignDeal
 from skills.signing import NarrowSigner

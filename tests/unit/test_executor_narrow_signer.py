@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_utils.crypto import keccak
 
 from identity import IdentityKey
-from runtime.narrow_signer import PauseSwitch, scoped_signer
+from runtime.executor.narrow_signer import PauseSwitch, scoped_signer
 from skills import IdentityEffect, SignatureRefused, SigningPaused, TxEffect, TypedDataEffect
 from tests.unit.test_executor_support import CHAIN_ID, SELLER_ADDRESS, TUSD_ADDRESS, CountingSigner
 from wallet.signer import Signer

@@ -14,10 +14,10 @@ from eth_account import Account
 
 from identity import IdentityKey
 from policies import Budget, Counterparty, Credential, Policy, TokenInfo, parse_policy
-from runtime.approvals import ApprovalQueue
-from runtime.executor import Executor
-from runtime.ledger import Ledger
-from runtime.narrow_signer import binding_prover
+from runtime.executor.approvals import ApprovalQueue
+from runtime.executor.executor import Executor
+from runtime.executor.narrow_signer import binding_prover
+from runtime.ledger.ledger import Ledger
 from skills import Catalog, SkillContext, default_catalog
 from wallet.chain import ChainClient
 from wallet.contracts import ContractBinding, bind

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from identity import IdentityKey
 from identity.jcs import canonicalize
-from runtime.ledger import Ledger, LedgerError, LedgerTampered, ledger_path
-from runtime.ledger_format import ZERO_HASH, entry_body
-from runtime.ledger_verify import verify_ledger
+from runtime.ledger.format import ZERO_HASH, entry_body
+from runtime.ledger.ledger import Ledger, LedgerError, LedgerTampered, ledger_path
+from runtime.ledger.verify import verify_ledger
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 

@@ -1,4 +1,4 @@
-"""The ledger's barrier rule (runtime/ledger_sync.py): every entry is committed at once (a killed process
+"""The ledger's barrier rule (runtime/ledger/sync.py): every entry is committed at once (a killed process
 keeps it); a barrier is fsynced before its caller hears of it, with everything before it; the rest reach
 the disk with the next barrier, within the flush interval, or at close. `synced_seq` says how far."""
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from identity import IdentityKey
-from runtime.ledger import Ledger, ledger_path
-from runtime.ledger_store import AnchorRecord
-from runtime.ledger_verify import verify_ledger
+from runtime.ledger.ledger import Ledger, ledger_path
+from runtime.ledger.store import AnchorRecord
+from runtime.ledger.verify import verify_ledger
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +109,7 @@ def test_a_killed_process_keeps_its_unsynced_entries(path: Path) -> None:
         f"""
         import asyncio, os, signal, sys
         from identity import IdentityKey
-        from runtime.ledger import Ledger
+        from runtime.ledger.ledger import Ledger
 
         async def main() -> None:
             key = IdentityKey.from_private_bytes(bytes.fromhex(sys.argv[1]))

@@ -1,4 +1,4 @@
-"""Group commit in runtime/ledger.py: appends queued while the writer is busy share one commit, and no
+"""Group commit in runtime/ledger/ledger.py: appends queued while the writer is busy share one commit, and no
 caller hears of its entry before that commit is durable."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from identity import IdentityKey
-from runtime.ledger import Ledger, LedgerError, ledger_path
-from runtime.ledger_verify import verify_ledger
+from runtime.ledger.ledger import Ledger, LedgerError, ledger_path
+from runtime.ledger.verify import verify_ledger
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 

@@ -11,10 +11,10 @@ import pytest
 from eth_hash.auto import keccak
 
 from identity import IdentityKey
-from runtime.ledger import Ledger, LedgerError
-from runtime.ledger_format import entry_body
-from runtime.ledger_report import OnchainAnchor
-from runtime.ledger_verify import merkle_root_fast, verify_ledger
+from runtime.ledger.format import entry_body
+from runtime.ledger.ledger import Ledger, LedgerError
+from runtime.ledger.report import OnchainAnchor
+from runtime.ledger.verify import merkle_root_fast, verify_ledger
 from wallet.merkle import merkle_root
 
 WALLET = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

@@ -18,10 +18,10 @@ import pytest
 from eth_account import Account
 from langchain_core.messages import BaseMessage
 
-from runtime.brain import Situation
+from runtime.brains.llm import LlmDecider
+from runtime.brains.rules import Situation
+from runtime.brains.scripted import Fail, ScriptedChatModel, scripted, tool_turn
 from runtime.config import LlmBrain, RuleBrain
-from runtime.llm_brain import LlmDecider
-from runtime.llm_scripted import Fail, ScriptedChatModel, scripted, tool_turn
 from tests.unit.test_executor_support import STRANGER_ADDRESS, CountingSigner, Rig, make_rig
 from wallet.signer import Signer
 

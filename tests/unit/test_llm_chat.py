@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from runtime.llm_chat import MAX_FACTS_CHARS, LlmChat
-from runtime.llm_scripted import Fail, ScriptedChatModel, scripted, tool_turn
+from runtime.brains.chat import MAX_FACTS_CHARS, LlmChat
+from runtime.brains.scripted import Fail, ScriptedChatModel, scripted, tool_turn
 from tests.unit.test_executor_support import Rig, make_rig
 
 POLICY = """

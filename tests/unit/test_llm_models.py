@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
+from runtime.brains.models import ModelError, chat_model
+from runtime.brains.scripted import ScriptedChatModel, ScriptedFailure, ScriptEnded, ScriptError, script_text
 from runtime.config import LlmBrain
-from runtime.llm_models import ModelError, chat_model
-from runtime.llm_scripted import ScriptedChatModel, ScriptedFailure, ScriptEnded, ScriptError, script_text
 
 
 def brain(model: str, **options: object) -> LlmBrain:

@@ -14,10 +14,10 @@ import pytest
 from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from runtime.executor import Executor
-from runtime.llm_scripted import ScriptedChatModel, tool_turn
-from runtime.llm_scripted import scripted as scripted_model
-from runtime.tools import executor_agent, skill_tools
+from runtime.brains.scripted import ScriptedChatModel, tool_turn
+from runtime.brains.scripted import scripted as scripted_model
+from runtime.brains.tools import executor_agent, skill_tools
+from runtime.executor.executor import Executor
 from tests.unit.test_executor_support import SELLER_ADDRESS, STRANGER_ADDRESS, Rig, make_rig
 
 POLICY = """

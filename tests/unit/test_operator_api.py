@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from runtime.operator_api import OperatorServer, all_routes
+from runtime.operator.api import OperatorServer, all_routes
 from skills import default_catalog
 from tests.unit.operator_support import (
     ALICE,

@@ -8,7 +8,7 @@ import pytest
 from eth_account import Account
 
 from runtime.config import AgentsFile
-from runtime.operator_auth import (
+from runtime.operator.auth import (
     DecisionError,
     decision_typed_data,
     operator_keys,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from runtime.a2a.threads import ThreadState, ThreadStore
 from runtime.config import LlmBrain
-from runtime.deals import DealRecord, DealStore
 from runtime.errors import SovaError
-from runtime.negotiation_fsm import ThreadState, ThreadStore
-from runtime.operator_chat import HELP, OperatorChat, llm_factory
-from runtime.operator_facts import OperatorBackend
+from runtime.negotiation.deals import DealRecord, DealStore
+from runtime.operator.chat import HELP, OperatorChat, llm_factory
+from runtime.operator.facts import OperatorBackend
 from tests.unit.operator_support import POLICY, Served, next_pending, serve
 from tests.unit.test_executor_support import SELLER_KEY, deal, make_rig
 

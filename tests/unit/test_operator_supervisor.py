@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from runtime.fleet.supervisor import pinned_operator_port
 from runtime.home import Home
-from runtime.supervisor import pinned_operator_port
 
 
 def test_the_operator_port_is_chosen_once_and_kept(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.home import Home
-from runtime.operator_token import TokenError, ensure_token, read_token, token_matches, token_path
+from runtime.operator.token import TokenError, ensure_token, read_token, token_matches, token_path
 
 
 def test_the_token_is_created_once_random_and_private(tmp_path: Path) -> None:

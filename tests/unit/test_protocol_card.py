@@ -12,7 +12,7 @@ from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.utils.signing import create_signature_verifier
 
 from identity import IdentityKey, public_key_from_did_key
-from runtime.agent_card import (
+from runtime.a2a.card import (
     IDENTITY_EXTENSION,
     NEGOTIATION_EXTENSION,
     AgentProfile,
@@ -23,7 +23,7 @@ from runtime.agent_card import (
     signed_card,
     verify_card,
 )
-from runtime.negotiation_fsm import MESSAGE_TYPES
+from runtime.a2a.threads import MESSAGE_TYPES
 
 KEY = IdentityKey.generate()
 PROFILE = AgentProfile(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.negotiation_fsm import MESSAGE_TYPES, OutOfOrder, ThreadState, ThreadStore, advance
+from runtime.a2a.threads import MESSAGE_TYPES, OutOfOrder, ThreadState, ThreadStore, advance
 
 PEER = "did:key:z6MkPeer"
 HAPPY = [  # (type, sent by) from the buyer's side of a thread it opens

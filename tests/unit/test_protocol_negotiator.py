@@ -13,10 +13,10 @@ import pytest
 
 from identity import IdentityKey, sign_envelope, verify_envelope
 from identity.replay import ReplayStore
-from runtime.ledger import Ledger
-from runtime.negotiation_fsm import ThreadState
-from runtime.negotiation_handler import Reply, ScriptedHandler, echo_handler
-from runtime.protocol import LedgerAdapter, ProtocolError
+from runtime.a2a.handler import Reply, ScriptedHandler, echo_handler
+from runtime.a2a.protocol import LedgerAdapter, ProtocolError
+from runtime.a2a.threads import ThreadState
+from runtime.ledger.ledger import Ledger
 from tests.a2a_helpers import WALLET, Agent, make_agent
 
 

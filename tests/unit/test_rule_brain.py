@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.brain import ConcessionBrain, Move, NoDealZone
+from runtime.brains.rules import ConcessionBrain, Move, NoDealZone
 from runtime.config import RuleBrain
 
 D = Decimal

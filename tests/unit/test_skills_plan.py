@@ -13,7 +13,7 @@ from eth_utils.crypto import keccak
 
 from identity import CredentialStore, IdentityKey, issue_credential, verify_binding
 from policies import TokenRegistry
-from runtime.narrow_signer import binding_prover
+from runtime.executor.narrow_signer import binding_prover
 from skills import (
     IdentityEffect,
     InvalidSkillArgs,

@@ -51,7 +51,7 @@ def test_process_with_eth_stack_survives_deep_credential_and_card() -> None:
     code = (
         "import wallet.chain, sys, asyncio, httpx\n"
         "from identity import parse_credential\n"
-        "from runtime.agent_card import fetch_card, InvalidCard\n"
+        "from runtime.a2a.card import fetch_card, InvalidCard\n"
         "deep = '[' * 200000 + ']' * 200000\n"
         "try:\n    parse_credential(deep)\n"
         "except Exception as e:\n    print('credential', type(e).__name__)\n"

@@ -1,0 +1,3 @@
+"""One agent process: the `Agent` (`agent`: unlock, register, serve, schedule) and its standing goals
+(`goals`).
+"""
