@@ -29,8 +29,8 @@ def console(
     ] = None,
 ) -> None:
     """Chat with an agent of the running fleet: status, budget, deals, approve 3, pause, help…"""
-    from runtime.fleet.supervisor import running_supervisor
     from runtime.operator.token import read_token
+    from runtime.pidfile import running_supervisor
 
     config, home = load(file)
     record = running_supervisor(home)

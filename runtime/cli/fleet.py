@@ -27,7 +27,8 @@ def up(
     detach: Annotated[bool, typer.Option("--detach", help="return once every agent is ready")] = False,
 ) -> None:
     """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
-    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor, last_log_line, running_supervisor
+    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor, last_log_line
+    from runtime.pidfile import running_supervisor
 
     config, home = load(file)
     if not detach:
@@ -66,7 +67,7 @@ def up(
 
 def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
     """Stop the agents and the chain `sova up` started; everything is saved."""
-    from runtime.fleet.supervisor import pid_alive, running_supervisor
+    from runtime.pidfile import pid_alive, running_supervisor
 
     _, home = load(file)
     record = running_supervisor(home)
@@ -97,7 +98,7 @@ def status(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> 
 
 def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
     from runtime.chain.ops import chain_url
-    from runtime.fleet.supervisor import pid_alive, read_ready, running_supervisor
+    from runtime.pidfile import pid_alive, read_ready, running_supervisor
 
     sup = running_supervisor(home)
     try:
@@ -142,8 +143,9 @@ def _print_status(info: dict[str, Any], console: bool = True) -> None:
 
 def _print_console(home: Home) -> None:
     """The console link with the token in its fragment, for the operator's own terminal."""
-    from runtime.fleet.supervisor import console_link, running_supervisor
+    from runtime.fleet.supervisor import console_link
     from runtime.operator.token import read_token
+    from runtime.pidfile import running_supervisor
 
     record = running_supervisor(home) or {}
     url, token = record.get("console"), read_token(home)

@@ -128,7 +128,7 @@ class ConsoleFleet:
         return self._states().get(name, "stopped")
 
     def _states_from_files(self) -> dict[str, str]:
-        from runtime.fleet.supervisor import pid_alive
+        from runtime.pidfile import pid_alive
 
         states = {}
         for name in self.names():

@@ -29,6 +29,7 @@ from runtime.chain.ops import fund_local, running_local_node, start_local_node
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
 from runtime.home import Home
+from runtime.pidfile import read_ready, running_supervisor
 from runtime.secrets import write_private
 
 if TYPE_CHECKING:
@@ -102,31 +103,6 @@ def pinned_operator_port(home: Home, name: str) -> int:
     """The agent's operator API port, chosen on the first `sova up` and kept in
     `.sova/agents/<name>/operator-port`, so the console finds a restarted agent where it was."""
     return kept_port(home, name, "operator-port")
-
-
-def read_ready(home: Home, name: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(home.ready_file(name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def running_supervisor(home: Home) -> dict[str, Any] | None:
-    """The supervisor record of this home, if its process still runs."""
-    try:
-        data = json.loads(home.supervisor_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and pid_alive(int(data.get("pid", 0))) else None
 
 
 async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, warn: Any) -> Signer:

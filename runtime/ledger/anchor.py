@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from apscheduler.job import Job  # type: ignore[import-untyped]
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
-    from runtime.executor.executor import Executor
     from wallet.chain import ChainClient
     from wallet.contracts import ActionLogAnchor
     from wallet.signer import Signer
@@ -74,10 +73,28 @@ class SignerAnchorSender:
         return receipt.tx_hash
 
 
+class _Outcome(Protocol):
+    """The part of the executor's Outcome that anchoring reads."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+
+    def message(self) -> str: ...
+
+
+class Executes(Protocol):
+    """What `ExecutorAnchorSender` needs of runtime.executor's Executor: the ledger layer sits below it."""
+
+    async def execute(self, skill_name: str, args: Any, origin: str) -> _Outcome: ...
+
+
 class ExecutorAnchorSender:
     """Anchors through the executor's `anchor_log` skill: policy, pause and ledger included."""
 
-    def __init__(self, executor: Executor, address: str, origin: str = "scheduler") -> None:
+    def __init__(self, executor: Executes, address: str, origin: str = "scheduler") -> None:
         self.executor = executor
         self._address = address
         self.origin = origin

@@ -1,23 +1,54 @@
 """Wiring the operator API into a running agent process (called from `Agent._start`).
 
-The agent serves it on 127.0.0.1 at `SOVA_OPERATOR_PORT` (pinned per agent by `sova up`, like the
-A2A port) or a free port, behind the fleet's token (created here when the agent runs alone), and
-writes its URL into agent.json as `operator_url`.
+The operator sees the agent only through `OperatorSite` (what `Agent` offers it), so this package
+does not import the agent's: the agent layer sits above the operator one. The agent serves it on
+127.0.0.1 at `SOVA_OPERATOR_PORT` (pinned per agent by `sova up`, like the A2A port) or a free port,
+behind the fleet's token (created here when the agent runs alone), and writes its URL into
+agent.json as `operator_url`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.errors import SovaError
 
 if TYPE_CHECKING:
-    from runtime.agent.agent import Agent
     from runtime.chain.session import ChainSession
+    from runtime.config import Agent as AgentSpec
+    from runtime.config import AgentsFile
     from runtime.executor.executor import Executor
+    from runtime.home import Home
     from runtime.operator.api import OperatorServer
+
+
+class OperatorSite(Protocol):
+    """What the operator API needs of the agent it serves (runtime.agent.agent.Agent is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def spec(self) -> AgentSpec: ...
+
+    @property
+    def config(self) -> AgentsFile: ...
+
+    @property
+    def config_path(self) -> Path: ...
+
+    @property
+    def home(self) -> Home: ...
+
+    @property
+    def keys_dir(self) -> Path: ...
+
+    @property
+    def say(self) -> Callable[[str], None]: ...
 
 
 def brain_text(brain: Any) -> str:
@@ -30,7 +61,7 @@ def brain_text(brain: Any) -> str:
 
 
 async def start_operator(
-    agent: Agent, parts: Any, session: ChainSession, executor: Executor, agent_id: int, url: str
+    agent: OperatorSite, parts: Any, session: ChainSession, executor: Executor, agent_id: int, url: str
 ) -> OperatorServer:
     """Build the agent's OperatorBackend and serve its operator API; `await server.stop()` ends it."""
     from runtime.a2a.server import listen
