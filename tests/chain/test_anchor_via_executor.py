@@ -10,7 +10,7 @@ import pytest
 from runtime.ledger.anchor import ExecutorAnchorSender, anchor_new_entries
 from runtime.ledger.ledger import LedgerError
 from runtime.ledger.onchain import verify_on_chain
-from tests.unit.test_executor_support import Market, make_rig
+from tests.support.executor import Market, make_rig
 from wallet.contracts import ActionLogAnchor
 
 pytestmark = pytest.mark.chain

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from runtime.chain.anvil import AnvilNode, free_port, rpc_call
-from tests.cli_helpers import one_error_line, sova
+from tests.support.cli import one_error_line, sova
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 PASS = {"SOVA_PASSPHRASE": "test passphrase"}
 
 

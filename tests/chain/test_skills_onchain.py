@@ -15,7 +15,7 @@ from eth_utils.crypto import keccak
 from policies import Counterparty
 from runtime.chain.anvil import AnvilNode
 from runtime.chain.registry import Registry
-from tests.unit.test_executor_support import (
+from tests.support.executor import (
     SELLER_ADDRESS,
     SELLER_KEY,
     CountingSigner,

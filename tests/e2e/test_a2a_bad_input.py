@@ -17,7 +17,7 @@ from identity import IdentityKey, sign_envelope
 from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
 from runtime.a2a.guard import MAX_BODY
 from runtime.a2a.handler import Reply, ScriptedHandler
-from tests.a2a_helpers import Agent, make_agent, serving
+from tests.support.a2a import Agent, make_agent, serving
 
 BUYER = IdentityKey.generate()
 V1 = {"A2A-Version": "1.0"}

@@ -27,7 +27,7 @@ from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, AgentProfile, 
 from runtime.a2a.handler import ScriptedHandler
 from runtime.a2a.server import create_app
 from runtime.a2a.threads import MESSAGE_TYPES, OutOfOrder, ThreadState, advance
-from tests.a2a_helpers import Agent, make_agent, serving
+from tests.support.a2a import Agent, make_agent, serving
 
 # SOVA_FUZZ_EXAMPLES=2000 for a longer hunt (about a minute).
 SETTINGS = settings(

@@ -16,7 +16,7 @@ from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, InvalidCard, f
 from runtime.a2a.handler import Reply, ScriptedHandler
 from runtime.a2a.protocol import ProtocolError
 from runtime.ledger.verify import verify_ledger
-from tests.a2a_helpers import Agent, make_agent, messenger, serving
+from tests.support.a2a import Agent, make_agent, messenger, serving
 
 
 def seller_counter(envelope: Any, thread: Any) -> Reply:

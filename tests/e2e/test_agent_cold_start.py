@@ -17,10 +17,8 @@ from runtime.config import load_config
 from runtime.fleet.supervisor import agent_command
 from runtime.home import Home
 from runtime.key_handoff import KEY_FD_ENV, AgentKeys, handoff_fd, unlock_agent_keys
-from tests.e2e.test_agent_process import PASS, chain_project, provision, wait_for
+from tests.support.agents import PASS, provision, wait_for
 from wallet import Keystore
-
-__all__ = ["chain_project"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -29,7 +29,7 @@ from runtime.chain.anvil import free_port
 from runtime.chain.ops import fund_local
 from runtime.chain.registry import Registry
 from runtime.home import Home
-from tests.e2e.failures_support import (
+from tests.support.failures import (
     agents,
     assert_ledger_whole,
     deal_events,
