@@ -1,4 +1,4 @@
-"""Chain chores shared by `sova chain …` and (later) `sova up`: start or attach the local node,
+"""Chain chores shared by `sova chain …` and `sova up`: start or attach the local node,
 make sure the operator key exists, fund it on the local chain, deploy the contracts once."""
 
 from __future__ import annotations
