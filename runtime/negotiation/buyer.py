@@ -40,13 +40,14 @@ from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
 from runtime.negotiation.deals import REFUNDABLE, DealRecord, DealStore
+from runtime.negotiation.replies import first as _first
+from runtime.negotiation.replies import peer_said as _peer_said
 from runtime.negotiation.seller import Seller
 from runtime.negotiation.settlement import (
     BuyerSettlement,
     Send,
     SettlementError,
     outcome_result,
-    record_event,
 )
 
 __all__ = ["Buyer", "PeerBook", "Seller"]
@@ -171,8 +172,10 @@ class Buyer:
             agreed = await self._haggle(record, body, send)
             if agreed is None:
                 return self.deals.get(peer, thid) or record
-            record = self.deals.update(peer, thid, state="agreed", price=price_text(agreed))
-            await record_event(self.ledger, record, "agreed", price=record.price, item=item)
+            price = price_text(agreed)
+            record = await self.deals.advance(
+                self.ledger, record, "agreed", {"state": "agreed", "price": price}, price=price, item=item
+            )
             # _check_card verified this very (peer, wallet) binding when the registry is set.
             return await self.settlement.settle(
                 record, wallet, send, binding_verified=self.registry is not None
@@ -181,7 +184,7 @@ class Buyer:
             current = self.deals.get(peer, thid) or record
             if current.state in REFUNDABLE:
                 # The escrow holds the money: the deal stays open for the resumer and the deadline watch.
-                await record_event(self.ledger, current, "interrupted", reason=str(exc))
+                await self.deals.advance(self.ledger, current, "interrupted", reason=str(exc))
                 return current
             return await self.settlement.end(record, "failed", str(exc))
 
@@ -316,14 +319,3 @@ class _Clock:
 
     def elapsed(self) -> float:
         return self._time() - self._start
-
-
-def _first(replies: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
-    return next((r for r in replies if r.get("type") == type_ and isinstance(r.get("body"), dict)), None)
-
-
-def _peer_said(replies: list[dict[str, Any]]) -> str:
-    for reply in replies:
-        if reply.get("type") == "reject" and isinstance(reply.get("body"), dict):
-            return f"the seller rejected: {str(reply['body'].get('reason', ''))[:300]}"
-    return ""

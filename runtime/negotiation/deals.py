@@ -16,10 +16,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from runtime.sqlite_store import SqliteStore
+
+if TYPE_CHECKING:
+    from runtime.a2a.protocol_log import LedgerSink
 
 Role = Literal["buyer", "seller"]
 REFUNDABLE: Final = ("funded", "delivered", "disputed")
@@ -112,6 +116,27 @@ class DealStore(SqliteStore):
         if "txs" in changes:
             changes["txs"] = {**current.txs, **changes["txs"]}
         return self.put(replace(current, **changes))
+
+    async def advance(
+        self,
+        ledger: LedgerSink | None,
+        record: DealRecord,
+        event: str,
+        changes: Mapping[str, Any] | None = None,
+        /,
+        **data: Any,
+    ) -> DealRecord:
+        """One deal step, the one way a deal moves on: the record's `changes` stored (as `update`; none:
+        left as it is), then the ledger's `deal` entry for `event` with `data` as its details. The
+        record as stored. The store is written first: a crash in between leaves a step the ledger
+        has not heard of, never a ledger entry for a step the store lost."""
+        if changes:
+            record = self.update(record.peer, record.thid, **changes)
+        if ledger is not None:
+            entry = {"thid": record.thid, "peer": record.peer, "role": record.role, "event": event, **data}
+            # bookkeeping: the message that leaves next carries its own barrier
+            await ledger.append("deal", entry, barrier=False)
+        return record
 
     def all(self) -> list[DealRecord]:
         """Every deal, most recently updated first."""

@@ -33,7 +33,6 @@ from runtime.negotiation.settlement import (
     ESCROW_REFUNDED,
     ESCROW_RELEASED,
     SettlementError,
-    record_event,
 )
 
 if TYPE_CHECKING:
@@ -96,14 +95,16 @@ class DealResumer:
             )
         if state in (ESCROW_RELEASED, ESCROW_REFUNDED):
             final = "released" if state == ESCROW_RELEASED else "refunded"
-            record = buyer.deals.update(record.peer, record.thid, state=final)
-            await record_event(buyer.ledger, record, final, deal_id=record.deal_id, on_chain=True)
+            record = await buyer.deals.advance(
+                buyer.ledger, record, final, {"state": final}, deal_id=record.deal_id, on_chain=True
+            )
             return record
         if state != ESCROW_OPEN:
             raise SettlementError(f"DealEscrow.stateOf({record.deal_id}) is {state}, not a known state")
         if record.state == "signed":  # funded by the transaction the outbox kept; recorded only now
-            record = buyer.deals.update(record.peer, record.thid, state="funded")
-            await record_event(buyer.ledger, record, "funded", deal_id=record.deal_id, resumed=True)
+            record = await buyer.deals.advance(
+                buyer.ledger, record, "funded", {"state": "funded"}, deal_id=record.deal_id, resumed=True
+            )
         await self._reach(record.peer)
         return await settlement.ask_delivery(record, buyer.sender(record.peer, record.thid))
 

@@ -16,7 +16,7 @@ from runtime.brains.rules import Decider, RuleDecider, Situation, price_text, re
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
 from runtime.negotiation.deals import DealRecord, DealStore
-from runtime.negotiation.settlement import SellerSettlement, artifact_hash, record_event
+from runtime.negotiation.settlement import SellerSettlement, artifact_hash
 
 
 class Seller:
@@ -63,8 +63,9 @@ class Seller:
                 return [await self._reject(record, str(exc))]
             if not record.price or price != Decimal(record.price):
                 return [await self._reject(record, f"accepted {price}, but the offer was {record.price}")]
-            record = self.deals.update(record.peer, record.thid, state="agreed")
-            await record_event(self.ledger, record, "agreed", price=record.price, item=record.item)
+            record = await self.deals.advance(
+                self.ledger, record, "agreed", {"state": "agreed"}, price=record.price, item=record.item
+            )
             return []
         if envelope.type == "deal_signature":
             return await self.settlement.on_deal_signature(envelope, record)
@@ -75,8 +76,9 @@ class Seller:
         elif envelope.type in ("reject", "dispute"):
             state = "declined" if envelope.type == "reject" else "disputed"
             why = f"the buyer said: {str(body.get('reason', ''))[:300]}"
-            record = self.deals.update(record.peer, record.thid, state=state, reason=why)
-            await record_event(self.ledger, record, state, reason=why)
+            record = await self.deals.advance(
+                self.ledger, record, state, {"state": state, "reason": why}, reason=why
+            )
         return []
 
     async def _open(self, envelope: Envelope, body: Mapping[str, Any]) -> Reply:
@@ -120,8 +122,15 @@ class Seller:
         elapsed = max(0.0, thread.updated - record.started)
         move = await self.decider.decide(self._situation(record, their, offer_no, elapsed))
         if move.kind == "accept":
-            record = self.deals.update(record.peer, record.thid, state="agreed", price=price_text(their))
-            await record_event(self.ledger, record, "agreed", price=record.price, item=record.item)
+            price = price_text(their)
+            record = await self.deals.advance(
+                self.ledger,
+                record,
+                "agreed",
+                {"state": "agreed", "price": price},
+                price=price,
+                item=record.item,
+            )
             return Reply("accept", {"price": record.price})
         if move.kind == "reject" or move.price is None:
             return await self._reject(record, move.reason)
@@ -138,6 +147,7 @@ class Seller:
         )  # fmt: skip
 
     async def _reject(self, record: DealRecord, why: str) -> Reply:
-        record = self.deals.update(record.peer, record.thid, state="declined", reason=why)
-        await record_event(self.ledger, record, "declined", reason=why)
+        record = await self.deals.advance(
+            self.ledger, record, "declined", {"state": "declined", "reason": why}, reason=why
+        )
         return Reply("reject", {"reason": why[:500]})
