@@ -38,6 +38,8 @@ from runtime.errors import SovaError
 from runtime.executor.action_log import Outcome
 from runtime.executor.executor import Executor
 from runtime.negotiation.deals import DealRecord, DealStore
+from runtime.negotiation.replies import first as _first
+from runtime.negotiation.replies import peer_said as _peer_said
 from skills.context import base_units
 
 log = logging.getLogger(__name__)
@@ -93,14 +95,6 @@ def outcome_result(outcome: Outcome) -> dict[str, Any]:
     if outcome.status != "done" or outcome.result is None:
         raise SettlementError(outcome.message())
     return outcome.result
-
-
-async def record_event(ledger: LedgerSink | None, record: DealRecord, event: str, **data: Any) -> None:
-    """One `deal` ledger entry: thread, peer, role, event, and the details."""
-    if ledger is None:
-        return
-    entry = {"thid": record.thid, "peer": record.peer, "role": record.role, "event": event, **data}
-    await ledger.append("deal", entry, barrier=False)  # bookkeeping: what leaves next has its own barrier
 
 
 def seller_signature_problem(
@@ -170,8 +164,10 @@ class BuyerSettlement:
         )
         if problem is not None:
             return await self.decline(record, send, problem)
-        record = self.deals.update(record.peer, record.thid, state="signed", deal_id=mine.result["deal_id"])
-        await record_event(self.ledger, record, "signed", deal_id=record.deal_id)
+        deal_id = mine.result["deal_id"]
+        record = await self.deals.advance(
+            self.ledger, record, "signed", {"state": "signed", "deal_id": deal_id}, deal_id=deal_id
+        )
         try:
             approved = outcome_result(
                 await self.executor.execute(
@@ -183,11 +179,17 @@ class BuyerSettlement:
             opened = outcome_result(await self.executor.execute("open_escrow", args, self.origin))
         except SettlementError as exc:
             return await self.decline(record, send, f"the escrow could not be opened: {exc}")
-        record = self.deals.update(
-            record.peer, record.thid, state="funded",
-            txs={"approve": approved.get("tx_hash", ""), "open": opened.get("tx_hash", "")},
-        )  # fmt: skip
-        await record_event(self.ledger, record, "funded", deal_id=record.deal_id, tx=record.txs["open"])
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "funded",
+            {
+                "state": "funded",
+                "txs": {"approve": approved.get("tx_hash", ""), "open": opened.get("tx_hash", "")},
+            },
+            deal_id=record.deal_id,
+            tx=opened.get("tx_hash", ""),
+        )
         return await self.ask_delivery(record, send)
 
     async def ask_delivery(self, record: DealRecord, send: Send) -> DealRecord:
@@ -214,12 +216,20 @@ class BuyerSettlement:
         released = await self.executor.execute("release_escrow", {"deal": record.deal}, self.origin)
         if not released.ok or released.result is None:
             why = f"the escrow could not be released: {released.message()}"
-            record = self.deals.update(record.peer, record.thid, reason=why)
-            await record_event(self.ledger, record, "release_failed", reason=why)
+            record = await self.deals.advance(
+                self.ledger, record, "release_failed", {"reason": why}, reason=why
+            )
             return record, Reply("dispute", {"reason": why})
         tx = str(released.result.get("tx_hash", ""))
-        record = self.deals.update(record.peer, record.thid, state="released", txs={"release": tx})
-        await record_event(self.ledger, record, "released", deal_id=record.deal_id, tx=tx, artifact=got)
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "released",
+            {"state": "released", "txs": {"release": tx}},
+            deal_id=record.deal_id,
+            tx=tx,
+            artifact=got,
+        )
         return record, Reply("released", {"deal_id": record.deal_id, "tx": tx})
 
     async def on_deliver(self, envelope: Envelope) -> list[Reply]:
@@ -244,8 +254,9 @@ class BuyerSettlement:
         return seller_signature_problem(self.executor, terms, signature, wallet)
 
     async def _dispute(self, record: DealRecord, why: str) -> tuple[DealRecord, Reply]:
-        record = self.deals.update(record.peer, record.thid, state="disputed", reason=why)
-        await record_event(self.ledger, record, "disputed", reason=why)
+        record = await self.deals.advance(
+            self.ledger, record, "disputed", {"state": "disputed", "reason": why}, reason=why
+        )
         return record, Reply("dispute", {"reason": why})
 
     async def decline(self, record: DealRecord, send: Send, why: str) -> DealRecord:
@@ -258,8 +269,9 @@ class BuyerSettlement:
 
     async def end(self, record: DealRecord, state: str, why: str) -> DealRecord:
         """Record the deal's final state and why, in the deal store and the ledger."""
-        record = self.deals.update(record.peer, record.thid, state=state, reason=why)
-        await record_event(self.ledger, record, state, reason=why)
+        record = await self.deals.advance(
+            self.ledger, record, state, {"state": state, "reason": why}, reason=why
+        )
         return record
 
 
@@ -284,16 +296,25 @@ class SellerSettlement:
             assert isinstance(terms, dict)
             outcome = await self.executor.execute("sign_deal", terms, f"peer:{envelope.sender}")
             if outcome.ok and outcome.result is not None:
-                record = self.deals.update(
-                    record.peer, record.thid, state="signed", deal=terms, deal_id=outcome.result["deal_id"],
-                    deadline=int(terms["deadline"]),
-                )  # fmt: skip
-                await record_event(self.ledger, record, "signed", deal_id=record.deal_id)
+                deal_id = outcome.result["deal_id"]
+                record = await self.deals.advance(
+                    self.ledger,
+                    record,
+                    "signed",
+                    {
+                        "state": "signed",
+                        "deal": terms,
+                        "deal_id": deal_id,
+                        "deadline": int(terms["deadline"]),
+                    },
+                    deal_id=deal_id,
+                )
                 return [Reply("deal_signature", {"signature": outcome.result["signature"],
                                                  "deal_id": record.deal_id})]  # fmt: skip
             problem = f"signing is denied: {outcome.message()}"
-        record = self.deals.update(record.peer, record.thid, state="declined", reason=problem)
-        await record_event(self.ledger, record, "declined", reason=problem)
+        record = await self.deals.advance(
+            self.ledger, record, "declined", {"state": "declined", "reason": problem}, reason=problem
+        )
         return [Reply("reject", {"reason": problem[:500]})]
 
     async def on_funded(self, envelope: Envelope, record: DealRecord) -> list[Reply]:
@@ -304,7 +325,7 @@ class SellerSettlement:
         deal_id = str(body.get("deal_id", ""))
         if record.state not in _FUNDABLE or deal_id.lower() != record.deal_id.lower():
             why = f"funded names deal {deal_id[:80]}, the signed one is {record.deal_id}"
-            await record_event(self.ledger, record, "not_delivered", reason=why)
+            await self.deals.advance(self.ledger, record, "not_delivered", reason=why)
             return []
         try:
             escrow = self.executor.context.contract("DealEscrow")
@@ -314,25 +335,35 @@ class SellerSettlement:
         else:
             why = f"DealEscrow.stateOf({deal_id}) is {state}, not Open"
         if state != ESCROW_OPEN:
-            await record_event(self.ledger, record, "not_delivered", reason=why)
+            await self.deals.advance(self.ledger, record, "not_delivered", reason=why)
             return []
-        record = self.deals.update(
-            record.peer, record.thid, state="funded", txs={"open": str(body.get("tx"))}
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "funded",
+            {"state": "funded", "txs": {"open": str(body.get("tx"))}},
+            deal_id=deal_id,
         )
-        await record_event(self.ledger, record, "funded", deal_id=deal_id)
         artifact = self.artifacts.get(record.item)
         if not self.deliver or artifact is None:
             return []
-        record = self.deals.update(record.peer, record.thid, state="delivered")
-        await record_event(self.ledger, record, "delivered", artifact=artifact_hash(artifact))
+        record = await self.deals.advance(
+            self.ledger, record, "delivered", {"state": "delivered"}, artifact=artifact_hash(artifact)
+        )
         return [Reply("deliver", {**encode_artifact(artifact), "terms_hash": record.terms_hash})]
 
     async def on_released(self, envelope: Envelope, record: DealRecord) -> None:
         """The buyer released the escrow."""
         body = envelope.body if isinstance(envelope.body, dict) else {}
         tx = str(body.get("tx"))
-        record = self.deals.update(record.peer, record.thid, state="released", txs={"release": tx})
-        await record_event(self.ledger, record, "released", deal_id=record.deal_id, tx=tx)
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "released",
+            {"state": "released", "txs": {"release": tx}},
+            deal_id=record.deal_id,
+            tx=tx,
+        )
 
     def _terms_problem(self, record: DealRecord, terms: Mapping[str, Any]) -> str | None:
         ctx = self.executor.context
@@ -364,26 +395,24 @@ async def watch_deadlines(
     for record in deals.refundable(moment):
         outcome = await executor.execute("refund_escrow", {"deal": record.deal}, "scheduler")
         if not outcome.ok or outcome.result is None:
-            await record_event(ledger, record, "refund_failed", reason=outcome.message())
+            await deals.advance(ledger, record, "refund_failed", reason=outcome.message())
             continue
         tx = str(outcome.result.get("tx_hash", ""))
-        record = deals.update(record.peer, record.thid, state="refunded", txs={"refund": tx},
-                              reason=f"deadline {record.deadline} passed before release")  # fmt: skip
-        await record_event(ledger, record, "refunded", deal_id=record.deal_id, tx=tx)
+        record = await deals.advance(
+            ledger,
+            record,
+            "refunded",
+            {
+                "state": "refunded",
+                "txs": {"refund": tx},
+                "reason": f"deadline {record.deadline} passed before release",
+            },
+            deal_id=record.deal_id,
+            tx=tx,
+        )
         refunded.append(record)
     return refunded
 
 
 def _token_ref(record: DealRecord) -> str:
     return record.token
-
-
-def _first(replies: list[dict[str, Any]], type_: str) -> dict[str, Any] | None:
-    return next((r for r in replies if r.get("type") == type_ and isinstance(r.get("body"), dict)), None)
-
-
-def _peer_said(replies: list[dict[str, Any]]) -> str:
-    for reply in replies:
-        if reply.get("type") == "reject" and isinstance(reply.get("body"), dict):
-            return f"the seller rejected: {str(reply['body'].get('reason', ''))[:300]}"
-    return ""
