@@ -45,6 +45,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(PY) tools/check_sizes.py
 
 typecheck: setup
 	$(BIN)/mypy

@@ -106,7 +106,7 @@ class ScopedSigner:
         raise TypeError("a narrow signer cannot be pickled or copied")
 
 
-def scoped_signer(
+def scoped_signer(  # noqa: C901 - one closure per signing method (see tools/check_sizes.py)
     real: SignerLike,
     effects: Sequence[Effect],
     *,
