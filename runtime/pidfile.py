@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
 from typing import Any
 
 from runtime.home import Home
 
-__all__ = ["pid_alive", "read_ready", "running_supervisor"]
+__all__ = ["pid_alive", "read_ready", "running_supervisor", "stop_and_wait"]
 
 
 def read_ready(home: Home, name: str) -> dict[str, Any] | None:
@@ -39,3 +41,15 @@ def running_supervisor(home: Home) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and pid_alive(int(data.get("pid", 0))) else None
+
+
+def stop_and_wait(pid: int, timeout: float, poll: float = 0.2) -> bool:
+    """SIGTERM to `pid`, then wait up to `timeout` seconds for it to end; whether it did."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(poll)
+    return not pid_alive(pid)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from runtime.chain.ops import chain_url, running_local_node, start_local_node
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json, warn
 from runtime.config import RemoteChain
 from runtime.errors import SovaError
+from runtime.pidfile import stop_and_wait
 
 if TYPE_CHECKING:
     from runtime.chain.provision import Deployed
@@ -100,11 +100,7 @@ def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
     if record is None:
         out.print("the local chain is not running")
         return
-    os.kill(record.pid, signal.SIGTERM)
-    for _ in range(100):
-        if running_local_node(home) is None:
-            break
-        time.sleep(0.1)
+    stop_and_wait(record.pid, timeout=10, poll=0.1)  # anvil saves its state as it goes
     home.node_file.unlink(missing_ok=True)
     out.print(f"stopped the local chain (pid {record.pid}); state saved in {home.chain_state}")
 

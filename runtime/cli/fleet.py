@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -67,7 +66,7 @@ def up(
 
 def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
     """Stop the agents and the chain `sova up` started; everything is saved."""
-    from runtime.pidfile import pid_alive, running_supervisor
+    from runtime.pidfile import running_supervisor, stop_and_wait
 
     _, home = load(file)
     record = running_supervisor(home)
@@ -75,11 +74,7 @@ def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
         out.print("the fleet is not running")
         return
     pid = int(record["pid"])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if pid_alive(pid):
+    if not stop_and_wait(pid, timeout=60):
         raise SovaError(
             f"the supervisor (pid {pid}) did not stop within 60 s: kill it, then run `sova up` again"
         )

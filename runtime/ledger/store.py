@@ -7,7 +7,6 @@ trusts it, only the chain. `PRAGMA user_version` is the format version.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from identity.errors import StoreError
+from identity.sqlite_files import connect_private, private_file
 from runtime.ledger.format import (
     FORMAT_VERSION,
     Entry,
@@ -59,20 +60,14 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     """Open (creating with mode 0600 in a 0700 folder) the ledger file for writing: WAL, synchronous=FULL
     (the ledger lowers it to NORMAL for non-barrier commits: runtime.ledger.sync), autocommit (each
     append runs its own BEGIN IMMEDIATE … COMMIT)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise LedgerError(
-                f"ledger {path} is writable by others (mode {mode:04o}): run chmod 600 {path}"
-            ) from None
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Others may read a ledger (it is an audit log), never write it.
+        private_file(path, "ledger", refuse=stat.S_IWGRP | stat.S_IWOTH, problem="writable")
         # FULL until told otherwise: the WAL is fsynced at each commit, so what returned survives a power cut.
-        conn.execute("PRAGMA synchronous=FULL")
+        conn = connect_private(path, "ledger", synchronous="FULL", timeout=10.0)
+    except StoreError as exc:
+        raise LedgerError(str(exc)) from None
+    try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > FORMAT_VERSION:
             raise LedgerError(

@@ -10,15 +10,14 @@ operator.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-import os
 import secrets
 import stat
 from pathlib import Path
 
 from runtime.errors import SovaError
 from runtime.home import Home
+from runtime.secrets import create_private
 
 TOKEN_FILE = "operator.token"
 MIN_LENGTH = 43  # secrets.token_urlsafe(32): 32 random bytes
@@ -41,21 +40,8 @@ def ensure_token(home: Home) -> str:
         return existing
     home.ensure()
     path = token_path(home)
-    token = secrets.token_urlsafe(32)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        # link, not replace: two processes creating it at once must agree on one token
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    # created once: two processes creating it at once must agree on one token
+    create_private(path, secrets.token_urlsafe(32) + "\n")
     found = read_token(home)
     if found is None:  # pragma: no cover - removed between the link and the read
         raise TokenError(f"the operator token {path} vanished while it was created: try again")
