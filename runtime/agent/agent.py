@@ -14,7 +14,6 @@ raises a SovaError naming what is missing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from runtime.config import Agent as AgentSpec
 from runtime.config import AgentsFile, RuleBrain
 from runtime.errors import SovaError
 from runtime.home import Home
+from runtime.secrets import write_private
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
@@ -177,7 +177,7 @@ class Agent:
             self.name, os.getpid(), url, key.did, signer.address, agent_id, spec.role, time.time(),
             operator_url,
         )  # fmt: skip
-        _write_private(self.ready_file, json.dumps(ready.__dict__, indent=2) + "\n")
+        write_private(self.ready_file, json.dumps(ready.__dict__, indent=2) + "\n")
         self.ready = ready
         self.say(f"agent {self.name} ready at {url} ({key.did}, {signer.address})")
         return ready
@@ -538,17 +538,6 @@ def _now() -> Any:
 
 def _print(line: str) -> None:
     print(line, flush=True)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by the owner only, replacing it atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def read_ready(path: Path) -> Ready | None:
