@@ -40,7 +40,6 @@ from runtime.executor.executor import Executor
 from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
-from skills.context import base_units
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +100,14 @@ def seller_signature_problem(
     executor: Executor, terms: Mapping[str, Any], signature: Any, wallet: str
 ) -> str | None:
     """Why `signature` is not `wallet`'s EIP-712 signature of the Deal `terms` (None when it is)."""
-    from wallet.typed_data import Deal, deal_typed_data, recover_typed_data_signer
+    from skills.escrow import DealTerms, build_deal
+    from wallet.typed_data import deal_typed_data, recover_typed_data_signer
 
     ctx = executor.context
     if not isinstance(signature, str) or not signature.startswith("0x") or len(signature) != 132:
         return "the seller's deal signature is not a 65-byte 0x hex string"
     try:
-        token = ctx.token(str(terms["token"]))
-        deal = Deal(
-            buyer=str(terms["buyer"]), seller=str(terms["seller"]), token=token.address,
-            amount=base_units(Decimal(str(terms["amount"])), token),
-            terms_hash=bytes.fromhex(str(terms["terms_hash"])[2:]), deadline=int(terms["deadline"]),
-            nonce=int(terms["nonce"]),
-        )  # fmt: skip
+        deal = build_deal(ctx, DealTerms.model_validate(dict(terms)))  # a ValidationError is a ValueError
         message = deal_typed_data(deal, ctx.chain_id, ctx.contract("DealEscrow").address)
         signer = recover_typed_data_signer(message, bytes.fromhex(signature[2:]))
     except (KeyError, ValueError, InvalidOperation, SovaError) as exc:
