@@ -341,7 +341,7 @@ def _first_bad_signature(public: Ed25519PublicKey, items: Sequence[tuple[int, by
 def merkle_root_fast(leaves: Sequence[bytes]) -> bytes:
     """`wallet.merkle.merkle_root` (OpenZeppelin sorted pairs, odd node promoted), with the bare keccak:
     the verifier rebuilds a root over every anchored entry, and eth_hash's wrapper would double the cost.
-    tests/unit/test_ledger_verify.py checks both agree."""
+    tests/unit/runtime/ledger/test_ledger_verify.py checks both agree."""
     if not leaves:
         raise ValueError("a Merkle tree needs at least one leaf")
     k = keccak256
