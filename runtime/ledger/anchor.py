@@ -86,7 +86,7 @@ class _Outcome(Protocol):
 
 
 class Executes(Protocol):
-    """What `ExecutorAnchorSender` needs of runtime.executor's Executor: the ledger layer sits below it."""
+    """What `ExecutorAnchorSender` needs of the executor's Executor: the ledger layer sits below it."""
 
     async def execute(self, skill_name: str, args: Any, origin: str) -> _Outcome: ...
 
