@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from identity import IdentityKey
     from runtime.a2a.server import AgentServer
+    from runtime.agent.parts import AgentParts
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.key_handoff import AgentKeys
@@ -183,7 +184,7 @@ class Agent:
         return ready
 
     async def _serve_operator(
-        self, parts: _Parts, session: ChainSession, executor: Executor, agent_id: int, url: str
+        self, parts: AgentParts, session: ChainSession, executor: Executor, agent_id: int, url: str
     ) -> str:
         """Serve the operator API on 127.0.0.1 (runtime/operator/start.py); its URL for agent.json."""
         from runtime.operator.start import start_operator
@@ -261,52 +262,21 @@ class Agent:
 
     async def _assemble(
         self, session: ChainSession, signer: Signer, key: IdentityKey, folder: Path
-    ) -> tuple[Executor, _Parts]:
-        from identity import CredentialStore, ReplayStore
-        from policies import Budget, TokenInfo, TokenRegistry, load_policy
-        from runtime.a2a.client import A2AMessenger
-        from runtime.a2a.protocol import LedgerAdapter, Negotiator
-        from runtime.a2a.threads import ThreadStore
-        from runtime.executor.executor import Executor
-        from runtime.executor.narrow_signer import binding_prover
-        from runtime.ledger.ledger import Ledger
-        from runtime.negotiation.buyer import PeerBook
-        from runtime.negotiation.deals import DealStore
-        from skills import SkillContext, default_catalog
+    ) -> tuple[Executor, AgentParts]:
+        from policies import TokenInfo, TokenRegistry, load_policy
+        from runtime.agent.parts import assemble
 
-        stack, chain_id = self._stack, session.client.chain_id
         tokens = TokenRegistry(
             (TokenInfo(symbol="TUSD", address=session.deployments.address("TestUSD"), decimals=6),)
         )
         policy_path = (self.config_path.parent / self.spec.policy).resolve()
         policy = load_policy(policy_path, tokens=tokens, names=self._names())
-        ledger = Ledger.open(self.home.ledger(self.name), key, signer.address)
-        stack.push_async_callback(asyncio.to_thread, ledger.close)
-        budget = Budget(folder / "budget.sqlite")
-        stack.callback(budget.close)
-        deals = DealStore(folder / "deals.sqlite")
-        stack.callback(deals.close)
-        replay = ReplayStore(folder / "replay.sqlite")
-        stack.callback(replay.close)
-        threads = ThreadStore(folder / "threads.sqlite")
-        stack.callback(threads.close)
-        credentials = CredentialStore(self.home.credentials(self.name))
-        stack.callback(credentials.close)
-        sink = LedgerAdapter(ledger)
-        negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink)
-        messenger = A2AMessenger(negotiator)
-        stack.push_async_callback(messenger.close)
-        peers = PeerBook()
-        context = SkillContext(
-            agent_did=key.did, agent_address=signer.address, chain_id=chain_id, tokens=tokens,
-            agent_name=self.name, contracts=session.contracts, chain=session.client, messenger=messenger,
-            peers=peers, credentials=credentials, binding_proof=binding_prover(key, chain_id, signer.address),
+        parts = await assemble(
+            self._stack, name=self.name, key=key, signer=signer, folder=folder, chain=session.client,
+            contracts=session.contracts, tokens=tokens, policy=policy, skills=self.spec.skills,
+            ledger_path=self.home.ledger(self.name), credentials_path=self.home.credentials(self.name),
         )  # fmt: skip
-        executor = Executor(
-            catalog=default_catalog().only(self.spec.skills), context=context, policy=policy, budget=budget,
-            ledger=ledger, signer=signer, identity_key=key,
-        )  # fmt: skip
-        return executor, _Parts(ledger, deals, sink, negotiator, messenger, peers)
+        return parts.executor, parts
 
     async def _register(self, session: ChainSession, signer: Signer, key: IdentityKey, url: str) -> int:
         """The agent's id in AgentRegistry, registering it (endpoint = url, tags = sold services) first
@@ -357,7 +327,7 @@ class Agent:
         if grants:
             await issue_at_start(executor, grants, self.say)
 
-    def _handlers(self, parts: _Parts, session: ChainSession, executor: Executor) -> None:
+    def _handlers(self, parts: AgentParts, session: ChainSession, executor: Executor) -> None:
         """The negotiator's handler: the Seller when the agent sells, else the (first) Buyer."""
         from runtime.negotiation.buyer import Buyer, Seller
 
@@ -399,7 +369,7 @@ class Agent:
                 )
         return trusted
 
-    def _schedule(self, parts: _Parts, session: ChainSession, executor: Executor, address: str) -> None:
+    def _schedule(self, parts: AgentParts, session: ChainSession, executor: Executor, address: str) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
@@ -434,7 +404,9 @@ class Agent:
         scheduler.start()
         self.scheduler = scheduler
 
-    def _schedule_resume(self, scheduler: AsyncIOScheduler, parts: _Parts, options: dict[str, Any]) -> None:
+    def _schedule_resume(
+        self, scheduler: AsyncIOScheduler, parts: AgentParts, options: dict[str, Any]
+    ) -> None:
         """Take up the deals a previous run left between funding and release (runtime/negotiation/resume.py):
         at once, then with the deadline watch. Made before any buy job runs, so it finds only those."""
         from apscheduler.triggers.interval import IntervalTrigger
@@ -465,21 +437,6 @@ class Agent:
         finally:
             if task is not None:
                 self._jobs.discard(task)
-
-
-@dataclass
-class _Parts:
-    """What the handlers and jobs share, made by `_assemble`."""
-
-    ledger: Any
-    deals: Any
-    sink: Any
-    negotiator: Any
-    messenger: Any
-    peers: Any
-
-    def __post_init__(self) -> None:
-        self.buyers: list[tuple[timedelta, BuyJob]] = []
 
 
 _PRELOAD = (

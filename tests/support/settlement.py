@@ -10,21 +10,19 @@ from typing import Any
 
 from eth_account import Account
 
-from identity import CredentialStore, IdentityKey, ReplayStore, issue_credential
-from policies import Budget, TokenRegistry, load_policy
+from identity import CredentialStore, IdentityKey, issue_credential
+from policies import TokenRegistry, load_policy
 from runtime.a2a.card import AgentProfile
 from runtime.a2a.client import A2AMessenger
 from runtime.a2a.protocol import LedgerAdapter, Negotiator
 from runtime.a2a.server import AgentServer, listen
-from runtime.a2a.threads import ThreadStore
+from runtime.agent.parts import assemble
 from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
-from runtime.executor.narrow_signer import binding_prover
 from runtime.ledger.ledger import Ledger
 from runtime.negotiation.buyer import Buyer, PeerBook, Seller
 from runtime.negotiation.deals import DealStore
-from skills import SkillContext, default_catalog
 from tests.support.executor import CountingSigner, Market
 from tests.support.paths import REPO_ROOT
 from wallet.contracts import AgentRegistry, DealEscrow
@@ -77,33 +75,14 @@ async def make_side(
     folder = home / name
     key = IdentityKey.generate()
     signer = CountingSigner(Signer.from_private_key(Account.create().key))
-    ledger = Ledger.open(folder / "ledger.sqlite", key, signer.address)
-    stack.callback(ledger.close)
-    replay, threads = ReplayStore(folder / "replay.sqlite"), ThreadStore(folder / "threads.sqlite")
-    stack.callback(replay.close)
-    stack.callback(threads.close)
-    sink = LedgerAdapter(ledger)
-    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink)
-    messenger = A2AMessenger(negotiator)
-    stack.push_async_callback(messenger.close)
-    deals, budget = DealStore(folder / "deals.sqlite"), Budget(folder / "budget.sqlite")
-    stack.callback(deals.close)
-    stack.callback(budget.close)
-    credentials = CredentialStore(folder / "credentials.sqlite")
-    stack.callback(credentials.close)
-    peers = PeerBook()
     tokens = TokenRegistry((market.token,))
-    context = SkillContext(
-        agent_did=key.did, agent_address=signer.address, chain_id=market.client.chain_id, tokens=tokens,
-        agent_name=name, contracts=market.contracts, chain=market.client, messenger=messenger, peers=peers,
-        credentials=credentials, binding_proof=binding_prover(key, market.client.chain_id, signer.address),
-        tx_timeout=20.0,
-    )  # fmt: skip
     policy = load_policy(PRESETS / f"{name}.yaml", tokens=tokens, names={"issuer": (issuer,)})
-    executor = Executor(
-        catalog=default_catalog(), context=context, policy=policy, budget=budget, ledger=ledger,
-        signer=signer, identity_key=key,
+    parts = await assemble(
+        stack, name=name, key=key, signer=signer, folder=folder, chain=market.client,
+        contracts=market.contracts, tokens=tokens, policy=policy, tx_timeout=20.0,
     )  # fmt: skip
+    ledger, executor, negotiator, messenger = parts.ledger, parts.executor, parts.negotiator, parts.messenger
+    deals, peers, credentials, sink = parts.deals, parts.peers, parts.credentials, parts.sink
     sock, url = listen()
     profile = AgentProfile(name=name, url=url, did=key.did, wallet=signer.address)
     server = AgentServer(negotiator, key, profile, sock=sock)
