@@ -10,7 +10,7 @@ INTEROP_STAMP := tools/interop/node_modules/.installed
 PACKAGES := identity wallet policies skills runtime
 AGENTS ?= agents.yaml
 
-.PHONY: setup run test lint typecheck imports unit bench contracts clean
+.PHONY: setup run test lint typecheck imports unit unit-fast bench contracts clean
 
 CHROMIUM := /usr/bin/chromium
 
@@ -45,6 +45,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(PY) tools/check_sizes.py
 
 typecheck: setup
 	$(BIN)/mypy
@@ -55,6 +56,13 @@ imports: setup
 # Only the tests need a browser: `make run` does not install one.
 unit: setup $(CHROMIUM)
 	$(BIN)/pytest
+
+# The inner loop (under 2 minutes): no chain, no processes, no browser, nothing marked slow.
+# tests/conftest.py marks each test by its folder; `make test` still runs every test.
+FAST := not chain and not e2e and not browser and not interop and not slow
+
+unit-fast: setup
+	$(BIN)/pytest -q -m "$(FAST)"
 
 test: lint typecheck imports unit
 

@@ -149,7 +149,7 @@ class Fleet:
 
 async def check_cards(urls: list[str]) -> list[str | None]:
     """Fetch each agent card and verify its signature; None for a good card, else the problem."""
-    from runtime.agent_card import fetch_card
+    from runtime.a2a.card import fetch_card
 
     async def one(url: str) -> str | None:
         try:
@@ -204,8 +204,8 @@ def pinned_port(home: Path, name: str) -> str:
 def cold_start(config: Path, home: Path, name: str, idle: float, keys: AgentKeys | None = None) -> Start:
     """Spawn `sova agent run NAME` as the supervisor does (handing it `keys` when given); time until
     its agent.json names it."""
+    from runtime.fleet.supervisor import agent_command
     from runtime.key_handoff import KEY_FD_ENV, handoff_fd
-    from runtime.supervisor import agent_command
 
     ready_file = home / "agents" / name / "agent.json"
     ready_file.unlink(missing_ok=True)

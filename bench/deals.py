@@ -1,6 +1,6 @@
 """Complete deals per second between buyer/seller pairs on a real anvil, against the chain's own ceiling.
 
-One deal is what `Buyer.buy` does in an agent (runtime/negotiation.py, runtime/settlement.py), nothing
+One deal is what `Buyer.buy` does in an agent (runtime/negotiation/: buyer.py, settlement.py), nothing
 left out: fetch the seller's signed card, cfp with a DID-auth challenge, the seller's `propose` with a
 VerifiedSupplier presentation (a JWT VP holding the LD-proof credential) that the buyer verifies along
 with the seller's DID <-> wallet binding in AgentRegistry, 3 offers (propose, counter, counter) and an
@@ -82,7 +82,7 @@ def bench_policy(role: str) -> str:
 
 @dataclass
 class Side:
-    """One agent as `sova agent run` assembles it (runtime/agent.py `_assemble`), in this process."""
+    """One agent as `sova agent run` assembles it (runtime/agent/agent.py `_assemble`), in this process."""
 
     name: str
     key: Any
@@ -105,16 +105,16 @@ async def make_side(
     """One agent; `wrap` may wrap its wallet signer (bench/override.py times each signature)."""
     from identity import CredentialStore, IdentityKey, ReplayStore
     from policies import Budget, TokenInfo, TokenRegistry, parse_policy
-    from runtime.a2a_client import A2AMessenger
-    from runtime.a2a_server import AgentServer, listen
-    from runtime.agent_card import AgentProfile
-    from runtime.deals import DealStore
-    from runtime.executor import Executor
-    from runtime.ledger import Ledger
-    from runtime.narrow_signer import binding_prover
-    from runtime.negotiation import PeerBook
-    from runtime.negotiation_fsm import ThreadStore
-    from runtime.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.card import AgentProfile
+    from runtime.a2a.client import A2AMessenger
+    from runtime.a2a.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.server import AgentServer, listen
+    from runtime.a2a.threads import ThreadStore
+    from runtime.executor.executor import Executor
+    from runtime.executor.narrow_signer import binding_prover
+    from runtime.ledger.ledger import Ledger
+    from runtime.negotiation.buyer import PeerBook
+    from runtime.negotiation.deals import DealStore
     from skills import SkillContext, default_catalog
     from wallet import ChainClient, Deployments, contracts_for
     from wallet.outbox import Outbox
@@ -179,9 +179,9 @@ async def make_pair(
     wrap: Callable[[Any], Any] | None = None,
 ) -> Pair:  # fmt: skip
     from identity import issue_credential
+    from runtime.chain.registry import Registry
     from runtime.config import RuleBrain
-    from runtime.negotiation import Buyer, Seller
-    from runtime.registry import Registry
+    from runtime.negotiation.buyer import Buyer, Seller
 
     keys = spec["pairs"][i]
     buyer = await make_side(stack, spec, home / f"buyer{i}", f"buyer{i}", "buyer", keys["buyer"], issuer.did,
@@ -372,7 +372,7 @@ def spawn(spec: dict[str, Any], folder: Path, w: int, mine: list[int]) -> subpro
 
 
 async def measure_config(pairs: int, procs: int, seconds: float) -> Config:
-    from runtime.anvil import AnvilNode
+    from runtime.chain.anvil import AnvilNode
 
     with AnvilNode() as node, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -18,7 +18,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
-from runtime.anvil import ANVIL_CHAIN_ID, AnvilNode
+from runtime.chain.anvil import ANVIL_CHAIN_ID, AnvilNode
 from wallet.artifacts import load_artifact
 from wallet.merkle import merkle_root
 from wallet.typed_data import Deal, deal_typed_data

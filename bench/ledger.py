@@ -31,12 +31,12 @@ from dataclasses import dataclass  # noqa: E402
 import sqlite_utils  # noqa: E402
 
 from identity import IdentityKey  # noqa: E402
-from runtime.anvil import AnvilNode  # noqa: E402
-from runtime.ledger import Ledger, canonical_data  # noqa: E402
-from runtime.ledger_anchor import anchor_new_entries  # noqa: E402
-from runtime.ledger_format import entry_body, entry_hash, keccak256  # noqa: E402
-from runtime.ledger_report import OnchainAnchor  # noqa: E402
-from runtime.ledger_verify import merkle_root_fast, verify_ledger  # noqa: E402
+from runtime.chain.anvil import AnvilNode  # noqa: E402
+from runtime.ledger.anchor import anchor_new_entries  # noqa: E402
+from runtime.ledger.format import entry_body, entry_hash, keccak256  # noqa: E402
+from runtime.ledger.ledger import Ledger, canonical_data  # noqa: E402
+from runtime.ledger.report import OnchainAnchor  # noqa: E402
+from runtime.ledger.verify import merkle_root_fast, verify_ledger  # noqa: E402
 from wallet import ChainClient, Signer  # noqa: E402
 from wallet.contracts import ActionLogAnchor, deploy_contract  # noqa: E402
 
@@ -295,7 +295,7 @@ def render(rows: list[Row]) -> str:
         "file with the same pragmas (WAL, synchronous=FULL), one commit each. verify: best of rounds;",
         "baseline = reading and keccak-hashing every row with no check. Every signature: one Ed25519",
         "verification is ~130 us with `cryptography`, so two cores cap near 15k/s; --quick proves the",
-        "content through the signed hash chain (see runtime/ledger_verify.py). gas: local anvil.",
+        "content through the signed hash chain (see runtime/ledger/verify.py). gas: local anvil.",
     ]
     return "\n".join(lines) + "\n"
 

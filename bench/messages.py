@@ -6,7 +6,7 @@ Each side is its own OS process; the server side is a real uvicorn server on a f
                   its SQLite replay store), runs the thread's state machine, saves the thread (SQLite),
                   answers a signed `counter`, which the buyer verifies the same way: 2 signed messages
                   per round trip. Ledger: an in-memory sink (what this bench measures is the protocol).
-    sova+ledger   the same with each agent's real ledger (runtime.ledger: SQLite, fsync per commit):
+    sova+ledger   the same with each agent's real ledger (runtime.ledger.ledger: SQLite, fsync per commit):
                   4 entries, hash-chained and signed, per round trip. Informational: its cost is the
                   ledger's (bench/ledger.py), and it is bounded by the disk's fsync latency.
     a2a-sdk       baseline: plain a2a-sdk 1.3, DefaultRequestHandler + an AgentExecutor answering a text
@@ -78,8 +78,8 @@ def serve_forever(url: str, stop: Any) -> None:
 
 async def sova_server(home: str, ledger_kind: str) -> None:
     """The seller: an A2A server whose handler answers every counter with a counter."""
-    from runtime.a2a_server import AgentServer, listen
-    from runtime.agent_card import AgentProfile
+    from runtime.a2a.card import AgentProfile
+    from runtime.a2a.server import AgentServer, listen
 
     negotiator, key, close = make_negotiator(Path(home), "seller", ledger_kind)
     sock, url = listen()
@@ -96,10 +96,10 @@ async def sova_server(home: str, ledger_kind: str) -> None:
 def make_negotiator(home: Path, name: str, ledger_kind: str) -> tuple[Any, Any, Any]:
     """An agent's protocol side with real replay and thread stores; the ledger real or in memory."""
     from identity import IdentityKey, ReplayStore
-    from runtime.ledger import Ledger
-    from runtime.negotiation_fsm import ThreadStore
-    from runtime.negotiation_handler import Reply, ScriptedHandler
-    from runtime.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.handler import Reply, ScriptedHandler
+    from runtime.a2a.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.threads import ThreadStore
+    from runtime.ledger.ledger import Ledger
 
     key = IdentityKey.generate()
     replay = ReplayStore(home / name / "replay.sqlite")
@@ -143,7 +143,7 @@ def a2a_server() -> None:
     from a2a.types import a2a_pb2 as a2a
     from starlette.applications import Starlette
 
-    from runtime.a2a_server import listen
+    from runtime.a2a.server import listen
 
     class Echo(AgentExecutor):
         async def execute(self, context: Any, event_queue: Any) -> None:
@@ -260,7 +260,7 @@ class Child:
 
 
 async def run_sova(n: int, ledger_kind: str, home: Path) -> list[float]:
-    from runtime.a2a_client import A2AMessenger
+    from runtime.a2a.client import A2AMessenger
 
     child = Child("--serve-sova", str(home), ledger_kind)
     buyer, _, close = make_negotiator(home, "buyer", ledger_kind)
@@ -330,7 +330,7 @@ def run_uagents(n: int) -> Run:
     python = uagents_python()
     if python is None:
         return Run("uAgents", [], "not run: uagents is not installed (set SOVA_UAGENTS_PYTHON)")
-    from runtime.anvil import free_port
+    from runtime.chain.anvil import free_port
 
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "pingpong.py"

@@ -5,7 +5,7 @@ bench/deals.py: real Buyer/Seller/settlement code, real anvil, HTTP on loopback,
 wallet signer wrapped so that every signature (transaction, EIP-712) is timed at the key.
 
 An operator thread, as an HTTP request handler would, asks one agent at a time to pause: the request
-crosses to the agents' event loop, which sets the executor's pause switch (runtime/narrow_signer.py
+crosses to the agents' event loop, which sets the executor's pause switch (runtime/executor/narrow_signer.py
 PauseSwitch, read before every signature) and acknowledges. Latency = from the operator's request to
 its acknowledgement; the switch is set before the acknowledgement is sent, so from then on no signature
 can be made. The pause is held a while (the other 19 agents keep going, the paused one keeps trying),
@@ -165,7 +165,7 @@ def operator(
 
 async def measure(trials: int, baseline_s: float, hold: float) -> Outcome:
     from identity import IdentityKey
-    from runtime.anvil import AnvilNode
+    from runtime.chain.anvil import AnvilNode
 
     deals = load_deals()
     signatures: list[tuple[float, str]] = []

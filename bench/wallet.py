@@ -38,7 +38,7 @@ from eth_utils.crypto import keccak  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 from web3.types import RPCEndpoint  # noqa: E402
 
-from runtime.anvil import AnvilNode  # noqa: E402
+from runtime.chain.anvil import AnvilNode  # noqa: E402
 from wallet.chain import ChainClient  # noqa: E402
 from wallet.outbox import Outbox  # noqa: E402
 from wallet.signer import Signer  # noqa: E402

@@ -96,7 +96,7 @@ def _plain(value: Any) -> bool:
     return True
 
 
-def _write(value: Any, out: list[str]) -> None:
+def _write(value: Any, out: list[str]) -> None:  # noqa: C901 - one branch per JSON type, the hot path
     kind = type(value)  # exact types first: this runs for every message signed
     if kind is str:
         out.append(_encode_string(value))

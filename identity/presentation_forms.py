@@ -6,7 +6,7 @@ the domain, `vp` = the presentation, optional `nbf`/`exp`). `read_presentation` 
 checking anything cryptographic; `check_binding` and `check_dates` are the checks that do not need
 didkit.
 
-What didkit 0.3.3 does and does not check on a JWT VP (tested in tests/unit/test_identity_presentations.py):
+What didkit 0.3.3 does and does not check on a JWT VP (tests/unit/identity/test_identity_presentations.py):
 it verifies the signature with the header's `kid`, requires that key to be an authentication key of
 `iss`, and refuses a `nonce` / single `aud` other than the options' challenge / domain, and a token
 outside [nbf, exp) (no clock skew). It accepts a token with no `iss`, a `vp.holder` other than `iss`, and

@@ -34,19 +34,30 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from policies.errors import BudgetError
 from policies.intent import Facts
-from policies.units import TokenInfo, format_duration, format_units, normalize_id
+from policies.spending import (
+    DAY,
+    ActionRate,
+    Admitted,
+    Refusal,
+    Reservation,
+    Spend,
+    SpendLimits,
+    hold,
+    over_rate,
+    token_key,
+    window,
+)
+from policies.units import TokenInfo, format_units, normalize_id
 
-DAY = 86_400.0
 PRUNE_EVERY = 60.0  # seconds between two purges of an agent's day-old action rows
+__all__ = ["ActionRate", "Admitted", "Budget", "Refusal", "Reservation", "Spend", "SpendLimits"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spends (
     id TEXT PRIMARY KEY, agent TEXT NOT NULL, token TEXT NOT NULL, counterparty TEXT,
@@ -57,79 +68,6 @@ CREATE INDEX IF NOT EXISTS spends_held ON spends (agent, token, state, expires_a
 CREATE TABLE IF NOT EXISTS actions (agent TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS actions_at ON actions (agent, at);
 """
-
-
-def _tighter(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-@dataclass(frozen=True)
-class SpendLimits:
-    """Limits in integer base units; None means no limit of that kind."""
-
-    per_action: int | None = None
-    per_day: int | None = None
-    per_counterparty_day: int | None = None
-
-    def tighten(
-        self, per_action: int | None, per_day: int | None, per_counterparty_day: int | None
-    ) -> SpendLimits:
-        """The stricter of these limits and the given ones."""
-        return SpendLimits(
-            _tighter(self.per_action, per_action),
-            _tighter(self.per_day, per_day),
-            _tighter(self.per_counterparty_day, per_counterparty_day),
-        )
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """Base units held for one spend until committed, released or `expires_at` (unix seconds)."""
-
-    id: str
-    agent: str
-    token: str
-    counterparty: str | None
-    amount: int
-    expires_at: float
-
-
-@dataclass(frozen=True)
-class Spend:
-    """What an action takes from a budget: `amount` base units of `token` with `counterparty`, under
-    `limits`. `key` makes it a hold (held once per key; an existing live hold is taken as it is) and
-    `until` (unix seconds) ends it instead of the TTL."""
-
-    token: TokenInfo | str
-    counterparty: str | None
-    amount: int
-    limits: SpendLimits
-    key: str | None = None
-    until: float | None = None
-
-
-@dataclass(frozen=True)
-class ActionRate:
-    """At most `max` actions per `per`."""
-
-    max: int
-    per: timedelta
-
-
-@dataclass(frozen=True)
-class Admitted:
-    """An action `admit` counted, with the reservation of its spend (None when it spends nothing)."""
-
-    reservation: Reservation | None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why an action or a reservation was refused: the limit (`per_action`, `per_day`,
-    `per_counterparty_day`, `rate_limit`) and a line for the user."""
-
-    limit: str
-    message: str
 
 
 class Budget:
@@ -241,7 +179,7 @@ class Budget:
                 raise BudgetError(f"a reservation needs a positive amount in base units, got {amount!r}")
             per_action = spend.limits.per_action
             if per_action is not None and amount > per_action:
-                _, show = _token_key(spend.token)
+                _, show = token_key(spend.token)
                 return Refusal(
                     "per_action", f"{show(amount)} is over the per-action limit of {show(per_action)}"
                 )
@@ -255,19 +193,12 @@ class Budget:
         # An action that spends nothing commits without fsync (see the module docstring).
         with self._tx(durable=spend is not None) as db:
             now = self._clock()
-            for rate in rates:
-                since = now - rate.per.total_seconds()
-                (done,) = db.execute(
-                    "SELECT COUNT(*) FROM actions WHERE agent = ? AND at > ?", (agent, since)
-                ).fetchone()
-                if done >= rate.max:
-                    per = format_duration(rate.per)
-                    return Refusal(
-                        "rate_limit", f"{done} actions in the last {per}: the limit is {rate.max} per {per}"
-                    )
+            over = over_rate(db, agent, rates, now)
+            if over is not None:
+                return over
             reservation = None
             if spend is not None:
-                held = self._hold(db, agent, spend, now)
+                held = hold(db, agent, spend, now, self._ttl)
                 if isinstance(held, Refusal):
                     return held
                 reservation = held
@@ -276,42 +207,6 @@ class Budget:
                     db.execute("DELETE FROM actions WHERE agent = ? AND at < ?", (agent, now - DAY))
                 db.execute("INSERT INTO actions VALUES (?, ?)", (agent, now))
         return Admitted(reservation)
-
-    def _hold(self, db: sqlite3.Connection, agent: str, spend: Spend, now: float) -> Reservation | Refusal:
-        key, show = _token_key(spend.token)
-        party = None if spend.counterparty is None else normalize_id(spend.counterparty)
-        expires = now + self._ttl if spend.until is None else max(spend.until, now + self._ttl)
-        if spend.key is not None:
-            row = db.execute(
-                "SELECT agent, token, counterparty, amount, state, expires_at FROM spends WHERE id = ?",
-                (spend.key,),
-            ).fetchone()
-            if row is not None and (row[4] == "committed" or (row[4] == "reserved" and row[5] > now)):
-                if (row[0], row[1], row[3]) != (agent, key, str(spend.amount)):
-                    raise BudgetError(f"hold {spend.key} is for another agent, token or amount")
-                return Reservation(spend.key, agent, key, row[2], int(row[3]), float(row[5]))
-        limits, amount = spend.limits, spend.amount
-        rows = self._window(db, agent, key, now)
-        day = sum(int(a) for _, a in rows)
-        if limits.per_day is not None and day + amount > limits.per_day:
-            return Refusal(
-                "per_day",
-                f"{show(day)} spent or held in the last 24 h + {show(amount)} would pass the daily "
-                f"limit of {show(limits.per_day)}",
-            )
-        with_ = sum(int(a) for c, a in rows if c == party)
-        if limits.per_counterparty_day is not None and with_ + amount > limits.per_counterparty_day:
-            return Refusal(
-                "per_counterparty_day",
-                f"{show(with_)} spent or held with {spend.counterparty} in the last 24 h + {show(amount)} "
-                f"would pass the per-counterparty limit of {show(limits.per_counterparty_day)}",
-            )
-        reservation = Reservation(spend.key or uuid.uuid4().hex, agent, key, party, amount, expires)
-        db.execute(
-            "INSERT OR REPLACE INTO spends VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?)",
-            (reservation.id, agent, key, party, str(amount), now, expires),
-        )
-        return reservation
 
     def commit(self, reservation: Reservation) -> None:
         """Record the reserved spend as done (also after the TTL: the money moved). Idempotent."""
@@ -334,24 +229,11 @@ class Budget:
                 "UPDATE spends SET state = ?, at = ? WHERE id = ?", (state, self._clock(), reservation.id)
             )
 
-    def _window(
-        self, db: sqlite3.Connection, agent: str, token: str, now: float, exclude: str | None = None
-    ) -> list[tuple[str | None, str]]:
-        """(counterparty, amount) of what counts now: spends committed in the last 24 h, and every live
-        reservation, however old (a hold lasts while its signature can be used)."""
-        return db.execute(
-            "SELECT counterparty, amount FROM spends WHERE agent = ? AND token = ? AND at > ? "
-            "AND state = 'committed' AND id IS NOT ? "
-            "UNION ALL SELECT counterparty, amount FROM spends WHERE agent = ? AND token = ? "
-            "AND state = 'reserved' AND expires_at > ? AND id IS NOT ?",
-            (agent, token, now - DAY, exclude, agent, token, now, exclude),
-        ).fetchall()
-
     def spent(self, agent: str, token: TokenInfo | str, counterparty: str | None = None) -> int:
         """Base units committed or held in the last 24 h, in all or with one counterparty."""
-        key, _ = _token_key(token)
+        key, _ = token_key(token)
         with self._tx(write=False) as db:
-            rows = self._window(db, agent, key, self._clock())
+            rows = window(db, agent, key, self._clock())
         party = None if counterparty is None else normalize_id(counterparty)
         return sum(int(a) for c, a in rows if counterparty is None or c == party)
 
@@ -377,7 +259,7 @@ class Budget:
         hold left out of the usage (the escrow open that takes a deal's hold is judged without it)."""
         now = self._clock()
         with self._tx(write=False) as db:
-            rows = self._window(db, agent, token.key, now, exclude) if token is not None else []
+            rows = window(db, agent, token.key, now, exclude) if token is not None else []
             actions = 0
             if period is not None:
                 since = now - period.total_seconds()
@@ -406,9 +288,3 @@ class Budget:
 def _held(admitted: Admitted) -> Reservation:
     assert admitted.reservation is not None
     return admitted.reservation
-
-
-def _token_key(token: TokenInfo | str) -> tuple[str, Callable[[int], str]]:
-    if isinstance(token, TokenInfo):
-        return token.key, lambda v: f"{format_units(v, token.decimals)} {token.symbol}"
-    return normalize_id(token), lambda v: f"{v} base units"

@@ -4,10 +4,10 @@ Hierarchy:
 
     SovaError                    base of everything raised by runtime/
     ├── ConfigError              agents.yaml is invalid (carries one line per problem)
-    └── AnvilError               (runtime.anvil) the local node is missing or did not start
+    └── AnvilError               (runtime.chain.anvil) the local node is missing or did not start
 
 Errors of the lower packages (WalletError, IdentityError, PolicyError, …) are turned into one-line
-answers here too, by `user_message`, so the CLI and later the HTTP edge say the same thing.
+answers here too, by `user_message`, so the CLI and the HTTP edges say the same thing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Skills: typed args -> Intent and exact effects (plan) -> the effect (run) with a narrow signer.
 
 `default_catalog()` gives the built-in skills; `Catalog` and `Skill` let a runtime add its own. Only
-`runtime.executor.Executor` runs a skill: it validates, plans, asks the policy, waits for approvals,
+`runtime.executor.executor.Executor` runs a skill: it validates, plans, asks the policy, waits for approvals,
 and hands `run` a narrow signer that signs exactly the planned effects.
 """
 

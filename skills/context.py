@@ -30,7 +30,7 @@ _PKH = re.compile(r"^did:pkh:eip155:(\d+):(0x[0-9a-fA-F]{40})$")
 
 
 class Messenger(Protocol):
-    """Sends one signed agent-to-agent message (the A2A transport, runtime/protocol.py, implements it
+    """Sends one signed agent-to-agent message (the A2A transport, runtime/a2a/protocol.py, implements it
     and signs the envelope); the peer's answer as a dict."""
 
     async def send(
@@ -79,7 +79,7 @@ class SkillContext:
     """registry address -> the DID key's proof binding this wallet (AgentRegistry.bindingDigest)."""
     anchor_range: Callable[[], tuple[bytes, int, int] | None] | None = None
     """The ledger's next anchor, computed from the ledger itself: (Merkle root, from_seq, to_seq), or
-    None when every entry is anchored (runtime.ledger_anchor.next_anchor)."""
+    None when every entry is anchored (runtime.ledger.anchor.next_anchor)."""
     tx_timeout: float = 120.0
 
     def intent(self, skill: str, **fields: Any) -> Intent:

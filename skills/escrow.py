@@ -60,6 +60,11 @@ def _deal(ctx: SkillContext, terms: DealTerms) -> Deal:
     )
 
 
+build_deal = _deal
+"""The Deal both parties sign for `terms`; public so that the runtime checks a peer's signature over the
+very Deal this skill signs (runtime/negotiation/settlement.py)."""
+
+
 def _role(ctx: SkillContext, terms: DealTerms) -> str:
     me = ctx.agent_address.lower()
     if terms.buyer.lower() == me:

@@ -38,7 +38,7 @@ def run(
 
 async def serve(config: AgentsFile, config_path: Path, name: str) -> None:
     """Start the agent, wait for SIGTERM/SIGINT, stop it cleanly."""
-    from runtime.agent import Agent
+    from runtime.agent.agent import Agent
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -13,19 +12,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from runtime.anvil import AnvilNode, rpc_call
-from runtime.chain_ops import chain_url, running_local_node, start_local_node
+from runtime.chain.anvil import AnvilNode, rpc_call
+from runtime.chain.ops import chain_url, running_local_node, start_local_node
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json, warn
 from runtime.config import RemoteChain
 from runtime.errors import SovaError
+from runtime.pidfile import stop_and_wait
 
 if TYPE_CHECKING:
-    from runtime.provision import Deployed
+    from runtime.chain.provision import Deployed
 
 
 def _deploy(*args: Any) -> Deployed:
     # Imported here: web3 and eth-account take ~0.7 s to import, which `sova --help` should not pay.
-    from runtime.provision import deploy_contracts
+    from runtime.chain.provision import deploy_contracts
 
     return asyncio.run(deploy_contracts(*args))
 
@@ -100,11 +100,7 @@ def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
     if record is None:
         out.print("the local chain is not running")
         return
-    os.kill(record.pid, signal.SIGTERM)
-    for _ in range(100):
-        if running_local_node(home) is None:
-            break
-        time.sleep(0.1)
+    stop_and_wait(record.pid, timeout=10, poll=0.1)  # anvil saves its state as it goes
     home.node_file.unlink(missing_ok=True)
     out.print(f"stopped the local chain (pid {record.pid}); state saved in {home.chain_state}")
 
@@ -179,7 +175,7 @@ def fund(
     """Top up an address with native currency on the local chain (anvil_setBalance)."""
     from decimal import Decimal, InvalidOperation
 
-    from runtime.chain_ops import fund_local
+    from runtime.chain.ops import fund_local
 
     config, home = load(file)
     if isinstance(config.chain, RemoteChain):

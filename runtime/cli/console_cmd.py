@@ -29,8 +29,8 @@ def console(
     ] = None,
 ) -> None:
     """Chat with an agent of the running fleet: status, budget, deals, approve 3, pause, help…"""
-    from runtime.operator_token import read_token
-    from runtime.supervisor import running_supervisor
+    from runtime.operator.token import read_token
+    from runtime.pidfile import running_supervisor
 
     config, home = load(file)
     record = running_supervisor(home)
@@ -48,7 +48,7 @@ def console(
 
 
 async def _session(url: str, token: str, name: str, commands: list[str] | None) -> None:
-    from runtime.operator_client import OperatorClient
+    from runtime.operator.client import OperatorClient
 
     async with OperatorClient(url, token, timeout=150, label="the console") as client:
         if commands:
@@ -70,7 +70,7 @@ async def _session(url: str, token: str, name: str, commands: list[str] | None) 
 
 async def _handle(client: Any, name: str, line: str) -> str:
     """Do one line; the agent talked to afterwards."""
-    from runtime.operator_client import OperatorApiError
+    from runtime.operator.client import OperatorApiError
 
     text = line.strip()
     if not text:

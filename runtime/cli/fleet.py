@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,7 +26,8 @@ def up(
     detach: Annotated[bool, typer.Option("--detach", help="return once every agent is ready")] = False,
 ) -> None:
     """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
-    from runtime.supervisor import DETACHED_ENV, Supervisor, last_log_line, running_supervisor
+    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor, last_log_line
+    from runtime.pidfile import running_supervisor
 
     config, home = load(file)
     if not detach:
@@ -66,7 +66,7 @@ def up(
 
 def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
     """Stop the agents and the chain `sova up` started; everything is saved."""
-    from runtime.supervisor import pid_alive, running_supervisor
+    from runtime.pidfile import running_supervisor, stop_and_wait
 
     _, home = load(file)
     record = running_supervisor(home)
@@ -74,11 +74,7 @@ def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
         out.print("the fleet is not running")
         return
     pid = int(record["pid"])
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if pid_alive(pid):
+    if not stop_and_wait(pid, timeout=60):
         raise SovaError(
             f"the supervisor (pid {pid}) did not stop within 60 s: kill it, then run `sova up` again"
         )
@@ -96,8 +92,8 @@ def status(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> 
 
 
 def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
-    from runtime.chain_ops import chain_url
-    from runtime.supervisor import pid_alive, read_ready, running_supervisor
+    from runtime.chain.ops import chain_url
+    from runtime.pidfile import pid_alive, read_ready, running_supervisor
 
     sup = running_supervisor(home)
     try:
@@ -142,8 +138,9 @@ def _print_status(info: dict[str, Any], console: bool = True) -> None:
 
 def _print_console(home: Home) -> None:
     """The console link with the token in its fragment, for the operator's own terminal."""
-    from runtime.operator_token import read_token
-    from runtime.supervisor import console_link, running_supervisor
+    from runtime.fleet.supervisor import console_link
+    from runtime.operator.token import read_token
+    from runtime.pidfile import running_supervisor
 
     record = running_supervisor(home) or {}
     url, token = record.get("console"), read_token(home)
@@ -168,7 +165,7 @@ def _address(home: Home, config: AgentsFile, file: Path, key: str) -> str | None
 
 
 def _tusd(home: Home, url: str | None) -> str | None:
-    from runtime.anvil import rpc_chain_id
+    from runtime.chain.anvil import rpc_chain_id
 
     chain_id = rpc_chain_id(url) if url else None
     if chain_id is None:
@@ -182,7 +179,7 @@ def _tusd(home: Home, url: str | None) -> str | None:
 
 
 def _eth(url: str | None, address: str | None) -> str | None:
-    from runtime.anvil import rpc_call
+    from runtime.chain.anvil import rpc_call
 
     if not url or not address:
         return None
@@ -195,7 +192,7 @@ def _eth(url: str | None, address: str | None) -> str | None:
 def _erc20(url: str | None, token: str | None, address: str | None) -> str | None:
     from decimal import Decimal
 
-    from runtime.anvil import rpc_call
+    from runtime.chain.anvil import rpc_call
 
     if not url or not token or not address:
         return None
@@ -210,7 +207,7 @@ def _erc20(url: str | None, token: str | None, address: str | None) -> str | Non
 def _deals(path: Path) -> dict[str, int]:
     if not path.exists():
         return {}
-    from runtime.deals import DealStore
+    from runtime.negotiation.deals import DealStore
 
     store = DealStore(path)
     try:

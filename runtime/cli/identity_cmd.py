@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from runtime.chain.provision import key_passphrase
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, out, print_json
 from runtime.config import AgentsFile, RemoteChain
 from runtime.errors import CheckFailed, SovaError
 from runtime.home import Home
-from runtime.provision import key_passphrase
 
 if TYPE_CHECKING:
     from identity import IdentityKeyStore
@@ -41,7 +41,7 @@ def _identities(keys_dir: Path) -> IdentityKeyStore:
 
 
 def _chain_id(config: AgentsFile) -> int:
-    from runtime.chain_ops import expected_chain_id
+    from runtime.chain.ops import expected_chain_id
 
     return expected_chain_id(config)
 
@@ -195,7 +195,7 @@ async def _verify(text: str, trusted: list[str], revocation: Any) -> dict[str, A
 
 
 async def _verify_online(text: str, trusted: list[str], config: AgentsFile, home: Home) -> dict[str, Any]:
-    from runtime.chain_session import chain_session
+    from runtime.chain.session import chain_session
 
     async with chain_session(config, home) as session:
         return await _verify(text, trusted, session.registry.is_revoked)
@@ -236,8 +236,8 @@ def vc_revoke(name: str, credential_id: str, file: ConfigOption = DEFAULT_CONFIG
 async def _revoke(config: AgentsFile, home: Home, keys_dir: Path, name: str, credential_id: str) -> None:
     from decimal import Decimal
 
-    from runtime.chain_ops import fund_local
-    from runtime.chain_session import chain_session
+    from runtime.chain.ops import fund_local
+    from runtime.chain.session import chain_session
     from wallet import Keystore
 
     secret = key_passphrase(config, home)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from runtime.chain.provision import ensure_identity_key
 from runtime.cli.common import JsonOption, out, print_json, warn
 from runtime.errors import SovaError
-from runtime.provision import ensure_identity_key
 from runtime.secrets import passphrase, secret_from_env_or_prompt
 
 if TYPE_CHECKING:

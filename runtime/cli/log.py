@@ -17,15 +17,15 @@ import typer
 
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json
 from runtime.errors import ConfigError, SovaError
-from runtime.ledger import LedgerError, LedgerTampered, ledger_path
-from runtime.ledger_format import Entry
-from runtime.ledger_store import connect_reader, iter_entries, read_entries
+from runtime.ledger.format import Entry
+from runtime.ledger.ledger import LedgerError, LedgerTampered, ledger_path
+from runtime.ledger.store import connect_reader, iter_entries, read_entries
 
 if TYPE_CHECKING:
     from runtime.config import AgentsFile
     from runtime.home import Home
-    from runtime.ledger_proof import Proof
-    from runtime.ledger_report import OnchainAnchor
+    from runtime.ledger.proof import Proof
+    from runtime.ledger.report import OnchainAnchor
 
 app = typer.Typer(help="Show, verify, prove and export an agent's ledger.", no_args_is_help=True)
 
@@ -128,7 +128,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the hash chain, the signatures and the on-chain anchors; exit 1 naming the first bad entry."""
-    from runtime.ledger_verify import verify_ledger
+    from runtime.ledger.verify import verify_ledger
 
     found = resolve(target, file)
     did, wallet = _expected_keys(found)
@@ -174,7 +174,7 @@ def _expected_keys(found: Target) -> tuple[str | None, str | None]:
 
 async def _chain_anchors(found: Target, wallet: str | None) -> tuple[list[OnchainAnchor] | None, str]:
     """The anchors of the agent's wallet as the chain reports them, or None and why not."""
-    from runtime.ledger_chain import fetch_anchors, genesis_wallet
+    from runtime.ledger.onchain import fetch_anchors, genesis_wallet
 
     wallet = wallet or genesis_wallet(found.path)
     if wallet is None:
@@ -197,7 +197,7 @@ async def _connect(found: Target) -> tuple[Any, str, int] | str:
     """(client, ActionLogAnchor address, deployment block), or why the chain cannot be asked."""
     if found.config is None or found.home is None:
         return found.config_problem or "no agents.yaml to find the chain"
-    from runtime.chain_ops import chain_url
+    from runtime.chain.ops import chain_url
     from wallet import ChainClient, Deployments, WalletError
 
     try:
@@ -230,7 +230,7 @@ def prove(
     as_json: JsonOption = False,
 ) -> None:
     """Print the Merkle inclusion proof of entry SEQ in its on-chain anchor (checked there if reachable)."""
-    from runtime.ledger_proof import prove as make_proof
+    from runtime.ledger.proof import prove as make_proof
 
     found = resolve(target, file)
     proof = make_proof(found.path, seq)
@@ -247,7 +247,7 @@ def prove(
 
 
 async def _check_on_chain(found: Target, proof: Proof) -> tuple[bool | None, str]:
-    from runtime.ledger_proof import check_on_chain
+    from runtime.ledger.proof import check_on_chain
     from wallet.artifacts import load_artifact
     from wallet.contracts import ActionLogAnchor
 

@@ -72,7 +72,7 @@ def _fleet_context(file: Path) -> tuple[list[TokenInfo], dict[str, list[str]]]:
     tusd = PLACEHOLDER_TUSD
     names: dict[str, list[str]] = {}
     if file.exists():
-        from runtime.chain_ops import expected_chain_id
+        from runtime.chain.ops import expected_chain_id
         from runtime.cli.common import load
 
         config, home = load(file)

@@ -10,17 +10,17 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli_helpers import sova
+from tests.support.browser import PASS, Fleet, Page
+from tests.support.cli import sova
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 CHROMIUM = Path("/usr/bin/chromium")
-PASS = {"SOVA_PASSPHRASE": "browser test passphrase"}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -31,24 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """A running fleet and the way into its console."""
-
-    config: Path
-    home: Path
-    url: str
-    token: str
-    up_output: str
-
-    @property
-    def link(self) -> str:
-        return f"{self.url}#token={self.token}"
-
-    def ready(self, name: str) -> dict[str, Any]:
-        return dict(json.loads((self.home / "agents" / name / "agent.json").read_text()))
 
 
 def start_fleet(folder: Path, approval_over: str) -> Fleet:
@@ -102,15 +84,6 @@ def browser() -> Iterator[Any]:
         finally:
             context.close()
             shutil.rmtree(profile, ignore_errors=True)
-
-
-@dataclass
-class Page:
-    """A console tab, and every dialog (alert, confirm…) and page error it saw."""
-
-    page: Any
-    dialogs: list[str]
-    errors: list[str]
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import httpx
 from eth_utils.crypto import keccak
 
 from identity import IdentityKey, sign_envelope
-from runtime.agent_card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
-from runtime.anvil import rpc_call
-from tests.browser.conftest import PASS, Fleet, Page
-from tests.cli_helpers import sova
+from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
+from runtime.chain.anvil import rpc_call
+from tests.support.browser import PASS, Fleet, Page
+from tests.support.cli import sova
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.anvil import AnvilNode
-from tests.unit.test_executor_support import Market, open_market
+from runtime.chain.anvil import AnvilNode
+from tests.support.executor import Market, open_market
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from contracts_helpers import Contracts, deploy_all, dev_account, random_hash, reverts_with, send
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
+from tests.support.contracts import Contracts, deploy_all, dev_account, random_hash, reverts_with, send
 from wallet.merkle import merkle_proof, merkle_root
 
 pytestmark = pytest.mark.chain

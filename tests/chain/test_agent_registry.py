@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from contracts_helpers import CHAIN_ID, Contracts, deploy_all, dev_account, random_hash, reverts_with, send
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
+from tests.support.contracts import (
+    CHAIN_ID,
+    Contracts,
+    deploy_all,
+    dev_account,
+    random_hash,
+    reverts_with,
+    send,
+)
 from wallet.typed_data import binding_digest
 
 pytestmark = pytest.mark.chain

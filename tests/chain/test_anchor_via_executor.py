@@ -7,10 +7,10 @@ from typing import cast
 
 import pytest
 
-from runtime.ledger import LedgerError
-from runtime.ledger_anchor import ExecutorAnchorSender, anchor_new_entries
-from runtime.ledger_chain import verify_on_chain
-from tests.unit.test_executor_support import Market, make_rig
+from runtime.ledger.anchor import ExecutorAnchorSender, anchor_new_entries
+from runtime.ledger.ledger import LedgerError
+from runtime.ledger.onchain import verify_on_chain
+from tests.support.executor import Market, make_rig
 from wallet.contracts import ActionLogAnchor
 
 pytestmark = pytest.mark.chain

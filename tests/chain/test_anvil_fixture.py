@@ -1,6 +1,6 @@
 import os
 
-from runtime.anvil import ANVIL_CHAIN_ID, AnvilNode, rpc_chain_id
+from runtime.chain.anvil import ANVIL_CHAIN_ID, AnvilNode, rpc_chain_id
 
 
 def test_anvil_answers_on_loopback_with_local_chain_id(anvil: AnvilNode) -> None:

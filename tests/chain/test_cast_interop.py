@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.anvil import cast_binary
+from runtime.chain.anvil import cast_binary
 from wallet.errors import InsecureKeystore
 from wallet.keystore import Keystore
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 
-from runtime.anvil import AnvilNode, free_port
+from runtime.chain.anvil import AnvilNode, free_port
 from wallet.abi import ErrorDecoder
 from wallet.chain import ChainClient
 from wallet.contracts import TestUSD, deploy_contract

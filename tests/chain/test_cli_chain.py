@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.anvil import AnvilNode, free_port, rpc_call
-from tests.cli_helpers import one_error_line, sova
+from runtime.chain.anvil import AnvilNode, free_port, rpc_call
+from tests.support.cli import one_error_line, sova
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 PASS = {"SOVA_PASSPHRASE": "test passphrase"}
 
 

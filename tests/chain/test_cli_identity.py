@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import one_error_line, sova
+from tests.support.cli import one_error_line, sova
+from tests.support.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 PASS = {"SOVA_PASSPHRASE": "test passphrase"}
 
 

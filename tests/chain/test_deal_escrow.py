@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import pytest
-from contracts_helpers import (
+from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
+
+from runtime.chain.anvil import AnvilNode
+from tests.support.contracts import (
     CHAIN_ID,
     USD,
     Contracts,
@@ -18,10 +22,6 @@ from contracts_helpers import (
     send,
     sign_deal,
 )
-from eth_account.signers.local import LocalAccount
-from web3.logs import DISCARD
-
-from runtime.anvil import AnvilNode
 from wallet.typed_data import Deal, deal_digest, deal_typed_data, recover_typed_data_signer
 
 pytestmark = pytest.mark.chain

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.anvil import AnvilNode
-from runtime.deal_resume import DealResumer
-from runtime.deals import DealRecord
-from tests.chain.test_settlement import escrow_of, make_pair
-from tests.unit.test_executor_support import Market
+from runtime.chain.anvil import AnvilNode
+from runtime.negotiation.deals import DealRecord
+from runtime.negotiation.resume import DealResumer
+from tests.support.executor import Market
+from tests.support.settlement import escrow_of, make_pair
 
 pytestmark = pytest.mark.chain
 

@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 from eth_utils.crypto import keccak
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
 from wallet.artifacts import CONTRACT_NAMES
 from wallet.chain import ChainClient
 from wallet.contracts import ActionLogAnchor, AgentRegistry, DealEscrow, TestUSD

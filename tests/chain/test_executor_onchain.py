@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_executor_support import SELLER_ADDRESS, Market
+from tests.support.executor import SELLER_ADDRESS, Market
 
 pytestmark = pytest.mark.chain
 

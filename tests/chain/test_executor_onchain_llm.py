@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from runtime.tools import executor_agent
-from tests.unit.test_executor_support import SELLER_ADDRESS, Market
-from tests.unit.test_llm_tools import pay, scripted
+from runtime.brains.tools import executor_agent
+from tests.support.executor import SELLER_ADDRESS, Market
+from tests.support.llm import pay, scripted
 
 pytestmark = pytest.mark.chain
 

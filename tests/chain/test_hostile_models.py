@@ -27,12 +27,12 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from identity import IdentityKey
 from policies import format_units
-from runtime.agent_goals import deal_price_rules
-from runtime.anvil import AnvilNode
+from runtime.agent.goals import deal_price_rules
+from runtime.brains.scripted import ScriptedChatModel, load_script
+from runtime.brains.tools import executor_agent
+from runtime.chain.anvil import AnvilNode
 from runtime.config import load_config
-from runtime.llm_scripted import ScriptedChatModel, load_script
-from runtime.tools import executor_agent
-from tests.unit.test_executor_support import (
+from tests.support.executor import (
     SELLER_ADDRESS,
     STRANGER_ADDRESS,
     CountingSigner,
@@ -40,11 +40,12 @@ from tests.unit.test_executor_support import (
     Rig,
     make_rig,
 )
+from tests.support.paths import REPO_ROOT
 from wallet.signer import Signer
 
 pytestmark = pytest.mark.chain
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO_ROOT
 SCRIPTS = Path(__file__).parent / "hostile"
 USD = 10**6
 STRANGERS = [Account.create().address for _ in range(6)]

@@ -13,18 +13,19 @@ from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from contracts_helpers import deploy_all, dev_account
 from eth_account import Account
 
 from identity import IdentityKey, IdentityKeyStore
-from runtime.anvil import AnvilNode
-from runtime.chain_ops import NodeRecord
-from runtime.ledger import AnchorRecord, Ledger, LedgerError, ledger_path
-from runtime.ledger_anchor import ANCHOR_JOB_ID, anchor_new_entries, schedule_anchoring
-from runtime.ledger_chain import fetch_anchors, verify_on_chain
-from runtime.ledger_proof import check_on_chain, prove
-from runtime.ledger_verify import verify_ledger
-from tests.cli_helpers import one_error_line, sova
+from runtime.chain.anvil import AnvilNode
+from runtime.chain.ops import NodeRecord
+from runtime.ledger.anchor import ANCHOR_JOB_ID, anchor_new_entries, schedule_anchoring
+from runtime.ledger.ledger import AnchorRecord, Ledger, LedgerError, ledger_path
+from runtime.ledger.onchain import fetch_anchors, verify_on_chain
+from runtime.ledger.proof import check_on_chain, prove
+from runtime.ledger.verify import verify_ledger
+from tests.support.cli import one_error_line, sova
+from tests.support.contracts import deploy_all, dev_account
+from tests.support.paths import REPO_ROOT
 from wallet import ChainClient, Deployments, Keystore, Outbox, Signer
 from wallet.contracts import ActionLogAnchor, bind
 from wallet.merkle import merkle_root
@@ -284,7 +285,7 @@ async def test_the_scheduled_job_anchors_new_entries(
 @pytest.fixture
 def home(tmp_path: Path, module_anvil: AnvilNode, anchor_address: str, private_key: str) -> Path:
     """agents.yaml with a buyer whose key files exist, the running node recorded, the deployment saved."""
-    root = Path(__file__).resolve().parents[2]
+    root = REPO_ROOT
     config = tmp_path / "agents.yaml"
     config.write_text(f"agents:\n  - name: buyer\n    policy: {root / 'policies/presets/buyer.yaml'}\n")
     sova_home = tmp_path / ".sova"

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from runtime.anvil import AnvilNode
-from runtime.brain import Move, Situation
+from runtime.brains.llm import LlmDecider
+from runtime.brains.rules import Move, Situation
+from runtime.brains.scripted import ScriptedChatModel, scripted, tool_turn
+from runtime.chain.anvil import AnvilNode
 from runtime.config import LlmBrain
-from runtime.llm_brain import LlmDecider
-from runtime.llm_scripted import ScriptedChatModel, scripted, tool_turn
-from runtime.negotiation import Buyer, Seller
-from tests.chain.test_settlement import ARTIFACT, BUYER_BRAIN, SELLER_BRAIN, USD, Pair, Side, make_pair
-from tests.unit.test_executor_support import STRANGER_ADDRESS, Market
+from runtime.negotiation.buyer import Buyer, Seller
+from tests.support.executor import STRANGER_ADDRESS, Market
+from tests.support.settlement import ARTIFACT, BUYER_BRAIN, SELLER_BRAIN, USD, Pair, Side, make_pair
 
 pytestmark = pytest.mark.chain
 

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
+from tests.support.paths import REPO_ROOT
 from wallet.chain import ChainClient
 from wallet.errors import NonceError
 from wallet.outbox import Outbox
 from wallet.signer import Signer
 
 pytestmark = pytest.mark.chain
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = REPO_ROOT
 ETH = 10**18
 
 CHILD = textwrap.dedent(

@@ -10,8 +10,8 @@ from typing import cast
 import pytest
 
 from identity import BindingError, IdentityKey, credential_id_hash
-from runtime.anvil import AnvilNode, rpc_call
-from runtime.registry import Registry
+from runtime.chain.anvil import AnvilNode, rpc_call
+from runtime.chain.registry import Registry
 from wallet import ChainClient, Keystore, Signer, contracts_for, deploy_all
 from wallet.contracts import AgentRegistry
 

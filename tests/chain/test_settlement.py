@@ -5,166 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth_account import Account
 
-from identity import CredentialStore, IdentityKey, ReplayStore, issue_credential
 from identity.envelopes import Envelope
-from policies import Budget, TokenRegistry, load_policy
-from runtime.a2a_client import A2AMessenger
-from runtime.a2a_server import AgentServer, listen
-from runtime.agent_card import AgentProfile
-from runtime.anvil import AnvilNode
-from runtime.config import RuleBrain
-from runtime.deals import DealStore
-from runtime.executor import Executor
-from runtime.ledger import Ledger
-from runtime.narrow_signer import binding_prover
-from runtime.negotiation import Buyer, PeerBook, Seller
-from runtime.negotiation_fsm import ThreadState, ThreadStore
-from runtime.negotiation_handler import Reply
-from runtime.protocol import LedgerAdapter, Negotiator
-from runtime.registry import Registry
-from runtime.settlement import watch_deadlines
-from skills import SkillContext, default_catalog
-from tests.unit.test_executor_support import CountingSigner, Market
-from wallet.contracts import AgentRegistry, DealEscrow
-from wallet.signer import Signer
+from runtime.a2a.handler import Reply
+from runtime.a2a.threads import ThreadState
+from runtime.chain.anvil import AnvilNode
+from runtime.negotiation.buyer import Seller
+from runtime.negotiation.settlement import watch_deadlines
+from tests.support.executor import Market
+from tests.support.settlement import (
+    USD,
+    escrow_of,
+    make_pair,
+)
 from wallet.typed_data import Deal, deal_typed_data
 
 pytestmark = pytest.mark.chain
-
-PRESETS = Path(__file__).resolve().parents[2] / "policies" / "presets"
-ARTIFACT = b"Bonjour le monde: the translation of 'hello world', 1000 words"
-USD = 10**6
-BUYER_BRAIN = RuleBrain(strategy="linear", target="10", reservation="30", rounds=6)
-SELLER_BRAIN = RuleBrain(strategy="linear", target="38", reservation="15", rounds=6)
 
 
 @pytest.fixture
 def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
     """This module's tests share one anvil, each deploying its own contracts (see tests/chain/conftest.py)."""
     return module_anvil
-
-
-@dataclass
-class Side:
-    name: str
-    key: IdentityKey
-    signer: CountingSigner
-    ledger: Ledger
-    executor: Executor
-    negotiator: Negotiator
-    messenger: A2AMessenger
-    deals: DealStore
-    peers: PeerBook
-    server: AgentServer
-    credentials: CredentialStore
-    sink: LedgerAdapter
-
-    @property
-    def address(self) -> str:
-        return self.signer.address
-
-    def kinds(self) -> list[str]:
-        return [e.kind for e in self.ledger.entries()]
-
-    def entries(self, kind: str) -> list[dict[str, Any]]:
-        return [e.data for e in self.ledger.entries() if e.kind == kind]
-
-
-async def make_side(
-    stack: AsyncExitStack, market: Market, home: Path, name: str, issuer: str, handler: Any = None
-) -> Side:
-    folder = home / name
-    key = IdentityKey.generate()
-    signer = CountingSigner(Signer.from_private_key(Account.create().key))
-    ledger = Ledger.open(folder / "ledger.sqlite", key, signer.address)
-    stack.callback(ledger.close)
-    replay, threads = ReplayStore(folder / "replay.sqlite"), ThreadStore(folder / "threads.sqlite")
-    stack.callback(replay.close)
-    stack.callback(threads.close)
-    sink = LedgerAdapter(ledger)
-    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink)
-    messenger = A2AMessenger(negotiator)
-    stack.push_async_callback(messenger.close)
-    deals, budget = DealStore(folder / "deals.sqlite"), Budget(folder / "budget.sqlite")
-    stack.callback(deals.close)
-    stack.callback(budget.close)
-    credentials = CredentialStore(folder / "credentials.sqlite")
-    stack.callback(credentials.close)
-    peers = PeerBook()
-    tokens = TokenRegistry((market.token,))
-    context = SkillContext(
-        agent_did=key.did, agent_address=signer.address, chain_id=market.client.chain_id, tokens=tokens,
-        agent_name=name, contracts=market.contracts, chain=market.client, messenger=messenger, peers=peers,
-        credentials=credentials, binding_proof=binding_prover(key, market.client.chain_id, signer.address),
-        tx_timeout=20.0,
-    )  # fmt: skip
-    policy = load_policy(PRESETS / f"{name}.yaml", tokens=tokens, names={"issuer": (issuer,)})
-    executor = Executor(
-        catalog=default_catalog(), context=context, policy=policy, budget=budget, ledger=ledger,
-        signer=signer, identity_key=key,
-    )  # fmt: skip
-    sock, url = listen()
-    profile = AgentProfile(name=name, url=url, did=key.did, wallet=signer.address)
-    server = AgentServer(negotiator, key, profile, sock=sock)
-    stack.callback(sock.close)
-    await server.start()
-    stack.push_async_callback(server.stop)
-    await market.fund(signer.address, usd=100 if name == "buyer" else 0)
-    return Side(
-        name, key, signer, ledger, executor, negotiator, messenger, deals, peers, server, credentials, sink
-    )
-
-
-@dataclass
-class Pair:
-    buyer: Side
-    seller: Side
-    buyer_brain: Buyer
-    seller_brain: Seller
-    issuer: IdentityKey
-    registry: Registry
-
-
-async def make_pair(
-    stack: AsyncExitStack, market: Market, home: Path, *, credential: bool = True, deliver: bool = True
-) -> Pair:
-    issuer = IdentityKey.generate()
-    buyer = await make_side(stack, market, home, "buyer", issuer.did)
-    seller = await make_side(stack, market, home, "seller", issuer.did)
-    contract = market.contracts["AgentRegistry"]
-    assert isinstance(contract, AgentRegistry)
-    registry = Registry(contract)
-    # The seller registers its DID <-> wallet binding (what the buyer checks its deal signature against).
-    await registry.register(seller.signer.inner, seller.key, seller.server.url, ["translation"])
-    if credential:
-        vc = await issue_credential(issuer, seller.key.did, "VerifiedSupplier", {"service": "translation"})
-        seller.credentials.add(vc)
-    seller_brain = Seller(
-        executor=seller.executor, deals=seller.deals, brain=SELLER_BRAIN, catalog={"translation": ARTIFACT},
-        ledger=seller.sink, deliver=deliver,
-    )  # fmt: skip
-    seller.negotiator.handler = seller_brain
-    buyer_brain = Buyer(
-        executor=buyer.executor, messenger=buyer.messenger, deals=buyer.deals, brain=BUYER_BRAIN,
-        peers=buyer.peers, cap=Decimal("50"), trusted_issuers=[issuer.did], registry=registry,
-        ledger=buyer.sink,
-    )  # fmt: skip
-    buyer.negotiator.handler = buyer_brain
-    return Pair(buyer, seller, buyer_brain, seller_brain, issuer, registry)
-
-
-def escrow_of(market: Market) -> DealEscrow:
-    escrow = market.contracts["DealEscrow"]
-    assert isinstance(escrow, DealEscrow)
-    return escrow
 
 
 async def test_a_negotiated_deal_is_signed_funded_delivered_and_released(

@@ -13,9 +13,9 @@ import pytest
 from eth_utils.crypto import keccak
 
 from policies import Counterparty
-from runtime.anvil import AnvilNode
-from runtime.registry import Registry
-from tests.unit.test_executor_support import (
+from runtime.chain.anvil import AnvilNode
+from runtime.chain.registry import Registry
+from tests.support.executor import (
     SELLER_ADDRESS,
     SELLER_KEY,
     CountingSigner,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from contracts_helpers import CHAIN_ID, USD, Contracts, deploy_all, dev_account, now, reverts_with, send
 
-from runtime.anvil import AnvilNode
+from runtime.chain.anvil import AnvilNode
+from tests.support.contracts import CHAIN_ID, USD, Contracts, deploy_all, dev_account, now, reverts_with, send
 
 pytestmark = pytest.mark.chain
 

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from identity import IdentityKey, sign_envelope
-from runtime.a2a_guard import MAX_BODY
-from runtime.agent_card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
-from runtime.negotiation_handler import Reply, ScriptedHandler
-from tests.a2a_helpers import Agent, make_agent, serving
+from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
+from runtime.a2a.guard import MAX_BODY
+from runtime.a2a.handler import Reply, ScriptedHandler
+from tests.support.a2a import Agent, make_agent, serving
 
 BUYER = IdentityKey.generate()
 V1 = {"A2A-Version": "1.0"}

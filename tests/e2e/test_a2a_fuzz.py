@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from identity import IdentityKey, sign_envelope
-from runtime.a2a_server import create_app
-from runtime.agent_card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, AgentProfile, signed_card
-from runtime.negotiation_fsm import MESSAGE_TYPES, OutOfOrder, ThreadState, advance
-from runtime.negotiation_handler import ScriptedHandler
-from tests.a2a_helpers import Agent, make_agent, serving
+from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, AgentProfile, signed_card
+from runtime.a2a.handler import ScriptedHandler
+from runtime.a2a.server import create_app
+from runtime.a2a.threads import MESSAGE_TYPES, OutOfOrder, ThreadState, advance
+from tests.support.a2a import Agent, make_agent, serving
 
 # SOVA_FUZZ_EXAMPLES=2000 for a longer hunt (about a minute).
 SETTINGS = settings(

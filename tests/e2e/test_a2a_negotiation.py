@@ -12,11 +12,11 @@ from a2a.client import A2ACardResolver, ClientConfig, ClientFactory
 from a2a.types import a2a_pb2 as a2a
 
 from identity import IdentityKey, sign_envelope
-from runtime.agent_card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, InvalidCard, fetch_card
-from runtime.ledger_verify import verify_ledger
-from runtime.negotiation_handler import Reply, ScriptedHandler
-from runtime.protocol import ProtocolError
-from tests.a2a_helpers import Agent, make_agent, messenger, serving
+from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, InvalidCard, fetch_card
+from runtime.a2a.handler import Reply, ScriptedHandler
+from runtime.a2a.protocol import ProtocolError
+from runtime.ledger.verify import verify_ledger
+from tests.support.a2a import Agent, make_agent, messenger, serving
 
 
 def seller_counter(envelope: Any, thread: Any) -> Reply:

@@ -14,13 +14,11 @@ from pathlib import Path
 import pytest
 
 from runtime.config import load_config
+from runtime.fleet.supervisor import agent_command
 from runtime.home import Home
 from runtime.key_handoff import KEY_FD_ENV, AgentKeys, handoff_fd, unlock_agent_keys
-from runtime.supervisor import agent_command
-from tests.e2e.test_agent_process import PASS, chain_project, provision, wait_for
+from tests.support.agents import PASS, provision, wait_for
 from wallet import Keystore
-
-__all__ = ["chain_project"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -57,7 +55,7 @@ def test_rules_brain_agent_does_not_import_langchain(chain_project: Path, tmp_pa
     modules = imported_modules(err.read_text())
     # The agent was ready (agent.json), and the report holds its imports (-X importtime leaves out
     # the modules importlib.import_module loads, as _preload does, but not what those import).
-    assert {"runtime.agent", "runtime.protocol", "runtime.operator_routes", "uvicorn"} <= modules
+    assert {"runtime.agent.agent", "runtime.a2a.protocol", "runtime.operator.routes", "uvicorn"} <= modules
     heavy = sorted(m for m in modules if m.split(".")[0] in {"langchain", "langchain_core", "langgraph"})
     assert heavy == [], f"a rules-brain agent imported {heavy[:5]}"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.failures_support import (
+from tests.support.failures import (
     agents,
     assert_ledger_whole,
     deal,

@@ -24,12 +24,12 @@ import pytest
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 
 from identity import IdentityKey
-from runtime.agent_card import AgentProfile, build_card, sign_card, signed_card
-from runtime.anvil import free_port
-from runtime.chain_ops import fund_local
+from runtime.a2a.card import AgentProfile, build_card, sign_card, signed_card
+from runtime.chain.anvil import free_port
+from runtime.chain.ops import fund_local
+from runtime.chain.registry import Registry
 from runtime.home import Home
-from runtime.registry import Registry
-from tests.e2e.failures_support import (
+from tests.support.failures import (
     agents,
     assert_ledger_whole,
     deal_events,

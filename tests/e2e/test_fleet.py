@@ -5,45 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.cli_helpers import sova
-
-ROOT = Path(__file__).resolve().parents[2]
-PASS = {"SOVA_PASSPHRASE": "fleet test passphrase"}
-
-
-def status(config: Path) -> dict[str, Any]:
-    result = sova("status", "--json", "-f", str(config))
-    assert result.code == 0, result.err
-    return dict(json.loads(result.out))
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Path]:
-    shutil.copytree(ROOT / "policies" / "presets", tmp_path / "policies" / "presets")
-    text = (ROOT / "agents.yaml").read_text().replace("every: 20s", "every: 2s")
-    (tmp_path / "agents.yaml").write_text(text)
-    config = tmp_path / "agents.yaml"
-    yield config
-    sova("down", "-f", str(config), env=PASS, timeout=90)
+from tests.support.cli import sova
+from tests.support.fleet import PASS, status, wait_for
 
 
 def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Path) -> None:

@@ -17,8 +17,7 @@ from eth_account import Account
 
 from runtime.config import load_config
 from runtime.home import Home
-from tests.cli_helpers import Procs, agents_cleaned_up, sova, stop_cleanly
-from tests.e2e.test_agent_process import (
+from tests.support.agents import (
     NAMES,
     PASS,
     agent_cmd,
@@ -28,6 +27,7 @@ from tests.e2e.test_agent_process import (
     released,
     wait_for,
 )
+from tests.support.cli import Procs, agents_cleaned_up, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -67,7 +67,7 @@ def ledger(config: Path) -> list[dict[str, Any]]:
 
 async def on_chain(config_path: Path, buyer: str, seller: str) -> tuple[int, int, int]:
     """The stranger's allowance, the buyer's nonce and the seller's TUSD."""
-    from runtime.chain_session import chain_session
+    from runtime.chain.session import chain_session
 
     config = load_config(config_path)
     async with chain_session(config, Home.for_config(config_path, config)) as session:
@@ -78,7 +78,7 @@ async def on_chain(config_path: Path, buyer: str, seller: str) -> tuple[int, int
 
 
 def test_a_hostile_llm_buyer_process_signs_nothing_past_policy(tmp_path: Path) -> None:
-    from runtime.provision import keystore_for
+    from runtime.chain.provision import keystore_for
 
     config_path = project(tmp_path / "proj")
     text = config_path.read_text()

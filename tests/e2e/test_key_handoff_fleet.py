@@ -12,11 +12,9 @@ import pytest
 from identity import IdentityKeyStore
 from runtime.config import load_config
 from runtime.home import Home
-from tests.cli_helpers import sova
-from tests.e2e.test_fleet import PASS, fleet, status
+from tests.support.cli import sova
+from tests.support.fleet import PASS, status
 from wallet import Keystore
-
-__all__ = ["fleet"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -13,8 +13,7 @@ import pytest
 
 from runtime.config import LlmBrain, load_config
 from runtime.home import Home
-from tests.cli_helpers import Procs, agents_cleaned_up, sova, stop_cleanly
-from tests.e2e.test_agent_process import (
+from tests.support.agents import (
     NAMES,
     PASS,
     ROOT,
@@ -25,6 +24,7 @@ from tests.e2e.test_agent_process import (
     released,
     wait_for,
 )
+from tests.support.cli import Procs, agents_cleaned_up, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -21,10 +21,9 @@ from eth_account import Account
 
 from runtime.config import load_config
 from runtime.home import Home
-from runtime.operator_auth import sign_decision
-from runtime.operator_token import token_path
-from tests.cli_helpers import Procs, agents_cleaned_up, stop_cleanly
-from tests.e2e.test_agent_process import (
+from runtime.operator.auth import sign_decision
+from runtime.operator.token import token_path
+from tests.support.agents import (
     NAMES,
     SECRET,
     agent_cmd,
@@ -34,6 +33,7 @@ from tests.e2e.test_agent_process import (
     released,
     wait_for,
 )
+from tests.support.cli import Procs, agents_cleaned_up, stop_cleanly
 from wallet import Keystore
 from wallet.signer import Signer
 

@@ -17,11 +17,12 @@ import pytest
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 
 from identity import IdentityKey, ReplayStore, sign_envelope, verify_envelope
-from runtime.agent_card import IDENTITY_EXTENSION, NEGOTIATION_EXTENSION
-from runtime.negotiation_handler import Reply, ScriptedHandler
-from tests.a2a_helpers import make_agent, serving
+from runtime.a2a.card import IDENTITY_EXTENSION, NEGOTIATION_EXTENSION
+from runtime.a2a.handler import Reply, ScriptedHandler
+from tests.support.a2a import make_agent, serving
+from tests.support.paths import REPO_ROOT
 
-INTEROP = Path(__file__).resolve().parents[2] / "tools" / "interop"
+INTEROP = REPO_ROOT / "tools" / "interop"
 NODE = shutil.which("node")
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")

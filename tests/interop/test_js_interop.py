@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from identity import Credential, IdentityKey, issue_credential, new_challenge, present
+from tests.support.paths import REPO_ROOT
 
-INTEROP = Path(__file__).resolve().parents[2] / "tools" / "interop"
+INTEROP = REPO_ROOT / "tools" / "interop"
 NODE = shutil.which("node")
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")

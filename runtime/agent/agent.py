@@ -1,0 +1,509 @@
+"""One agent process (`sova agent run NAME`): keys, chain, ledger, executor, A2A server, goals, scheduler.
+
+`await Agent(config, config_path, name).start()` unlocks the agent's keys (off the event loop), opens
+its chain session and stores under `<home>/agents/<name>/`, builds its executor under its policy,
+registers it in AgentRegistry when it is not yet, serves A2A on 127.0.0.1, starts its goals on an
+APScheduler `AsyncIOScheduler`, and writes `agent.json` (0600), which tells the supervisor the agent is
+ready. `await stop()` undoes all of it in reverse order and removes `agent.json`.
+
+What the process needs and does not make: its keys, gas money and the deployed contracts. The
+supervisor (`sova up`) creates, funds and deploys before it spawns agents; without them `start`
+raises a SovaError naming what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.agent.goals import (
+    BuyJob,
+    Grant,
+    buy_goals,
+    deal_price_rules,
+    duration_text,
+    issue_at_start,
+    issue_goals,
+    sell_catalog,
+    sell_goals,
+    service_tags,
+)
+from runtime.config import Agent as AgentSpec
+from runtime.config import AgentsFile, RuleBrain
+from runtime.errors import SovaError
+from runtime.home import Home
+from runtime.secrets import write_private
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+
+    from identity import IdentityKey
+    from runtime.a2a.server import AgentServer
+    from runtime.agent.parts import AgentParts
+    from runtime.chain.session import ChainSession
+    from runtime.executor.executor import Executor
+    from runtime.key_handoff import AgentKeys
+    from wallet import Signer
+
+log = logging.getLogger(__name__)
+
+READY_FILE = "agent.json"
+ANCHOR_EVERY = timedelta(seconds=30)
+DEADLINES_EVERY = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """What `agent.json` says about a serving agent."""
+
+    name: str
+    pid: int
+    url: str
+    did: str
+    address: str
+    agent_id: int
+    role: str
+    started_at: float
+    operator_url: str = ""
+
+
+class Agent:
+    """The assembly of one agent; see the module docstring."""
+
+    def __init__(
+        self,
+        config: AgentsFile,
+        config_path: Path,
+        name: str,
+        *,
+        say: Callable[[str], None] | None = None,
+        anchor_every: timedelta = ANCHOR_EVERY,
+        deadlines_every: timedelta = DEADLINES_EVERY,
+        keys: AgentKeys | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.spec: AgentSpec = config.agent(name)
+        self.home = Home.for_config(config_path, config)
+        self.keys_dir = self.home.keys_dir(config, config_path.parent)
+        self.say = say or _print
+        self.anchor_every = anchor_every
+        self.deadlines_every = deadlines_every
+        self.ready: Ready | None = None
+        self.executor: Executor | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.server: AgentServer | None = None
+        self._stack = AsyncExitStack()
+        self._jobs: set[asyncio.Task[Any]] = set()
+        # Keys `sova up` unlocked and handed over (runtime/key_handoff.py); None: unlock them here.
+        self._handed_keys = keys
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def ready_file(self) -> Path:
+        return self.home.agent_dir(self.name) / READY_FILE
+
+    async def start(self) -> Ready:
+        """Bring the agent up (see the module docstring); on failure, what was opened is closed."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop the scheduler and the goal runs in flight, the server, then close every store."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        for task in list(self._jobs):
+            task.cancel()
+        if self._jobs:
+            await asyncio.gather(*self._jobs, return_exceptions=True)
+        self.ready_file.unlink(missing_ok=True)
+        await self._stack.aclose()
+        self.ready = None
+
+    # --- start, step by step ------------------------------------------------------------------
+
+    async def _start(self) -> Ready:
+        from runtime.chain.provision import key_passphrase
+        from runtime.chain.session import chain_session
+
+        spec = self.spec
+        if self._handed_keys is not None:
+            signer, key = self._adopt(self._handed_keys)
+        else:
+            signer, key = await self._unlock(key_passphrase(self.config, self.home))
+        session = await self._stack.enter_async_context(chain_session(self.config, self.home))
+        folder = self.home.agent_dir(self.name)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        executor, parts = await self._assemble(session, signer, key, folder)
+        self.executor = executor
+
+        from runtime.a2a.card import AgentProfile
+        from runtime.a2a.server import AgentServer, listen
+
+        # `sova up` pins a port for agents configured with port 0, so a restarted agent keeps the
+        # endpoint it registered in AgentRegistry.
+        sock, url = listen("127.0.0.1", int(os.environ.get("SOVA_AGENT_PORT") or spec.port))
+        self._stack.callback(sock.close)
+        agent_id = await self._register(session, signer, key, url)
+        profile = AgentProfile(
+            name=self.name, url=url, did=key.did, wallet=signer.address, chain_id=session.client.chain_id,
+            registry=session.contracts["AgentRegistry"].address, agent_id=str(agent_id),
+            tokens=("TUSD",), service_tags=tuple(service_tags(spec)),
+        )  # fmt: skip
+        await self._issue(executor)
+        self._handlers(parts, session, executor)
+        server = AgentServer(parts.negotiator, key, profile, sock=sock)
+        await server.start()
+        self.server = server
+        self._stack.push_async_callback(self._stop_server)
+        self._schedule(parts, session, executor, signer.address)
+        operator_url = await self._serve_operator(parts, session, executor, agent_id, url)
+        ready = Ready(
+            self.name, os.getpid(), url, key.did, signer.address, agent_id, spec.role, time.time(),
+            operator_url,
+        )  # fmt: skip
+        write_private(self.ready_file, json.dumps(ready.__dict__, indent=2) + "\n")
+        self.ready = ready
+        self.say(f"agent {self.name} ready at {url} ({key.did}, {signer.address})")
+        return ready
+
+    async def _serve_operator(
+        self, parts: AgentParts, session: ChainSession, executor: Executor, agent_id: int, url: str
+    ) -> str:
+        """Serve the operator API on 127.0.0.1 (runtime/operator/start.py); its URL for agent.json."""
+        from runtime.operator.start import start_operator
+
+        server = await start_operator(self, parts, session, executor, agent_id, url)
+        self._stack.push_async_callback(server.stop)
+        return server.url
+
+    async def _stop_server(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    async def _unlock(self, secret: str) -> tuple[Signer, IdentityKey]:
+        from identity import IdentityKeyStore
+
+        identities, key_name = IdentityKeyStore(self.keys_dir), self.spec.key_name
+        missing = SovaError(
+            f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: create it with "
+            f"`sova keys new {key_name}` (or start the fleet with `sova up`)"
+        )
+        if not identities.exists(key_name):
+            raise missing
+        # scrypt takes ~0.7 s and 256 MiB each and releases the GIL: both run at once in worker
+        # threads while this thread imports what the rest of the start needs (cold start: bench/agents.py).
+        # The identity key's scrypt starts first: importing the wallet (eth-account, which imports
+        # py_ecc and computes BLS tables at import: ~0.4 s of CPU) then overlaps with it.
+        loop = asyncio.get_running_loop()
+        identity = loop.run_in_executor(None, identities.unlock, key_name, secret)
+        from wallet import Keystore
+
+        wallets = Keystore(self.keys_dir)
+        if not wallets.exists(key_name):
+            await asyncio.gather(identity, return_exceptions=True)
+            raise missing
+        wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
+        try:
+            _preload()
+        finally:
+            signer, key = await asyncio.gather(wallet, identity)
+        return signer, key
+
+    def _adopt(self, keys: AgentKeys) -> tuple[Signer, IdentityKey]:
+        """The keys `sova up` handed over, once checked against the agent's key files (no scrypt)."""
+        from identity import IdentityKeyStore
+        from runtime.key_handoff import check_keys
+        from wallet import Keystore
+
+        self._handed_keys = None  # held by the signer and the key from here on
+        wallets, identities = Keystore(self.keys_dir), IdentityKeyStore(self.keys_dir)
+        key_name = self.spec.key_name
+        if not wallets.exists(key_name) or not identities.exists(key_name):
+            raise SovaError(f"agent {self.name}: no key {key_name!r} in {self.keys_dir}: restart `sova up`")
+        signer, key = keys.open()
+        check_keys(self.name, signer, key, wallets.info(key_name).address, identities.did(key_name))
+        _preload()
+        return signer, key
+
+    def _names(self) -> dict[str, tuple[str, ...]]:
+        """Each agent of agents.yaml whose keys exist: name -> (DID, wallet address), for the policy."""
+        from identity import IdentityKeyStore
+        from wallet import Keystore
+
+        wallets, identities = Keystore(self.keys_dir), IdentityKeyStore(self.keys_dir)
+        names: dict[str, tuple[str, ...]] = {}
+        for agent in self.config.agents:
+            ids: list[str] = []
+            if identities.exists(agent.key_name):
+                ids.append(identities.did(agent.key_name))
+            if wallets.exists(agent.key_name):
+                ids.append(wallets.info(agent.key_name).address)
+            if ids:
+                names[agent.name] = tuple(ids)
+        return names
+
+    async def _assemble(
+        self, session: ChainSession, signer: Signer, key: IdentityKey, folder: Path
+    ) -> tuple[Executor, AgentParts]:
+        from policies import TokenInfo, TokenRegistry, load_policy
+        from runtime.agent.parts import assemble
+
+        tokens = TokenRegistry(
+            (TokenInfo(symbol="TUSD", address=session.deployments.address("TestUSD"), decimals=6),)
+        )
+        policy_path = (self.config_path.parent / self.spec.policy).resolve()
+        policy = load_policy(
+            policy_path, tokens=tokens, names=self._names(), extra_rules=deal_price_rules(self.spec)
+        )
+        parts = await assemble(
+            self._stack, name=self.name, key=key, signer=signer, folder=folder, chain=session.client,
+            contracts=session.contracts, tokens=tokens, policy=policy, skills=self.spec.skills,
+            ledger_path=self.home.ledger(self.name), credentials_path=self.home.credentials(self.name),
+        )  # fmt: skip
+        return parts.executor, parts
+
+    async def _register(self, session: ChainSession, signer: Signer, key: IdentityKey, url: str) -> int:
+        """The agent's id in AgentRegistry, registering it (endpoint = url, tags = sold services) first
+        when it is not: through the executor's `register_agent` skill, or directly with a warning when
+        the agent's skills or policy do not allow it."""
+        registry = session.registry
+        existing = await registry.by_wallet(signer.address)
+        if existing is not None:
+            if existing.endpoint != url:
+                self.say(
+                    f"warning: {self.name} is registered with endpoint {existing.endpoint}, now serving "
+                    f"at {url}: peers that look it up in the registry will not reach it (set a fixed port)"
+                )
+            return existing.agent_id
+        tags = service_tags(self.spec)
+        assert self.executor is not None
+        if "register_agent" in self.spec.skills:
+            outcome = await self.executor.execute(
+                "register_agent", {"endpoint": url, "tags": tags}, origin="startup"
+            )
+            if outcome.ok and outcome.result is not None:
+                agent_id = int(outcome.result["agent_id"])
+                self.say(f"registered {self.name} in AgentRegistry as agent {agent_id} (tags {tags})")
+                return agent_id
+            self.say(f"warning: register_agent was not done ({outcome.message()}): registering directly")
+        else:
+            self.say(f"warning: {self.name} lacks the register_agent skill: registering directly")
+        record = await registry.register(signer, key, url, tags)
+        return record.agent_id
+
+    async def _issue(self, executor: Executor) -> None:
+        from identity import IdentityKeyStore
+
+        identities = IdentityKeyStore(self.keys_dir)
+        grants: list[Grant] = []
+        for goal in issue_goals(self.spec):
+            for subject in goal.to:
+                other = self.config.agent(subject)
+                if not identities.exists(other.key_name):
+                    self.say(f"issue {goal.type} to {subject}: it has no identity key yet, skipped")
+                    continue
+                services = [g.service for g in sell_goals(other)]
+                claims: dict[str, str | int | bool] = {"service": services[0] if services else "any"}
+                grants.append(
+                    Grant(goal.type, subject, identities.did(other.key_name), self.home.credentials(subject),
+                          claims, duration_text(goal.valid_for.total_seconds()))
+                )  # fmt: skip
+        if grants:
+            await issue_at_start(executor, grants, self.say)
+
+    def _handlers(self, parts: AgentParts, session: ChainSession, executor: Executor) -> None:
+        """The negotiator's handler: the Seller when the agent sells, else the (first) Buyer."""
+        from runtime.negotiation.buyer import Buyer, Seller
+
+        brain = self.spec.brain
+        if not isinstance(brain, RuleBrain):
+            brain = _llm_decider(self.spec, self.config_path.parent, executor, parts.sink)
+        if sell_goals(self.spec):
+            parts.negotiator.handler = Seller(
+                executor=executor, deals=parts.deals, brain=brain, catalog=sell_catalog(self.spec),
+                ledger=parts.sink,
+            )  # fmt: skip
+        trusted = self._trusted_issuers()
+        for goal in buy_goals(self.spec):
+            buyer = Buyer(
+                executor=executor, messenger=parts.messenger, deals=parts.deals, brain=brain,
+                peers=parts.peers, cap=Decimal(goal.max_price), trusted_issuers=trusted,
+                registry=session.registry, ledger=parts.sink, token=goal.token,
+            )  # fmt: skip
+            job = BuyJob(goal, buyer, session.registry, executor.context.agent_address, self.say)
+            parts.buyers.append((goal.every, job))
+            if parts.negotiator.handler is None:
+                parts.negotiator.handler = buyer
+
+    def _trusted_issuers(self) -> list[str]:
+        from identity import IdentityKeyStore
+
+        identities = IdentityKeyStore(self.keys_dir)
+        trusted: list[str] = []
+        for ref in self.spec.trusted_issuers:
+            if ref.startswith("did:"):
+                trusted.append(ref)
+                continue
+            other = self.config.agent(ref)
+            if identities.exists(other.key_name):
+                trusted.append(identities.did(other.key_name))
+            else:
+                self.say(
+                    f"warning: trusted issuer {ref} has no identity key yet: its credentials are not trusted"
+                )
+        return trusted
+
+    def _schedule(self, parts: AgentParts, session: ChainSession, executor: Executor, address: str) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+
+        from runtime.ledger.anchor import ExecutorAnchorSender, schedule_anchoring
+        from runtime.negotiation.settlement import watch_deadlines
+        from wallet.contracts import ActionLogAnchor
+
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        options: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        for i, (every, job) in enumerate(parts.buyers):
+            scheduler.add_job(
+                self._tracked, IntervalTrigger(seconds=every.total_seconds()), args=(job,), id=f"buy-{i}",
+                name=f"buy {job.goal.service}", next_run_time=_now(), **options,
+            )  # fmt: skip
+        if parts.buyers:
+
+            async def deadlines() -> None:
+                for record in await watch_deadlines(executor, parts.deals, parts.sink):
+                    self.say(f"deal {record.thid} refunded: {record.reason}")
+
+            scheduler.add_job(
+                self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()),
+                args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
+            )  # fmt: skip
+            self._schedule_resume(scheduler, parts, options)
+        anchor = session.contracts.get("ActionLogAnchor")
+        if "anchor_log" in self.spec.skills and isinstance(anchor, ActionLogAnchor):
+            schedule_anchoring(
+                scheduler, parts.ledger, session.client, anchor, ExecutorAnchorSender(executor, address),
+                every=self.anchor_every,
+            )  # fmt: skip
+        scheduler.start()
+        self.scheduler = scheduler
+
+    def _schedule_resume(
+        self, scheduler: AsyncIOScheduler, parts: AgentParts, options: dict[str, Any]
+    ) -> None:
+        """Take up the deals a previous run left between funding and release (runtime/negotiation/resume.py):
+        at once, then with the deadline watch. Made before any buy job runs, so it finds only those."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from runtime.negotiation.resume import DealResumer
+
+        resumer = DealResumer(parts.buyers[0][1].buyer, self.say)
+        if resumer.orphans:
+            self.say(f"{len(resumer.orphans)} deal(s) left unfinished by the last run: taking them up")
+        scheduler.add_job(
+            self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()),
+            args=(resumer.tick,), id="resume", name="interrupted deals", next_run_time=_now(), **options,
+        )  # fmt: skip
+
+    async def _tracked(self, job: Callable[[], Any]) -> None:
+        """Run one scheduled coroutine as a task `stop` can cancel and wait for; never raises."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+        try:
+            await job()
+        except asyncio.CancelledError:
+            # Only `stop` cancels these tasks: a job cut short by a stop is not an error, and
+            # re-raising would make APScheduler log it with a traceback.
+            return
+        except Exception:
+            log.exception("job %r failed", job)
+        finally:
+            if task is not None:
+                self._jobs.discard(task)
+
+
+_PRELOAD = (
+    "runtime.a2a.server",
+    "runtime.a2a.client",
+    "runtime.a2a.card",
+    "runtime.chain.session",
+    "runtime.executor.executor",
+    "runtime.ledger.ledger",
+    "runtime.ledger.anchor",
+    "runtime.negotiation.buyer",
+    "runtime.negotiation.settlement",
+    "apscheduler.schedulers.asyncio",
+    "skills",
+    "wallet.contracts",  # the chain client (aiohttp)
+    "runtime.operator.start",
+    "uvicorn.protocols.http.h11_impl",
+)
+
+
+def _preload() -> None:
+    """Import the modules `_start` uses after the keys are unlocked (~0.5 s), while scrypt runs."""
+    import importlib
+
+    for name in _PRELOAD:
+        importlib.import_module(name)
+
+
+def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any) -> Any:
+    """The LLM brain's decider for the Buyer and Seller (runtime/brains/llm.py): the model named in
+    agents.yaml, its rules `fallback`, the agent's skills through the executor. A seller needs the
+    fallback: its reservation price is the lowest price the model may agree to."""
+    from runtime.brains.llm import LlmDecider
+    from runtime.brains.models import chat_model
+    from runtime.config import LlmBrain
+
+    brain = spec.brain
+    assert isinstance(brain, LlmBrain)
+    if sell_goals(spec) and brain.fallback is None:
+        raise SovaError(
+            f"agent {spec.name}: an llm brain that sells needs a `fallback:` rules brain: its reservation "
+            "is the lowest price the model may agree to"
+        )
+    try:
+        model = chat_model(brain, root=root)
+    except SovaError as exc:
+        raise SovaError(f"agent {spec.name}: {exc}") from None
+    return LlmDecider(model, executor, config=brain, ledger=ledger)
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def read_ready(path: Path) -> Ready | None:
+    """The ready file of an agent, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Ready(**data)
+    except (OSError, ValueError, TypeError):
+        return None

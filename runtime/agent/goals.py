@@ -1,0 +1,191 @@
+"""What an agent does for each goal of agents.yaml: issue credentials, offer a service, buy on a schedule.
+
+Every side effect goes through the agent's executor (policy, budget, ledger); this module only decides
+what to ask for and reports the outcome as one line per goal run (what `sova up` shows in its log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.config import Agent as AgentSpec
+from runtime.config import BuyGoal, IssueGoal, SellGoal
+
+if TYPE_CHECKING:
+    from runtime.chain.registry import AgentRecord, Registry
+    from runtime.executor.executor import Executor
+    from runtime.negotiation.buyer import Buyer
+    from runtime.negotiation.deals import DealRecord
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], None]
+
+
+def sell_goals(spec: AgentSpec) -> list[SellGoal]:
+    return [g for g in spec.goals if isinstance(g, SellGoal)]
+
+
+def buy_goals(spec: AgentSpec) -> list[BuyGoal]:
+    return [g for g in spec.goals if isinstance(g, BuyGoal)]
+
+
+def issue_goals(spec: AgentSpec) -> list[IssueGoal]:
+    return [g for g in spec.goals if isinstance(g, IssueGoal)]
+
+
+def service_tags(spec: AgentSpec) -> list[str]:
+    """The tags an agent registers under: the services of its sell goals, each once."""
+    return list(dict.fromkeys(g.service for g in sell_goals(spec)))
+
+
+def deal_price_rules(spec: AgentSpec) -> list[dict[str, str]]:
+    """The policy rules an agent's buy goals add to its policy file: per token, a `deal_price` at the
+    highest `max_price` of its buy goals, so that no deal over it is signed or funded, whoever asks
+    (rules brain, LLM, operator chat, plugin). None for an agent with no buy goal."""
+    caps: dict[str, Decimal] = {}
+    for goal in buy_goals(spec):
+        price = Decimal(goal.max_price)
+        caps[goal.token] = max(price, caps.get(goal.token, price))
+    return [{"kind": "deal_price", "token": token, "max": f"{cap:f}"} for token, cap in caps.items()]
+
+
+def sell_catalog(spec: AgentSpec) -> dict[str, bytes]:
+    """The artifact delivered for each service sold: a small text naming the service and the seller."""
+    return {
+        g.service: f"{g.service}: {g.description or 'one unit'} (delivered by {spec.name})".encode()
+        for g in sell_goals(spec)
+    }
+
+
+def duration_text(seconds: float) -> str:
+    return f"{int(seconds)}s"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One credential to issue at start: its type, the subject's name, DID and credential store file."""
+
+    type: str
+    name: str
+    did: str
+    store: Path
+    claims: dict[str, str | int | bool]
+    valid_for: str
+
+
+async def issue_at_start(executor: Executor, grants: Sequence[Grant], say: Say) -> int:
+    """Issue each grant through the executor's `issue_credential` skill and deliver it.
+
+    Delivery is a same-machine shortcut: the credential is added (role "held") straight to the subject
+    agent's credential store file under the same Sova home, instead of being sent over A2A. A subject
+    that already holds an unexpired credential of that type from this issuer is skipped, so restarts
+    do not pile up credentials. Returns how many were issued."""
+    issued = 0
+    for grant in grants:
+        if await asyncio.to_thread(_already_holds, grant.store, grant.type, executor.context.agent_did):
+            say(f"{grant.name} already holds a {grant.type} credential from this issuer")
+            continue
+        args = {
+            "subject": grant.did,
+            "type": grant.type,
+            "claims": grant.claims,
+            "valid_for": grant.valid_for,
+        }
+        outcome = await executor.execute("issue_credential", args, origin="goal")
+        if not outcome.ok or outcome.result is None:
+            say(f"issue {grant.type} to {grant.name}: {outcome.message()}")
+            continue
+        await asyncio.to_thread(_deliver, grant.store, outcome.result["credential"])
+        issued += 1
+        say(f"issued {grant.type} to {grant.name} ({grant.did}): {outcome.result['id']}")
+    return issued
+
+
+def _already_holds(path: Path, ctype: str, issuer: str) -> bool:
+    if not path.exists():
+        return False
+    from identity import CredentialStore
+
+    store = CredentialStore(path)
+    try:
+        now = datetime.now(UTC)
+        return any(
+            c.issuer == issuer and ctype in c.types and (c.expires_at is None or c.expires_at > now)
+            for c in store.list(role="held")
+        )
+    finally:
+        store.close()
+
+
+def _deliver(path: Path, document: Any) -> None:
+    from identity import CredentialStore
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = CredentialStore(path)
+    try:
+        store.add(document, role="held")
+    finally:
+        store.close()
+
+
+async def find_sellers(registry: Registry, tag: str, own_wallet: str) -> list[AgentRecord]:
+    """The registered agents with `tag` and an endpoint, other than this agent, oldest first."""
+    ids = await registry.contract.call("agentsWithTag", tag)
+    found: list[AgentRecord] = []
+    for agent_id in ids:
+        record = await registry.record(int(agent_id))
+        if record.endpoint and record.wallet.lower() != own_wallet.lower():
+            found.append(record)
+    return found
+
+
+class BuyJob:
+    """One buy goal, run by the scheduler: find sellers by tag and buy from the first that settles."""
+
+    def __init__(self, goal: BuyGoal, buyer: Buyer, registry: Registry, own_wallet: str, say: Say) -> None:
+        self.goal = goal
+        self.buyer = buyer
+        self.registry = registry
+        self.own_wallet = own_wallet
+        self.say = say
+        self.runs = 0
+
+    async def __call__(self) -> DealRecord | None:
+        self.runs += 1
+        service = self.goal.service
+        try:
+            sellers = await find_sellers(self.registry, service, self.own_wallet)
+        except Exception as exc:  # the chain may be briefly unreachable: try again next run
+            self.say(f"buy {service}: cannot read the registry ({type(exc).__name__}: {exc})")
+            return None
+        if not sellers:
+            self.say(f"buy {service}: no seller registered with tag {service!r} yet")
+            return None
+        last: DealRecord | None = None
+        for seller in sellers:
+            try:
+                record = await self.buyer.buy(seller.endpoint, service, expected_did=seller.did)
+            except Exception as exc:  # one seller failing must not stop the goal
+                log.exception("buy %s from %s failed", service, seller.endpoint)
+                self.say(f"buy {service} from {seller.did}: failed ({type(exc).__name__}: {exc})")
+                continue
+            last = record
+            self.say(deal_line(record, service, seller.did))
+            if record.state == "released":
+                break
+        return last
+
+
+def deal_line(record: DealRecord, service: str, peer: str) -> str:
+    """One log line per deal: service, peer, price and state (and why, when it did not settle)."""
+    price = f"{Decimal(record.price)} {record.token}" if record.price else "no price"
+    why = f" ({record.reason})" if record.reason and record.state != "released" else ""
+    return f"deal {record.thid} {service} with {peer}: {price}, {record.state}{why}"

@@ -1,0 +1,412 @@
+"""Settlement of an agreed deal (DESIGN §9), every signature and transaction through the executor:
+
+    buyer                                                   seller
+    sign_deal (EIP-712 Deal) ── deal_signature {deal, sig} ─>  checks the terms are the agreed ones,
+                             <─ deal_signature {sig, id} ───   sign_deal
+    checks: the seller's wallet is bound to its DID (AgentRegistry, when given) and the signature
+    recovers to that wallet; else `reject`, nothing funded
+    approve_token, open_escrow ── funded {deal_id, tx} ───>   checks DealEscrow.stateOf(id) == Open
+                             <─ deliver {artifact} ───────    the artifact whose keccak256 is termsHash
+    keccak256(artifact) == termsHash ? release_escrow ── released {tx} ──>
+                                     : dispute {reason} (the deadline then refunds)
+
+`watch_deadlines` (run it on a schedule) calls `refund_escrow` for this agent's open deals as buyer
+whose deadline has passed. Each step is written to the agent's ledger: the executor logs decisions and
+effects, the protocol the messages, and this module one `deal` entry per outcome (with its reason).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from identity import BindingError
+from identity.envelopes import Envelope
+from runtime.a2a.handler import Reply
+from runtime.a2a.protocol import LedgerSink
+from runtime.chain.registry import Registry
+from runtime.errors import SovaError
+from runtime.executor.action_log import Outcome
+from runtime.executor.executor import Executor
+from runtime.negotiation.deals import DealRecord, DealStore
+from runtime.negotiation.replies import first as _first
+from runtime.negotiation.replies import peer_said as _peer_said
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+"""Sends one message (type, body) in the deal's thread; the peer's replies ({type, body, …})."""
+ESCROW_NONE, ESCROW_OPEN, ESCROW_RELEASED, ESCROW_REFUNDED = 0, 1, 2, 3
+"""DealEscrow.stateOf values."""
+_FUNDABLE = ("signed", "funded", "delivered")
+"""A seller's deal states in which a `funded` is taken (after `signed`, only a buyer's re-sent one)."""
+MIN_DEADLINE = 60
+"""A seller signs no deal whose deadline is less than this many seconds away."""
+
+
+class SettlementError(SovaError):
+    """A settlement step could not be taken (a message that did not get through, a denied action)."""
+
+
+def artifact_hash(data: bytes) -> str:
+    """The termsHash that binds a delivery: keccak256 of the artifact's bytes, 0x hex."""
+    return "0x" + bytes(keccak(data)).hex()
+
+
+def encode_artifact(data: bytes) -> dict[str, str]:
+    """A `deliver` body carrying `data`."""
+    return {"artifact": base64.b64encode(data).decode("ascii"), "encoding": "base64"}
+
+
+def decode_artifact(body: Mapping[str, Any]) -> bytes:
+    """The artifact of a `deliver` body; ValueError when there is none."""
+    text = body.get("artifact")
+    if not isinstance(text, str):
+        raise ValueError("the delivery carries no artifact")
+    if body.get("encoding", "base64") != "base64":
+        return text.encode("utf-8")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ValueError("the artifact is not valid base64") from None
+
+
+async def chain_now(executor: Executor) -> int:
+    """The latest block's timestamp (what DealEscrow compares deadlines with); the clock without a chain."""
+    chain = executor.context.chain
+    if chain is None:
+        return int(time.time())
+    block = await chain.rpc.request("eth_getBlockByNumber", ["latest", False])
+    return int(block["timestamp"], 16)
+
+
+def outcome_result(outcome: Outcome) -> dict[str, Any]:
+    """The result of a done action; SettlementError with its reasons otherwise."""
+    if outcome.status != "done" or outcome.result is None:
+        raise SettlementError(outcome.message())
+    return outcome.result
+
+
+def seller_signature_problem(
+    executor: Executor, terms: Mapping[str, Any], signature: Any, wallet: str
+) -> str | None:
+    """Why `signature` is not `wallet`'s EIP-712 signature of the Deal `terms` (None when it is)."""
+    from skills.escrow import DealTerms, build_deal
+    from wallet.typed_data import deal_typed_data, recover_typed_data_signer
+
+    ctx = executor.context
+    if not isinstance(signature, str) or not signature.startswith("0x") or len(signature) != 132:
+        return "the seller's deal signature is not a 65-byte 0x hex string"
+    try:
+        deal = build_deal(ctx, DealTerms.model_validate(dict(terms)))  # a ValidationError is a ValueError
+        message = deal_typed_data(deal, ctx.chain_id, ctx.contract("DealEscrow").address)
+        signer = recover_typed_data_signer(message, bytes.fromhex(signature[2:]))
+    except (KeyError, ValueError, InvalidOperation, SovaError) as exc:
+        return f"the seller's deal signature cannot be checked: {exc}"
+    if signer.lower() != wallet.lower():
+        return f"the seller's deal signature recovers to {signer}, not to its registered wallet {wallet}"
+    return None
+
+
+@dataclass
+class BuyerSettlement:
+    """The buyer's side: sign, check the seller's signature, fund, check the delivery, release."""
+
+    executor: Executor
+    deals: DealStore
+    ledger: LedgerSink | None = None
+    registry: Registry | None = None
+    deal_ttl: int = 3600
+    origin: str = "rules-brain"
+
+    async def settle(
+        self, record: DealRecord, seller_wallet: str, send: Send, *, binding_verified: bool = False
+    ) -> DealRecord:
+        """Take an agreed deal (`record.price`, `record.terms_hash`) through signing, funding and, when
+        the seller delivers at once, release. The record as it ends (released, funded, declined, …).
+        `binding_verified`: this deal already checked `record.peer` <-> `seller_wallet` in AgentRegistry
+        (the buyer's card check); a wallet can never be re-bound to another DID there, so the check is
+        not repeated before funding (3 RPC calls a deal)."""
+        ctx = self.executor.context
+        token = ctx.token(_token_ref(record))
+        terms: dict[str, Any] = {
+            "buyer": ctx.agent_address, "seller": seller_wallet, "token": token.address,
+            "amount": record.price, "terms_hash": record.terms_hash,
+            "deadline": await chain_now(self.executor) + self.deal_ttl,
+            "nonce": secrets.randbits(52),  # JSON-safe: JCS refuses integers beyond 2**53
+        }  # fmt: skip
+        record = self.deals.update(record.peer, record.thid, deal=terms, deadline=terms["deadline"])
+        mine = await self.executor.execute("sign_deal", terms, self.origin)
+        if not mine.ok or mine.result is None:
+            return await self.decline(record, send, f"this agent may not sign the deal: {mine.message()}")
+        replies = await send("deal_signature", {"deal": terms, "signature": mine.result["signature"]})
+        theirs = _first(replies, "deal_signature")
+        if theirs is None:
+            why = _peer_said(replies) or "the seller did not sign the deal"
+            return await self.end(record, "declined", why)
+        problem = await self._check_seller(
+            record, terms, theirs["body"].get("signature"), bound=binding_verified
+        )
+        if problem is not None:
+            return await self.decline(record, send, problem)
+        deal_id = mine.result["deal_id"]
+        record = await self.deals.advance(
+            self.ledger, record, "signed", {"state": "signed", "deal_id": deal_id}, deal_id=deal_id
+        )
+        try:
+            approved = outcome_result(
+                await self.executor.execute(
+                    "approve_token", {"token": token.address, "amount": record.price}, self.origin
+                )
+            )
+            args = {"deal": terms, "buyer_signature": mine.result["signature"],
+                    "seller_signature": theirs["body"]["signature"]}  # fmt: skip
+            opened = outcome_result(await self.executor.execute("open_escrow", args, self.origin))
+        except SettlementError as exc:
+            return await self.decline(record, send, f"the escrow could not be opened: {exc}")
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "funded",
+            {
+                "state": "funded",
+                "txs": {"approve": approved.get("tx_hash", ""), "open": opened.get("tx_hash", "")},
+            },
+            deal_id=record.deal_id,
+            tx=opened.get("tx_hash", ""),
+        )
+        return await self.ask_delivery(record, send)
+
+    async def ask_delivery(self, record: DealRecord, send: Send) -> DealRecord:
+        """Tell the seller the escrow is open (`funded`); check and release what it delivers."""
+        replies = await send("funded", {"deal_id": record.deal_id, "tx": record.txs.get("open", "")})
+        delivery = _first(replies, "deliver")
+        if delivery is None:
+            return record  # the seller delivers later (on_deliver), or the deadline refunds
+        record, answer = await self.accept_delivery(record, delivery["body"])
+        await send(answer.type, answer.body)
+        return self.deals.get(record.peer, record.thid) or record
+
+    async def accept_delivery(self, record: DealRecord, body: Mapping[str, Any]) -> tuple[DealRecord, Reply]:
+        """Check a delivery against the deal's termsHash: release the escrow (`released`) or dispute it."""
+        try:
+            data = decode_artifact(body)
+        except ValueError as exc:
+            return await self._dispute(record, str(exc))
+        got = artifact_hash(data)
+        if got != record.terms_hash.lower():
+            return await self._dispute(record, f"the artifact hashes to {got}, the deal's termsHash is "
+                                               f"{record.terms_hash}")  # fmt: skip
+        record = self.deals.update(record.peer, record.thid, state="delivered")
+        released = await self.executor.execute("release_escrow", {"deal": record.deal}, self.origin)
+        if not released.ok or released.result is None:
+            why = f"the escrow could not be released: {released.message()}"
+            record = await self.deals.advance(
+                self.ledger, record, "release_failed", {"reason": why}, reason=why
+            )
+            return record, Reply("dispute", {"reason": why})
+        tx = str(released.result.get("tx_hash", ""))
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "released",
+            {"state": "released", "txs": {"release": tx}},
+            deal_id=record.deal_id,
+            tx=tx,
+            artifact=got,
+        )
+        return record, Reply("released", {"deal_id": record.deal_id, "tx": tx})
+
+    async def on_deliver(self, envelope: Envelope) -> list[Reply]:
+        """A delivery that came later, to this agent's server: its answer."""
+        record = self.deals.get(envelope.sender, envelope.thid)
+        if record is None or record.role != "buyer" or record.state != "funded":
+            return []
+        body = envelope.body if isinstance(envelope.body, dict) else {}
+        return [(await self.accept_delivery(record, body))[1]]
+
+    async def _check_seller(
+        self, record: DealRecord, terms: Mapping[str, Any], signature: Any, *, bound: bool = False
+    ) -> str | None:
+        wallet = str(terms["seller"])
+        if self.registry is not None and not bound:
+            try:
+                await self.registry.verify_binding(record.peer, wallet)
+            except BindingError as exc:
+                return f"the seller's wallet is not bound to its DID: {exc}"
+            except Exception as exc:  # the check fails closed
+                return f"the seller's registration could not be checked: {type(exc).__name__}: {exc}"
+        return seller_signature_problem(self.executor, terms, signature, wallet)
+
+    async def _dispute(self, record: DealRecord, why: str) -> tuple[DealRecord, Reply]:
+        record = await self.deals.advance(
+            self.ledger, record, "disputed", {"state": "disputed", "reason": why}, reason=why
+        )
+        return record, Reply("dispute", {"reason": why})
+
+    async def decline(self, record: DealRecord, send: Send, why: str) -> DealRecord:
+        """Tell the peer the deal is off (best effort) and record it as declined."""
+        try:
+            await send("reject", {"reason": why[:500]})
+        except SettlementError as exc:
+            log.warning("could not tell %s the deal is off: %s", record.peer, exc)
+        return await self.end(record, "declined", why)
+
+    async def end(self, record: DealRecord, state: str, why: str) -> DealRecord:
+        """Record the deal's final state and why, in the deal store and the ledger."""
+        record = await self.deals.advance(
+            self.ledger, record, state, {"state": state, "reason": why}, reason=why
+        )
+        return record
+
+
+@dataclass
+class SellerSettlement:
+    """The seller's side: sign the agreed Deal, deliver once the escrow holds the price."""
+
+    executor: Executor
+    deals: DealStore
+    artifacts: Mapping[str, bytes]
+    ledger: LedgerSink | None = None
+    deliver: bool = True
+    """False: never deliver (a seller that takes the order and vanishes; tests of the refund path)."""
+
+    async def on_deal_signature(self, envelope: Envelope, record: DealRecord) -> list[Reply]:
+        """The buyer's signed Deal: the seller's signature, or `reject` when the terms are not the
+        agreed ones or signing is denied."""
+        body = envelope.body if isinstance(envelope.body, dict) else {}
+        terms = body.get("deal")
+        problem = self._terms_problem(record, terms) if isinstance(terms, dict) else "no deal terms"
+        if problem is None:
+            assert isinstance(terms, dict)
+            outcome = await self.executor.execute("sign_deal", terms, f"peer:{envelope.sender}")
+            if outcome.ok and outcome.result is not None:
+                deal_id = outcome.result["deal_id"]
+                record = await self.deals.advance(
+                    self.ledger,
+                    record,
+                    "signed",
+                    {
+                        "state": "signed",
+                        "deal": terms,
+                        "deal_id": deal_id,
+                        "deadline": int(terms["deadline"]),
+                    },
+                    deal_id=deal_id,
+                )
+                return [Reply("deal_signature", {"signature": outcome.result["signature"],
+                                                 "deal_id": record.deal_id})]  # fmt: skip
+            problem = f"signing is denied: {outcome.message()}"
+        record = await self.deals.advance(
+            self.ledger, record, "declined", {"state": "declined", "reason": problem}, reason=problem
+        )
+        return [Reply("reject", {"reason": problem[:500]})]
+
+    async def on_funded(self, envelope: Envelope, record: DealRecord) -> list[Reply]:
+        """The buyer says the escrow is open: check it on-chain, then deliver the artifact. A `funded`
+        again for a deal already funded or delivered (a buyer that restarted and lost the delivery)
+        is answered the same way: the artifact again, once the chain still says Open."""
+        body = envelope.body if isinstance(envelope.body, dict) else {}
+        deal_id = str(body.get("deal_id", ""))
+        if record.state not in _FUNDABLE or deal_id.lower() != record.deal_id.lower():
+            why = f"funded names deal {deal_id[:80]}, the signed one is {record.deal_id}"
+            await self.deals.advance(self.ledger, record, "not_delivered", reason=why)
+            return []
+        try:
+            escrow = self.executor.context.contract("DealEscrow")
+            state = int(await escrow.call("stateOf", bytes.fromhex(deal_id[2:])))
+        except Exception as exc:
+            state, why = -1, f"the escrow could not be read: {type(exc).__name__}: {exc}"
+        else:
+            why = f"DealEscrow.stateOf({deal_id}) is {state}, not Open"
+        if state != ESCROW_OPEN:
+            await self.deals.advance(self.ledger, record, "not_delivered", reason=why)
+            return []
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "funded",
+            {"state": "funded", "txs": {"open": str(body.get("tx"))}},
+            deal_id=deal_id,
+        )
+        artifact = self.artifacts.get(record.item)
+        if not self.deliver or artifact is None:
+            return []
+        record = await self.deals.advance(
+            self.ledger, record, "delivered", {"state": "delivered"}, artifact=artifact_hash(artifact)
+        )
+        return [Reply("deliver", {**encode_artifact(artifact), "terms_hash": record.terms_hash})]
+
+    async def on_released(self, envelope: Envelope, record: DealRecord) -> None:
+        """The buyer released the escrow."""
+        body = envelope.body if isinstance(envelope.body, dict) else {}
+        tx = str(body.get("tx"))
+        record = await self.deals.advance(
+            self.ledger,
+            record,
+            "released",
+            {"state": "released", "txs": {"release": tx}},
+            deal_id=record.deal_id,
+            tx=tx,
+        )
+
+    def _terms_problem(self, record: DealRecord, terms: Mapping[str, Any]) -> str | None:
+        ctx = self.executor.context
+        if record.state != "agreed":
+            return f"no agreed deal in this thread (it is {record.state})"
+        try:
+            if str(terms["seller"]).lower() != ctx.agent_address.lower():
+                return f"the deal pays {terms['seller']}, not this seller's wallet {ctx.agent_address}"
+            if Decimal(str(terms["amount"])) != Decimal(record.price):
+                return f"the deal's amount {terms['amount']} is not the agreed price {record.price}"
+            if str(terms["terms_hash"]).lower() != record.terms_hash.lower():
+                return "the deal's termsHash is not the hash of the offered artifact"
+            if ctx.token(str(terms["token"])).key != ctx.token(_token_ref(record)).key:
+                return f"the deal is in {terms['token']}, the offer was in {_token_ref(record)}"
+            if int(terms["deadline"]) < time.time() + MIN_DEADLINE:
+                return f"the deal's deadline is less than {MIN_DEADLINE}s away"
+        except (KeyError, ValueError, InvalidOperation, SovaError) as exc:
+            return f"the deal terms do not read: {exc}"
+        return None
+
+
+async def watch_deadlines(
+    executor: Executor, deals: DealStore, ledger: LedgerSink | None = None, *, now: int | None = None
+) -> list[DealRecord]:
+    """Refund (through the executor) every open escrow of this agent as buyer whose deadline is past;
+    the records refunded. A refund that fails is logged and tried again on the next call."""
+    moment = now if now is not None else await chain_now(executor)
+    refunded: list[DealRecord] = []
+    for record in deals.refundable(moment):
+        outcome = await executor.execute("refund_escrow", {"deal": record.deal}, "scheduler")
+        if not outcome.ok or outcome.result is None:
+            await deals.advance(ledger, record, "refund_failed", reason=outcome.message())
+            continue
+        tx = str(outcome.result.get("tx_hash", ""))
+        record = await deals.advance(
+            ledger,
+            record,
+            "refunded",
+            {
+                "state": "refunded",
+                "txs": {"refund": tx},
+                "reason": f"deadline {record.deadline} passed before release",
+            },
+            deal_id=record.deal_id,
+            tx=tx,
+        )
+        refunded.append(record)
+    return refunded
+
+
+def _token_ref(record: DealRecord) -> str:
+    return record.token
