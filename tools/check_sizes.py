@@ -28,9 +28,9 @@ MODULES: dict[str, tuple[int, str]] = {
     "runtime/config.py": (390, _CONCURRENT + " (the chain/brain/goal models apart)"),
     "runtime/fleet/console_server.py": (310, _CONCURRENT),
     "runtime/fleet/supervisor.py": (
-        470,
-        "one process loop (spawn, watch, restart, stop) and the `sova up` "
-        "preparation; the preparation moves to fleet/prepare.py next",
+        379,
+        "one process loop (spawn, watch, restart, stop, the chain it keeps) over shared state; "
+        "its preparation and its ports are in prepare.py and ports.py",
     ),
     "runtime/fleet/console_fleet.py": (
         350,
@@ -42,11 +42,6 @@ MODULES: dict[str, tuple[int, str]] = {
         "parts share its state; its report types already live in report.py",
     ),
     "runtime/ledger/ledger.py": (318, "the writer: appends, barriers and its readers share one connection"),
-    "runtime/negotiation/buyer.py": (
-        330,
-        "the buyer's negotiation and its peer checks; split with settlement.py after main's edits merge",
-    ),
-    "runtime/operator/chat.py": (314, "the operator chat's command grammar and its answers, one table"),
     "wallet/chain.py": (397, "the chain client: one connection, its retries, fees and receipts"),
     "wallet/keystore.py": (313, "the V3 keystore format and its checks (refusals are most of it)"),
     "wallet/outbox.py": (306, "the persisted outbox: write-before-broadcast and its recovery"),

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from runtime.agent.goals import BuyJob
     from runtime.executor.executor import Executor
     from runtime.ledger.ledger import Ledger
-    from runtime.negotiation.buyer import PeerBook
     from runtime.negotiation.deals import DealStore
+    from runtime.negotiation.peers import PeerBook
     from wallet import Signer
     from wallet.chain import ChainClient
 
@@ -75,8 +75,8 @@ async def assemble(
     from runtime.executor.executor import Executor
     from runtime.executor.narrow_signer import binding_prover
     from runtime.ledger.ledger import Ledger
-    from runtime.negotiation.buyer import PeerBook
     from runtime.negotiation.deals import DealStore
+    from runtime.negotiation.peers import PeerBook
     from skills import SkillContext, default_catalog
 
     ledger = Ledger.open(ledger_path or folder / "ledger.sqlite", key, signer.address)

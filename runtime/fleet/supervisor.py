@@ -20,14 +20,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.chain.anvil import AnvilNode, free_port
-from runtime.chain.ops import fund_local, running_local_node, start_local_node
+from runtime.chain.anvil import AnvilNode
+from runtime.chain.ops import running_local_node, start_local_node
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
+from runtime.fleet.ports import pinned_operator_port, pinned_port, read_port
+from runtime.fleet.prepare import prepare
 from runtime.home import Home
 from runtime.pidfile import read_ready, running_supervisor
 from runtime.secrets import write_private
@@ -35,7 +36,7 @@ from runtime.secrets import write_private
 if TYPE_CHECKING:
     from runtime.fleet.console_server import ConsoleThread
     from runtime.key_handoff import AgentKeys
-    from wallet import ChainClient, Signer
+    from wallet import Signer
 
 READY_TIMEOUT = 90.0
 DETACHED_ENV = "SOVA_UP_DETACHED"
@@ -79,91 +80,6 @@ def agent_command(name: str, config_path: Path) -> list[str]:
         "-f",
         str(config_path),
     ]
-
-
-def kept_port(home: Home, name: str, file: str) -> int:
-    """The port kept in `.sova/agents/<name>/<file>`, chosen free and written there the first time."""
-    path = home.agent_dir(name) / file
-    try:
-        return int(path.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        port = free_port()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{port}\n", encoding="utf-8")
-        return port
-
-
-def pinned_port(home: Home, name: str, configured: int) -> int:
-    """The agent's port: the configured one, or one chosen on the first `sova up` and kept in
-    `.sova/agents/<name>/port`, so restarts keep the endpoint registered on-chain."""
-    return configured or kept_port(home, name, "port")
-
-
-def pinned_operator_port(home: Home, name: str) -> int:
-    """The agent's operator API port, chosen on the first `sova up` and kept in
-    `.sova/agents/<name>/operator-port`, so the console finds a restarted agent where it was."""
-    return kept_port(home, name, "operator-port")
-
-
-async def prepare(config: AgentsFile, config_path: Path, home: Home, url: str, warn: Any) -> Signer:
-    """Operator key, contracts, a key per agent, and on the local chain gas money and TestUSD.
-    The operator is unlocked once (scrypt: ~0.7 s, 256 MiB) and one client serves every step; the
-    unlocked operator is returned for the console (on-chain pause, signed approvals)."""
-    from runtime.chain.provision import (
-        connect,
-        deploy_with,
-        ensure_key,
-        key_passphrase,
-        keystore_for,
-        unlock_operator,
-    )
-
-    home.ensure()
-    store = keystore_for(config, config_path, home)
-    secret = key_passphrase(config, home, warn)
-    operator = await unlock_operator(config, store, secret)
-    client = await connect(config, home, url)
-    try:
-        deployed = await deploy_with(config, home, client, operator)
-        # Each new key costs two scrypt runs (~0.7 s, 256 MiB each; they release the GIL): create
-        # them on as many threads as there are cores, each distinct key once (first index wins).
-        wanted: dict[str, int] = {}
-        for index, agent in enumerate(config.agents, start=1):
-            wanted.setdefault(agent.key_name, agent.key_index or index)
-        slots = asyncio.Semaphore(max(1, min(4, os.cpu_count() or 1)))
-
-        async def key(name: str, index: int) -> tuple[str, str]:
-            async with slots:
-                info = await asyncio.to_thread(ensure_key, config, store, name, index, secret)
-            return name, info.address
-
-        made = dict(await asyncio.gather(*(key(name, index) for name, index in wanted.items())))
-        addresses = [made[agent.key_name] for agent in config.agents]
-        if isinstance(config.chain, LocalChain):
-            for address in addresses:
-                await asyncio.to_thread(fund_local, url, address, Decimal(config.chain.fund))
-            await _mint(config, client, operator, deployed.deployments.contracts["TestUSD"], addresses)
-    finally:
-        await client.close()
-    return operator
-
-
-async def _mint(
-    config: AgentsFile, client: ChainClient, operator: Signer, token: str, addresses: list[str]
-) -> None:
-    """Top every agent up to `chain.mint` TestUSD (6 decimals) from the operator, who owns TestUSD."""
-    from wallet import load_artifact
-    from wallet.contracts import TestUSD
-
-    assert isinstance(config.chain, LocalChain)
-    want = int(Decimal(config.chain.mint) * 10**6)
-    usd = TestUSD(client, "TestUSD", token, load_artifact("TestUSD").abi)
-    for address in addresses:
-        have = await usd.balance_of(address)
-        if have < want:
-            await client.transact(
-                operator, usd.mint_tx(address, want - have), purpose=f"mint TUSD to {address}"
-            )
 
 
 class Supervisor:
@@ -395,7 +311,7 @@ class Supervisor:
         )
         app = build_app(fleet, self.console_token)
         remembered = self.home.root / "console.port"
-        port = self.config.console.port or _read_port(remembered)
+        port = self.config.console.port or read_port(remembered)
         try:
             self.console = ConsoleThread(app, host, port)
         except OSError as exc:
@@ -450,13 +366,6 @@ def console_link(url: str, token: str) -> str:
     """The link that opens the console logged in: the token in the fragment, which browsers keep
     to themselves (never sent to a server, nor in a Referer)."""
     return f"{url}#token={token}"
-
-
-def _read_port(path: Path) -> int:
-    try:
-        return int(path.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return 0
 
 
 def last_log_line(log: Path) -> str:

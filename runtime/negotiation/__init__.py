@@ -1,4 +1,5 @@
-"""Deals from the first offer to release: the `buyer` side (and the peer book), the `seller` side,
-`settlement` (sign, fund, deliver, release, refund), `resume` (deals a previous run left open) and
-the per-agent deal store (`deals`).
+"""Deals from the first offer to release: the `buyer` side, the agents met (`peers`), the `seller`
+side, `settlement` (sign, fund, deliver, release, refund), `resume` (deals a previous run left open),
+the per-agent deal store (`deals`, whose `advance` is the one path per deal step) and the shared
+reading of a peer's `replies`.
 """

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +40,7 @@ from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
 from runtime.negotiation.deals import REFUNDABLE, DealRecord, DealStore
+from runtime.negotiation.peers import PeerBook
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
 from runtime.negotiation.seller import Seller
@@ -50,37 +51,11 @@ from runtime.negotiation.settlement import (
     outcome_result,
 )
 
-__all__ = ["Buyer", "PeerBook", "Seller"]
+__all__ = ["Buyer", "PeerBook", "Seller"]  # PeerBook and Seller: where they were first found
 
 log = logging.getLogger(__name__)
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-
-
-class PeerBook:
-    """A PeerDirectory (skills.context) of the agents met: DID, wallet, name and the credentials they
-    presented that verified. Found by DID, 0x address or name."""
-
-    def __init__(self, parties: Iterable[Counterparty] = ()) -> None:
-        self._parties: dict[str, Counterparty] = {}
-        for party in parties:
-            self.remember(party)
-
-    def remember(self, party: Counterparty) -> None:
-        """Add or replace what is known of `party` (keyed by its DID, else its address)."""
-        key = party.did or (party.address or "").lower()
-        self._parties[key] = party
-
-    def lookup(self, ref: str) -> Counterparty | None:
-        """The party with this DID, address (any case) or name, or None."""
-        found = self._parties.get(ref)
-        if found is not None:
-            return found
-        low = ref.lower()
-        for party in self._parties.values():
-            if (party.address or "").lower() == low or party.name == ref:
-                return party
-        return None
 
 
 class Buyer:

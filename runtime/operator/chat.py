@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.operator.entries import gist, is_denial, reasons, short_did, stage
 from runtime.operator.facts import OperatorBackend, OperatorRefusal
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class OperatorChat:
             return "no deals yet"
         return "\n".join(
             f"{d['updated']} {d['role']} {d['item'] or '?'} at {d['price'] or '?'} {d['token']} with "
-            f"{_short(d['counterparty'])}: {d['state']}" + (f" ({d['reason']})" if d["reason"] else "")
+            f"{short_did(d['counterparty'])}: {d['state']}" + (f" ({d['reason']})" if d["reason"] else "")
             for d in deals
         )
 
@@ -146,7 +147,7 @@ class OperatorChat:
         if not items:
             return "no open negotiations"
         return "\n".join(
-            f"{n['updated']} {n['role']} with {_short(n['counterparty'])}: {n['state']}"
+            f"{n['updated']} {n['role']} with {short_did(n['counterparty'])}: {n['state']}"
             + (f", last offer {n['last_offer']}" if n["last_offer"] else "")
             for n in items
         )
@@ -180,7 +181,7 @@ class OperatorChat:
         n = max(1, min(n, MAX_LEDGER_LINES))
         head = self.backend.ledger.last().seq
         page = await self.backend.ledger_page(max(head - n, 0), n)
-        lines = [f"#{e['seq']} {e['ts']} {e['kind']}: {_gist(e['kind'], e['data'])}" for e in page["entries"]]
+        lines = [f"#{e['seq']} {e['ts']} {e['kind']}: {gist(e['kind'], e['data'])}" for e in page["entries"]]
         return "\n".join(lines)
 
     def _decide_hint(self, command: str, ref: str) -> str:
@@ -205,7 +206,7 @@ class OperatorChat:
                 data = entry.data
                 if found_deal is None and entry.kind == "deal" and data.get("event") == "declined":
                     found_deal = entry
-                elif found_action is None and _is_denial(entry.kind, data):
+                elif found_action is None and is_denial(entry.kind, data):
                     found_action = entry
             upto = start - 1
         if found_deal is None and found_action is None:
@@ -215,14 +216,14 @@ class OperatorChat:
             d = found_deal.data
             lines.append(
                 f"the last deal I declined (thread {str(d.get('thid', ''))[:16]}, with "
-                f"{_short(str(d.get('peer', '')))}, ledger #{found_deal.seq}, {found_deal.ts}): "
+                f"{short_did(str(d.get('peer', '')))}, ledger #{found_deal.seq}, {found_deal.ts}): "
                 f"{d.get('reason') or 'no reason recorded'}"
             )
         if found_action is not None:
             a = found_action.data
             lines.append(
                 f"the last action refused was {a.get('skill', '?')} (ledger #{found_action.seq}, "
-                f"{_stage(found_action.kind, a)}): {'; '.join(_reasons(found_action.kind, a))}"
+                f"{stage(found_action.kind, a)}): {'; '.join(reasons(found_action.kind, a))}"
             )
         return "\n".join(lines)
 
@@ -268,47 +269,3 @@ def llm_factory(brain: LlmBrain, root: Path) -> LlmFactory:
         return chats[0]
 
     return make
-
-
-def _is_denial(kind: str, data: dict[str, Any]) -> bool:
-    if kind == "decision":
-        return data.get("verdict") == "deny"
-    if kind == "approval":
-        return data.get("state") in ("rejected", "timed_out")
-    return kind == "effect" and data.get("status") == "denied"
-
-
-def _stage(kind: str, data: dict[str, Any]) -> str:
-    if kind == "approval":
-        return f"approval {str(data.get('state', '')).replace('_', ' ')}"
-    return f"{kind} at {data.get('stage', data.get('status', '?'))}"
-
-
-def _reasons(kind: str, data: dict[str, Any]) -> list[str]:
-    if kind == "effect":
-        return [str(data.get("error", "refused"))]
-    out = []
-    for r in data.get("reasons") or []:
-        if isinstance(r, dict):
-            if r.get("verdict") in ("deny", "escalate"):
-                out.append(f"{r.get('kind')}: {r.get('message')}")
-        else:
-            out.append(str(r))
-    if kind == "approval" and data.get("state") == "timed_out":
-        out.append("no operator approved it in time")
-    return out or ["no reason recorded"]
-
-
-def _short(did: str) -> str:
-    return did if len(did) <= 40 else f"{did[:28]}…{did[-8:]}"
-
-
-def _gist(kind: str, data: Any) -> str:
-    if not isinstance(data, dict):
-        return str(data)[:120]
-    keys: tuple[str, ...] = ("event", "skill", "stage", "verdict", "state", "status", "type", "reason")
-    keys = (*keys, "error")
-    if kind == "operator":  # elsewhere `action` is an action id, here what the operator did
-        keys = ("action", *keys)
-    parts = [f"{k}={data[k]}" for k in keys if k in data and data[k] not in (None, "", [])]
-    return (", ".join(parts) or ", ".join(sorted(data))[:120])[:200]

@@ -21,8 +21,10 @@ from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
 from runtime.ledger.ledger import Ledger
-from runtime.negotiation.buyer import Buyer, PeerBook, Seller
+from runtime.negotiation.buyer import Buyer
 from runtime.negotiation.deals import DealStore
+from runtime.negotiation.peers import PeerBook
+from runtime.negotiation.seller import Seller
 from tests.support.executor import CountingSigner, Market
 from tests.support.paths import REPO_ROOT
 from wallet.contracts import AgentRegistry, DealEscrow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from runtime.fleet.supervisor import pinned_operator_port
+from runtime.fleet.ports import pinned_operator_port
 from runtime.home import Home
 
 
