@@ -425,7 +425,7 @@ def main() -> None:
     print(table, end="")
     if mode == "smoke":
         # A smoke run proves the bench still runs end to end; its numbers mean nothing.
-        print(f"smoke run: tiny counts, targets not checked, {RESULTS.name} not written")
+        print(f"smoke run: tiny counts, so targets not checked and {RESULTS.name} not written")
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(table, encoding="utf-8")
