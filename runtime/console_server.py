@@ -18,7 +18,6 @@ API (see OPERATOR_CONTRACT): `GET /api/agents`; `POST /api/agents/{name}/pause|r
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import socket
 import threading
@@ -34,6 +33,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from identity.untrusted_json import loads_untrusted
 from runtime.console_fleet import ConsoleError, ConsoleFleet
 from runtime.errors import SovaError
 from runtime.operator_client import OperatorApiError
@@ -114,7 +114,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = loads_untrusted(raw)  # nesting bounded, lone surrogates refused: see identity.untrusted_json
     except ValueError:
         raise ConsoleError("the request body is not JSON: send a JSON object", 400) from None
     if not isinstance(body, dict):
@@ -174,6 +174,8 @@ def build_app(fleet: ConsoleFleet, token: str) -> App:
     async def events(request: Request) -> Response:
         try:
             client = fleet.client(request.path_params["name"])
+            if request.method == "HEAD":  # headers only: a relayed stream would never end
+                return Response(media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
             upstream = await client.open_stream("/v1/events", dict(request.query_params))
         except (SovaError, OperatorApiError) as exc:
             return _failure(exc)
@@ -193,10 +195,13 @@ def build_app(fleet: ConsoleFleet, token: str) -> App:
         name, rest = request.path_params["name"], request.path_params["rest"]
         if not SAFE_REST.match(rest) or ".." in rest:
             return _error(f"not an operator API path: {rest!r}", 404)
+        # HEAD is asked upstream as GET: the agent's HEAD answer has no JSON body to pass on (that
+        # was a 502), and the server sends the headers of this JSON answer without its body.
+        method = "GET" if request.method == "HEAD" else request.method
         try:
-            body = await _json_body(request) if request.method == "POST" else None
+            body = await _json_body(request) if method == "POST" else None
             status, answer = await fleet.client(name).request(
-                request.method, f"/v1/{rest}", json_body=body, params=dict(request.query_params)
+                method, f"/v1/{rest}", json_body=body, params=dict(request.query_params)
             )
         except (SovaError, OperatorApiError) as exc:
             return _failure(exc)
