@@ -5,15 +5,17 @@ no longer stops deep input with RecursionError: `[[[[…` a few tens of thousand
 the C stack and kills the process. Anything a peer or the network hands us goes through
 `loads_untrusted`, which refuses such input cheaply and then parses normally.
 
-It also refuses a string holding an unpaired UTF-16 surrogate escape (`"\\ud800"`): JSON's grammar
-allows one, but it is no Unicode text, so whatever stores, signs or answers with that string later
-(UTF-8 encoding, JCS, SQLite, a JSON-RPC error echoing it) fails there, far from the input. I-JSON
-(RFC 7493) refuses them for that reason; we do too, at the edge, as a ValueError.
+It also refuses, as I-JSON (RFC 7493) does, what JSON's grammar allows but no one can use: a string
+holding an unpaired UTF-16 surrogate escape (`"\\ud800"`: no Unicode text), and a number a double
+cannot hold (`1e400`, which Python reads as inf) or Python's non-JSON `NaN` / `Infinity`. Each passes
+`json.loads` and fails later wherever the value is stored, signed or sent on (UTF-8 encoding, JCS,
+SQLite, `json.dumps(allow_nan=False)`), far from the input; here it is a ValueError at the edge.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -30,6 +32,21 @@ class TooDeep(ValueError):
 
 class NotUnicode(ValueError):
     """A JSON string holds an unpaired UTF-16 surrogate (escaped, or raw in a Python str)."""
+
+
+class BadNumber(ValueError):
+    """A JSON number no double can hold (1e400), or NaN / Infinity (not JSON at all)."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise BadNumber(f"the number {text[:40]} is out of range: no double holds it")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise BadNumber(f"{name} is not a JSON number")
 
 
 def lone_surrogate(text: bytes | bytearray | str) -> bool:
@@ -86,10 +103,10 @@ def too_deep(text: bytes | bytearray | str, max_depth: int = MAX_DEPTH) -> bool:
 
 
 def loads_untrusted(text: bytes | bytearray | str, max_depth: int = MAX_DEPTH) -> Any:
-    """`json.loads`, but TooDeep (a ValueError) for input nested deeper than `max_depth`, and
-    NotUnicode (a ValueError) for a string holding a lone surrogate."""
+    """`json.loads`, but TooDeep (a ValueError) for input nested deeper than `max_depth`, NotUnicode
+    for a string holding a lone surrogate, and BadNumber for NaN, Infinity or a number past a double."""
     if too_deep(text, max_depth):
         raise TooDeep(f"JSON nested deeper than {max_depth} levels")
     if lone_surrogate(text):
         raise NotUnicode("a JSON string holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text")
-    return json.loads(text)
+    return json.loads(text, parse_float=_finite, parse_constant=_constant)

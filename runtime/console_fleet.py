@@ -233,6 +233,7 @@ class ConsoleFleet:
     async def pause(self, name: str, reason: str) -> dict[str, Any]:
         """Pause locally first (the agent's executor refuses the next signature at once), then in
         AgentRegistry (so the escrow refuses the agent's deals even if it ignored its own switch)."""
+        self.ready(name)  # an unknown name is a 404 here, not a 502 after both attempts failed
         local, local_error = await self._local(name, "/v1/pause", {"reason": reason})
         onchain = await self._set_paused_onchain(name, True)
         if local_error and not onchain.ok:
@@ -246,6 +247,7 @@ class ConsoleFleet:
 
     async def resume(self, name: str) -> dict[str, Any]:
         """Lift the on-chain pause first (so deals the agent starts can open), then the local one."""
+        self.ready(name)  # an unknown name is a 404 here, not a 502 after both attempts failed
         onchain = await self._set_paused_onchain(name, False)
         local, local_error = await self._local(name, "/v1/resume", {})
         if local_error and not onchain.ok:

@@ -137,3 +137,40 @@ async def test_console_refuses_a_lone_surrogate_or_deep_nesting_in_a_body(consol
         assert response.json()["error"] == "the request body is not JSON: send a JSON object"
     status = (await console.get("/api/agents/buyer/status")).json()
     assert status["paused"] is False
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"NaN", b"-Infinity"])
+async def test_console_refuses_numbers_no_json_encoder_can_send_on(
+    console: httpx.AsyncClient, number: bytes
+) -> None:
+    # The proxy re-encodes the body for the agent; inf and NaN made that a 500.
+    body = b'{"reason": ' + number + b"}"
+    response = await console.post(
+        "/api/agents/buyer/ledger", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    response = await console.post(
+        "/api/agents/buyer/pause", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert (await console.get("/api/agents/buyer/status")).json()["paused"] is False
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+async def test_console_pause_or_resume_of_an_unknown_agent_is_404(
+    console: httpx.AsyncClient, action: str
+) -> None:
+    response = await console.post(f"/api/agents/nobody/{action}", json={})
+    assert response.status_code == 404  # was 502: both the agent and the chain "failed"
+    assert response.json()["error"] == "no agent named 'nobody' in this fleet (agents: buyer)"
+
+
+async def test_operator_api_refuses_nan_and_out_of_range_numbers(api: Served) -> None:
+    for number in (b"NaN", b"1e400"):
+        body = b'{"reason": ' + number + b"}"
+        response = await api.client.post(
+            "/v1/pause", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "not JSON" in response.json()["error"]
+    assert not api.rig.executor.paused

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from identity import IdentityError, IdentityKey, InvalidEnvelope, ReplayStore, sign_envelope, verify_envelope
-from identity.untrusted_json import NotUnicode, TooDeep, loads_untrusted, lone_surrogate, too_deep
+from identity.untrusted_json import BadNumber, NotUnicode, TooDeep, loads_untrusted, lone_surrogate, too_deep
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -108,3 +108,15 @@ def test_lone_surrogate_is_exactly_what_utf8_cannot_encode(units: list[str], upp
 def test_a_raw_surrogate_in_a_python_string_counts_too() -> None:
     assert lone_surrogate('"\ud800"')
     assert not lone_surrogate('"\U0001f600"')
+
+
+@pytest.mark.parametrize("text", ["1e400", "-1e400", "[1, 2e308]", '{"a": NaN}', "Infinity", "-Infinity"])
+def test_numbers_no_double_holds_are_refused(text: str) -> None:
+    with pytest.raises(BadNumber):
+        loads_untrusted(text)
+
+
+def test_ordinary_numbers_still_parse() -> None:
+    assert loads_untrusted('[0, -0.5, 1e308, 12345678901234567890, 2.5e-300]') == [
+        0, -0.5, 1e308, 12345678901234567890, 2.5e-300,
+    ]  # fmt: skip
