@@ -10,7 +10,7 @@ INTEROP_STAMP := tools/interop/node_modules/.installed
 PACKAGES := identity wallet policies skills runtime
 AGENTS ?= agents.yaml
 
-.PHONY: setup run test lint typecheck imports unit unit-fast bench contracts clean
+.PHONY: setup run test lint typecheck imports unit unit-fast bench bench-smoke contracts clean
 
 CHROMIUM := /usr/bin/chromium
 
@@ -64,7 +64,7 @@ FAST := not chain and not e2e and not browser and not interop and not slow
 unit-fast: setup
 	$(BIN)/pytest -q -m "$(FAST)"
 
-test: lint typecheck imports unit
+test: lint typecheck imports unit bench-smoke
 
 # The uAgents baseline of bench/messages.py lives in its own venv: uagents pins protobuf<6, which
 # does not fit beside a2a-sdk's.
@@ -81,6 +81,13 @@ bench: setup $(UAGENTS_STAMP)
 	@# -P: do not put bench/ on sys.path, where bench/wallet.py would shadow the wallet package.
 	@# Every script runs even when one misses its target (exit 1); make fails at the end if any did.
 	@fail=0; for b in bench/*.py; do echo "== $$b"; $(PY) -P $$b || fail=1; done; exit $$fail
+
+# Every bench script end to end with tiny counts (~1 min), so none can rot unnoticed: crashes and wrong
+# results fail it (a deal not released, a signature while paused, the policy engines disagreeing),
+# missed speed targets do not, and bench/results/ is left alone. The uAgents baseline runs only when
+# its venv is already there (`make bench` makes it); otherwise its row says it was not run.
+bench-smoke: setup
+	@fail=0; for b in bench/*.py; do echo "== $$b --smoke"; $(PY) -P $$b --smoke || { echo "FAILED: $$b --smoke"; fail=1; }; done; exit $$fail
 
 contracts: $(TOOLS_STAMP)
 	$(PY) tools/compile_contracts.py

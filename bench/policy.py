@@ -18,7 +18,9 @@ What is compared, fairly:
 
 Prints a table, writes bench/results/policy.txt, exits 1 when a target is missed.
 
-Usage: .venv/bin/python bench/policy.py [--quick]
+Usage: .venv/bin/python -P bench/policy.py [--quick | --smoke]
+    --smoke: a few hundred decisions, one round, targets not checked but the verdicts still compared,
+    the results file left alone (`make bench-smoke`).
 """
 
 from __future__ import annotations
@@ -201,9 +203,10 @@ def pct(samples: list[int], q: float) -> float:
 
 
 def main() -> None:
-    """Measure, print and save the table; exit 1 when a target is missed."""
-    quick = "--quick" in sys.argv
-    n, rounds, batch = (2_000, 3, 100) if quick else (10_000, 5, 100)
+    """Measure, print and save the table; exit 1 when a target is missed (in a smoke run: only when
+    the two engines disagree, which is a bug at any count)."""
+    smoke, quick = "--smoke" in sys.argv, "--quick" in sys.argv
+    n, rounds, batch = (200, 1, 100) if smoke else (2_000, 3, 100) if quick else (10_000, 5, 100)
     policy = parse_policy(
         POLICY, tokens=[TUSD, XUSD], names={"issuer": ISSUER, "mallory": [MALLORY, MALLORY_ADDR]}
     )
@@ -257,12 +260,15 @@ def main() -> None:
     )
     table = "\n".join(lines) + "\n"
     print(table, end="")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(table, encoding="utf-8")
+    if smoke:
+        print(f"smoke run: tiny counts, so targets not checked and {RESULTS.name} not written")
+    else:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(table, encoding="utf-8")
     if disagree:
         k = disagree[0]
         print(f"first disagreement: {cases[k][0]!r} ours={ours_v[k]} cedar={cedar_v[k]}", file=sys.stderr)
-    if not (ok_ratio and ok_p99 and ok_agree):
+    if not ok_agree or not (smoke or (ok_ratio and ok_p99)):
         sys.exit(1)
 
 

@@ -28,7 +28,7 @@ from identity.errors import DidError, InvalidEnvelope
 from identity.jcs import canonical_text, canonicalize, json_string
 from identity.keys import IdentityKey, b64url, b64url_decode
 from identity.replay import ReplayStore
-from identity.untrusted_json import loads_untrusted
+from identity.untrusted_json import NotUnicode, loads_untrusted
 
 TYP = "sova-envelope"
 DEFAULT_TTL = 120
@@ -139,6 +139,8 @@ def verify_envelope(
         raise _bad("bad_signature", what) from None
     try:
         payload = loads_untrusted(b64url_decode(parts[1]))
+    except NotUnicode:
+        raise _bad("malformed", "a string in the payload holds a lone surrogate: not Unicode text") from None
     except ValueError:
         raise _bad("malformed", "the payload is not base64url JSON") from None
     env = _envelope(payload, jws)

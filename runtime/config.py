@@ -2,8 +2,9 @@
 
 The file names the chain, where keys live, and each agent: its role, key, skills, policy file,
 brain and goals. It never holds a secret: passphrases, seeds and API keys are named by the
-environment variable that holds them. Amounts are decimal strings in token units (a float is
-refused: 0.1 is not exact in binary), durations are strings like "20s", "10m", "24h".
+environment variable that holds them. Amounts are decimal strings in token units, in the strict
+grammar of `runtime.config_amounts` (a float is refused: 0.1 is not exact in binary); durations
+are positive, strings like "20s", "10m", "24h".
 
 `load_config(path)` returns an `AgentsFile` or raises `ConfigError` carrying one line per problem,
 each naming the file, the line, the YAML path, what is wrong and how to fix it.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,40 +30,54 @@ from pydantic import (
 )
 
 from policies.yamlsource import LocatedYaml, YamlSyntaxError, load_located
+from runtime.config_amounts import check_amount
+from runtime.config_text import read_config_text
 from runtime.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+# [0-9], not \d: \d also matches other scripts' digits, which float() would then accept.
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=3650)
+TUSD_DECIMALS = 6
+"""The one token the runtime registers (TestUSD); prices, budgets and goals are in it."""
+ETH_DECIMALS = 18
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def parse_duration(value: object) -> timedelta:
-    """'20s', '10m', '1.5h', '1d' -> timedelta. Plain numbers are refused: the unit must be said."""
+    """'20s', '10m', '1.5h', '1d' -> timedelta, longer than zero and at most 3650d. Plain numbers are
+    refused: the unit must be said."""
     if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]  # inf for 400 digits: refused below
+    else:
+        raise ValueError(f'duration must be a string like "20s", "10m" or "24h", got {_shown(value)}')
+    if seconds <= 0:
+        # An interval of zero would run its job back to back; a zero deadline could never be met.
+        raise ValueError(f'duration {_shown(value)} is zero: write a positive duration like "20s"')
+    if seconds > MAX_DURATION.total_seconds():  # also before timedelta(), which overflows past ~1e9 days
+        raise ValueError(f"duration {_shown(value)} is too long: write at most 3650d")
+    return timedelta(seconds=seconds)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _amount_in(unit: str, decimals: int) -> BeforeValidator:
+    """A pydantic validator for amounts of `unit` (a token with `decimals` decimals)."""
+    return BeforeValidator(lambda value: check_amount(value, decimals=decimals, unit=unit))
+
+
+def _token(value: str) -> str:
+    if value == "TUSD" or re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
         return value
-    if not isinstance(value, str) or not (m := _DURATION.match(value)):
-        raise ValueError(f'duration must be a string like "20s", "10m" or "24h", got {value!r}')
-    return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
-
-
-def _amount(value: object) -> str:
-    if isinstance(value, (bool, float)):
-        raise ValueError(
-            f'amounts are decimal strings, not floats: write "{value}" in quotes '
-            "(a float such as 0.1 is not exact)"
-        )
-    if isinstance(value, int):
-        value = str(value)
-    if not isinstance(value, str):
-        raise ValueError(f'amount must be a decimal string like "12.5", got {type(value).__name__}')
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise ValueError(f'amount {value!r} is not a decimal number like "12.5"') from None
-    if not number.is_finite() or number < 0:
-        raise ValueError(f"amount {value!r} must be a finite number ≥ 0")
-    return value
+    raise ValueError(
+        f"unknown token {value[:40]!r}: agents trade in TUSD (write TUSD, or TestUSD's 0x address)"
+    )
 
 
 def _name(value: str) -> str:
@@ -83,7 +97,10 @@ def _env_name(value: str) -> str:
     return value
 
 
-Amount = Annotated[str, BeforeValidator(_amount)]
+Amount = Annotated[str, _amount_in("TUSD", TUSD_DECIMALS)]
+"""An amount of TestUSD, the token deals are priced in."""
+EthAmount = Annotated[str, _amount_in("ETH", ETH_DECIMALS)]
+Token = Annotated[str, AfterValidator(_token)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Name = Annotated[str, AfterValidator(_name)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
@@ -104,7 +121,7 @@ class LocalChain(Model):
     kind: Literal["local"] = "local"
     port: int = Field(0, ge=0, le=65535, description="0 picks a free loopback port")
     block_time: Duration | None = Field(None, description="mine on an interval instead of per transaction")
-    fund: Amount = Field("100", description="native currency (ETH) given to each agent at start")
+    fund: EthAmount = Field("100", description="native currency (ETH) given to each agent at start")
     mint: Amount = Field("1000", description="TestUSD minted to each agent at start")
 
 
@@ -184,7 +201,7 @@ class BuyGoal(Model):
     every: Duration
     max_price: Amount
     quantity: int = Field(1, ge=1)
-    token: str = "TUSD"
+    token: Token = "TUSD"
 
 
 class SellGoal(Model):
@@ -193,7 +210,7 @@ class SellGoal(Model):
     kind: Literal["sell"]
     service: str = Field(min_length=1)
     description: str = ""
-    token: str = "TUSD"
+    token: Token = "TUSD"
 
 
 class IssueGoal(Model):
@@ -345,15 +362,13 @@ def _duplicate_names(located: LocatedYaml) -> list[tuple[int, str, str]]:
 
 def load_config(path: Path, *, check_files: bool = True) -> AgentsFile:
     """Read and validate agents.yaml; raise ConfigError with every problem found."""
+    return load_config_located(path, check_files=check_files)[0]
+
+
+def load_config_located(path: Path, *, check_files: bool = True) -> tuple[AgentsFile, LocatedYaml]:
+    """Like `load_config`, also giving the line of every YAML path (for checks made afterwards)."""
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            [f"{where}: file not found: pass -f PATH or create agents.yaml (see README)"]
-        ) from None
-    except OSError as exc:
-        raise ConfigError([f"{where}: cannot read: {exc.strerror}"]) from None
+    text = read_config_text(path, missing="file not found: pass -f PATH or create agents.yaml (see README)")
     try:
         located = load_located(text)
     except YamlSyntaxError as exc:
@@ -379,7 +394,7 @@ def load_config(path: Path, *, check_files: bool = True) -> AgentsFile:
         ]
         if missing:
             raise ConfigError(missing)
-    return config
+    return config, located
 
 
 def config_schema() -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 `BodyGuard` answers a JSON-RPC error (HTTP 200, as a2a-sdk's own errors go out), never a 500, to: a body
 over `max_body` (checked from Content-Length, and while reading a chunked one), a Content-Type other
-than JSON, a body that is not UTF-8, JSON nested deeper than MAX_DEPTH levels, and any exception that
-escapes the app. (a2a-sdk alone answers "internal error" to the non-UTF-8 and deep-nesting cases.)
+than JSON, a body that is not UTF-8, JSON nested deeper than MAX_DEPTH levels, a string holding a lone
+surrogate escape (`"\\ud800"`), and any exception that escapes the app. (a2a-sdk alone answers "internal
+error" to the non-UTF-8 and deep-nesting cases, and HTTP 500 to a lone surrogate in the request `id`,
+which Starlette cannot encode when it echoes the id back.)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from identity.untrusted_json import too_deep
+from identity.untrusted_json import lone_surrogate, too_deep
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,13 @@ class BodyGuard:
             return
         if _too_deep(body):
             await _error(send, -32600, f"Invalid Request: JSON nested deeper than {MAX_DEPTH} levels")
+            return
+        if lone_surrogate(body):
+            await _error(
+                send,
+                -32600,
+                "Invalid Request: a string holds a lone surrogate (\\ud800-\\udfff): not Unicode text",
+            )
             return
         await self._forward(scope, body, receive, send)
 

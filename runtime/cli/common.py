@@ -17,7 +17,11 @@ from runtime.home import Home
 out = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
-ConfigOption = Annotated[Path, typer.Option("--file", "-f", help="agents.yaml to use", envvar="SOVA_CONFIG")]
+# readable=False: click's own check would answer an unreadable file with a boxed usage error; the
+# config loader answers it in one line (runtime/config_text.py).
+ConfigOption = Annotated[
+    Path, typer.Option("--file", "-f", help="agents.yaml to use", envvar="SOVA_CONFIG", readable=False)
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
 DEFAULT_CONFIG = Path("agents.yaml")
 

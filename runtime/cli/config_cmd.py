@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, out, print_json
-from runtime.config import config_schema, load_config
+from runtime.config import config_schema
+from runtime.config_check import check_config
 from runtime.errors import ConfigError
 
 app = typer.Typer(help="Validate agents.yaml and print its schema.", no_args_is_help=True)
@@ -13,9 +14,10 @@ app = typer.Typer(help="Validate agents.yaml and print its schema.", no_args_is_
 
 @app.command("check")
 def check(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> None:
-    """Validate agents.yaml: one line per problem (file:line: path: what and how to fix), exit 2."""
+    """Validate agents.yaml and what it names (skills, agents, policy files) as `sova up` would: one
+    line per problem (file:line: path: what and how to fix), exit 2."""
     try:
-        config = load_config(file)
+        config = check_config(file)
     except ConfigError as exc:
         if as_json:
             print_json({"ok": False, "problems": exc.problems})

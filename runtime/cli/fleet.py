@@ -26,9 +26,11 @@ def up(
     detach: Annotated[bool, typer.Option("--detach", help="return once every agent is ready")] = False,
 ) -> None:
     """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
+    from runtime.config_check import check_config
     from runtime.fleet.supervisor import DETACHED_ENV, Supervisor, last_log_line
     from runtime.pidfile import running_supervisor
 
+    check_config(file)  # skills, names and policy files too, before any process starts
     config, home = load(file)
     if not detach:
         raise typer.Exit(Supervisor(config, file, home, out, warn).run())

@@ -16,12 +16,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from runtime.config import AgentsFile
 from runtime.errors import SovaError, user_message
+from runtime.fleet.describe import describe_decision, describe_pause
+from runtime.fleet.onchain_pause import OnChain, set_paused
 from runtime.home import Home
 from runtime.operator.client import OperatorApiError, OperatorClient
 
@@ -46,18 +47,6 @@ class ConsoleError(SovaError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass
-class OnChain:
-    """The outcome of an on-chain pause or unpause."""
-
-    ok: bool
-    tx: str | None = None
-    error: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tx": self.tx, "error": self.error}
 
 
 class ConsoleFleet:
@@ -220,19 +209,16 @@ class ConsoleFleet:
             return OnChain(False, error=f"agent {name} has no wallet key yet: run `sova up` once")
         try:
             session = await self.chain()
-            registry = session.registry.contract
-            tx = registry.pause_tx(address) if paused else registry.unpause_tx(address)
-            verb = "pause" if paused else "unpause"
-            receipt = await session.client.transact(self.operator, tx, purpose=f"{verb} agent {name}")
-        except Exception as exc:
-            return OnChain(False, error=user_message(exc)[0])
-        return OnChain(True, tx=receipt.tx_hash_hex)
+        except ConsoleError as exc:
+            return OnChain(False, error=str(exc))
+        return await set_paused(session, self.operator, name, address, paused)
 
     # --- actions -----------------------------------------------------------------------------
 
     async def pause(self, name: str, reason: str) -> dict[str, Any]:
         """Pause locally first (the agent's executor refuses the next signature at once), then in
         AgentRegistry (so the escrow refuses the agent's deals even if it ignored its own switch)."""
+        self.ready(name)  # an unknown name is a 404 here, not a 502 after both attempts failed
         local, local_error = await self._local(name, "/v1/pause", {"reason": reason})
         onchain = await self._set_paused_onchain(name, True)
         if local_error and not onchain.ok:
@@ -246,6 +232,7 @@ class ConsoleFleet:
 
     async def resume(self, name: str) -> dict[str, Any]:
         """Lift the on-chain pause first (so deals the agent starts can open), then the local one."""
+        self.ready(name)  # an unknown name is a 404 here, not a 502 after both attempts failed
         onchain = await self._set_paused_onchain(name, False)
         local, local_error = await self._local(name, "/v1/resume", {})
         if local_error and not onchain.ok:
@@ -318,33 +305,3 @@ class ConsoleFleet:
         answer = await self.client(name).post("/v1/chat", {"text": text})
         reply = answer.get("reply") if isinstance(answer, dict) else None
         return reply if isinstance(reply, str) else f"agent {name} gave no reply"
-
-
-def describe_pause(name: str, result: Mapping[str, Any]) -> str:
-    """One line for a pause/resume result: what happened locally and on-chain."""
-    verb = "paused" if result.get("paused") else "resumed"
-    local = result.get("local") or {}
-    here = (
-        f"locally: not done ({local['error']})"
-        if isinstance(local, dict) and local.get("error")
-        else ("locally: no signature from now on" if result.get("paused") else "locally: signing again")
-    )
-    onchain = result.get("onchain") or {}
-    there = (
-        f"on-chain: AgentRegistry {'pause' if result.get('paused') else 'unpause'} in tx {onchain.get('tx')}"
-        if onchain.get("ok")
-        else f"on-chain: not done ({onchain.get('error')})"
-    )
-    return f"{verb} {name} — {here}; {there}"
-
-
-def describe_decision(verb: str, approval: Any) -> str:
-    if not isinstance(approval, dict):
-        return f"{verb}d"
-    number = approval.get("number", approval.get("id"))
-    state = approval.get("state", "?")
-    got = len(approval.get("approvers") or [])
-    needed = approval.get("needed", 1)
-    if state == "pending":
-        return f"{verb}d #{number} ({approval.get('skill')}): {got} of {needed} approvals, still pending"
-    return f"{verb}d #{number} ({approval.get('skill')}): now {state}"

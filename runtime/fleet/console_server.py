@@ -17,14 +17,10 @@ API (see OPERATOR_CONTRACT): `GET /api/agents`; `POST /api/agents/{name}/pause|r
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import re
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +30,16 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from identity.untrusted_json import loads_untrusted
 from runtime.errors import SovaError
 from runtime.fleet.console_fleet import ConsoleError, ConsoleFleet
+from runtime.fleet.console_thread import (
+    ConsoleThread,
+    bind_socket,
+    console_url,
+    is_loopback,
+    loopback_warning,
+)
 from runtime.operator.client import OperatorApiError
 from runtime.operator.token import token_matches
 
@@ -114,7 +118,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = loads_untrusted(raw)  # nesting bounded, lone surrogates refused: see identity.untrusted_json
     except ValueError:
         raise ConsoleError("the request body is not JSON: send a JSON object", 400) from None
     if not isinstance(body, dict):
@@ -129,11 +133,52 @@ def _text(body: dict[str, Any], key: str, default: str = "") -> str:
     return value[:2000]
 
 
+async def _events(fleet: ConsoleFleet, request: Request) -> Response:
+    """An agent's live ledger stream, relayed (HEAD: the headers only)."""
+    try:
+        client = fleet.client(request.path_params["name"])
+        if request.method == "HEAD":  # headers only: a relayed stream would never end
+            return Response(media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        upstream = await client.open_stream("/v1/events", dict(request.query_params))
+    except (SovaError, OperatorApiError) as exc:
+        return _failure(exc)
+
+    async def relay() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        except Exception:  # the agent went away: end the stream, the page reconnects
+            return
+        finally:
+            await upstream.aclose()
+
+    return StreamingResponse(relay(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+async def _proxy(fleet: ConsoleFleet, request: Request) -> Response:
+    """Any other operator API read or action of one agent, passed on as it is."""
+    name, rest = request.path_params["name"], request.path_params["rest"]
+    if not SAFE_REST.match(rest) or ".." in rest:
+        return _error(f"not an operator API path: {rest!r}", 404)
+    # HEAD is asked upstream as GET: the agent's HEAD answer has no JSON body to pass on (that
+    # was a 502), and the server sends the headers of this JSON answer without its body.
+    method = "GET" if request.method == "HEAD" else request.method
+    try:
+        body = await _json_body(request) if method == "POST" else None
+        status, answer = await fleet.client(name).request(
+            method, f"/v1/{rest}", json_body=body, params=dict(request.query_params)
+        )
+    except (SovaError, OperatorApiError) as exc:
+        return _failure(exc)
+    return JSONResponse(answer, status_code=status)
+
+
+async def _index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
 def build_app(fleet: ConsoleFleet, token: str) -> App:
     """The console's ASGI app over `fleet`, guarded by `token`."""
-
-    async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def agents(request: Request) -> Response:
         return JSONResponse({"agents": await fleet.agents()})
@@ -171,37 +216,6 @@ def build_app(fleet: ConsoleFleet, token: str) -> App:
         except (SovaError, OperatorApiError) as exc:
             return _failure(exc)
 
-    async def events(request: Request) -> Response:
-        try:
-            client = fleet.client(request.path_params["name"])
-            upstream = await client.open_stream("/v1/events", dict(request.query_params))
-        except (SovaError, OperatorApiError) as exc:
-            return _failure(exc)
-
-        async def relay() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in upstream.aiter_raw():
-                    yield chunk
-            except Exception:  # the agent went away: end the stream, the page reconnects
-                return
-            finally:
-                await upstream.aclose()
-
-        return StreamingResponse(relay(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
-
-    async def proxy(request: Request) -> Response:
-        name, rest = request.path_params["name"], request.path_params["rest"]
-        if not SAFE_REST.match(rest) or ".." in rest:
-            return _error(f"not an operator API path: {rest!r}", 404)
-        try:
-            body = await _json_body(request) if request.method == "POST" else None
-            status, answer = await fleet.client(name).request(
-                request.method, f"/v1/{rest}", json_body=body, params=dict(request.query_params)
-            )
-        except (SovaError, OperatorApiError) as exc:
-            return _failure(exc)
-        return JSONResponse(answer, status_code=status)
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -210,101 +224,17 @@ def build_app(fleet: ConsoleFleet, token: str) -> App:
             await fleet.close()
 
     routes = [
-        Route("/", index),
+        Route("/", _index),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/api/agents", agents),
         Route("/api/agents/{name}/pause", pause, methods=["POST"]),
         Route("/api/agents/{name}/resume", resume, methods=["POST"]),
         Route("/api/agents/{name}/chat", chat, methods=["POST"]),
-        Route("/api/agents/{name}/events", events),
+        Route("/api/agents/{name}/events", partial(_events, fleet)),
         Route("/api/agents/{name}/approvals/{ref}/{decision}", decide, methods=["POST"]),
-        Route("/api/agents/{name}/{rest:path}", proxy, methods=["GET", "POST"]),
+        Route("/api/agents/{name}/{rest:path}", partial(_proxy, fleet), methods=["GET", "POST"]),
     ]
     return ConsoleGuard(Starlette(routes=routes, lifespan=lifespan), token)
 
 
-def is_loopback(host: str) -> bool:
-    """Whether `host` is a loopback address or `localhost`."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def loopback_warning(host: str) -> str | None:
-    """The warning `sova up` prints when the console listens beyond this machine, else None."""
-    if is_loopback(host):
-        return None
-    return (
-        f"console.host is {host}: the console is reachable from the network, and with the token anyone "
-        "there can pause agents and approve spends; set console.host: 127.0.0.1 unless you mean it"
-    )
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening socket on `host:port` (0 = any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(("127.0.0.1" if host == "localhost" else host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(128)
-    sock.set_inheritable(False)  # agent processes must not hold the console's socket
-    return sock
-
-
-def console_url(host: str, port: int) -> str:
-    """The URL to open: loopback for a wildcard host, brackets for IPv6."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") else host  # noqa: S104 - a comparison
-    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
-
-
-class ConsoleThread:
-    """The console server on its own thread and event loop (the supervisor's loop is synchronous)."""
-
-    def __init__(self, app: App, host: str, port: int) -> None:
-        import uvicorn
-
-        self.host = host
-        self.sock = bind_socket(host, port)
-        self.port = int(self.sock.getsockname()[1])
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,  # paths only, but a log of operator actions belongs in the ledger
-            lifespan="on",
-            timeout_graceful_shutdown=2,  # open SSE streams must not hold up `sova down`
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self._run, name="sova-console", daemon=True)
-        self.error: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        return console_url(self.host, self.port)
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # reported by start()
-            self.error = exc
-
-    def start(self, timeout: float = 10.0) -> str:
-        """Serve; return the URL once the server accepts connections."""
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise SovaError(f"the console did not start on {self.url}: {self.error or 'timed out'}")
-            time.sleep(0.02)
-        return self.url
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
+__all__ = ["ConsoleThread", "bind_socket", "build_app", "console_url", "is_loopback", "loopback_warning"]

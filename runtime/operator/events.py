@@ -50,11 +50,14 @@ async def events(request: Request) -> Response:
             return error(400, f"`after` must be an integer seq, not {raw[:40]!r}")
     if after < 0:
         raise OperatorRefusal(400, "`after` must be ≥ 0")
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":
+        # Headers only: a stream answering HEAD would never end, its body dropped, holding the
+        # connection (and a polling task) until the agent stops.
+        return Response(media_type="text/event-stream", headers=headers)
     closing: asyncio.Event = request.app.state.closing
     return StreamingResponse(
-        _stream(backend, after, closing),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        _stream(backend, after, closing), media_type="text/event-stream", headers=headers
     )
 
 

@@ -7,7 +7,6 @@ TokenGuard around the whole app (runtime/operator/api.py) runs before any route.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from identity.untrusted_json import loads_untrusted
 from runtime.operator.auth import Verdict
 from runtime.operator.facts import OperatorBackend, OperatorRefusal
 
@@ -65,7 +65,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = loads_untrusted(raw)  # nesting bounded, lone surrogates refused: see identity.untrusted_json
     except ValueError as exc:
         raise OperatorRefusal(400, f"the body is not JSON ({exc}): send a JSON object") from None
     if not isinstance(body, dict):

@@ -4,6 +4,7 @@ serving."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from identity import IdentityKey, sign_envelope
+from identity.keys import b64url
 from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
 from runtime.a2a.guard import MAX_BODY
 from runtime.a2a.handler import Reply, ScriptedHandler
@@ -21,6 +23,8 @@ from tests.support.a2a import Agent, make_agent, serving
 
 BUYER = IdentityKey.generate()
 V1 = {"A2A-Version": "1.0"}
+LONE = "\ud800"  # an unpaired UTF-16 surrogate: JSON can escape it, but it is no Unicode text
+LONE_ID = b'{"jsonrpc": "2.0", "id": "\\ud800", "method": "GetTask", "params": {"id": "x"}}'
 
 
 @pytest.fixture
@@ -47,6 +51,22 @@ def carrying(jws: Any) -> dict[str, Any]:
 
 def cfp(to: str, thid: str = "t1", type: str = "cfp", **kw: Any) -> str:
     return sign_envelope(BUYER, type=type, thid=thid, to=to, body={"item": "x"}, **kw)
+
+
+def signed_raw(to: str, **fields: Any) -> str:
+    """An envelope signed by BUYER over payload text we write ourselves: `json.dumps` escapes a lone
+    surrogate as `\\ud800`, which `sign_envelope` (rightly) refuses to produce, but a peer can."""
+    now = int(time.time())
+    payload = {"type": "cfp", "thid": "t1", "from": BUYER.did, "to": to, "iat": now, "exp": now + 60,
+               "nonce": uuid.uuid4().hex, "body": {"item": "x"}, **fields}  # fmt: skip
+    header = {"alg": "EdDSA", "kid": BUYER.verification_method, "typ": "sova-envelope"}
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}".encode()
+    return f"{signing_input.decode()}.{b64url(BUYER.sign(signing_input))}"
+
+
+def lone_text() -> bytes:
+    """A SendMessage whose text part is a lone surrogate (json.dumps escapes it as \\ud800)."""
+    return json.dumps(rpc("SendMessage", message({"text": LONE}))).encode()
 
 
 def snapshot(agent: Agent) -> tuple[list[str], list[Any]]:
@@ -93,6 +113,9 @@ JUNK: dict[str, tuple[Callable[[], dict[str, Any]], int]] = {
     "params not an object": (lambda: {"json": rpc("SendMessage", [1, 2]), "headers": V1}, -32602),
     "no message": (lambda: {"json": rpc("SendMessage", {}), "headers": V1}, -32602),
     "bad role": (lambda: {"json": rpc("SendMessage", {"message": {"role": 7.5}}), "headers": V1}, -32602),
+    # Was HTTP 500: Starlette could not encode the id when echoing it back.
+    "lone surrogate in the id": (lambda: {"content": LONE_ID, "headers": JSON}, -32600),
+    "lone surrogate in a text part": (lambda: {"content": lone_text(), "headers": JSON}, -32600),
 }  # fmt: skip
 
 
@@ -120,6 +143,11 @@ ENVELOPES: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
     "issued in the future": (lambda did: carrying(cfp(did, now=time.time() + 3600)), "not_yet_valid"),
     "out of order": (lambda did: carrying(cfp(did, type="funded")), "out_of_order"),
     "unknown type": (lambda did: carrying(cfp(did, type="gimme")), "unknown_type"),
+    # Each was -32603 (the `rejected` entry naming the string could not be written).
+    "lone surrogate in thid": (lambda did: carrying(signed_raw(did, thid=LONE)), "malformed"),
+    "lone surrogate in from": (lambda did: carrying(signed_raw(did, **{"from": LONE})), "malformed"),
+    "lone surrogate in to": (lambda did: carrying(signed_raw(did + LONE)), "malformed"),
+    "lone surrogate in the body": (lambda did: carrying(signed_raw(did, body={"item": LONE})), "malformed"),
 }  # fmt: skip
 
 

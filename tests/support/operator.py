@@ -86,11 +86,11 @@ async def next_pending(queue: ApprovalQueue, count: int = 1) -> list[Approval]:
 
 @asynccontextmanager
 async def serve(
-    rig: Rig, *, chat: Any = None, deals: Any = None, threads: Any = None
+    rig: Rig, *, chat: Any = None, deals: Any = None, threads: Any = None, token: str | None = None
 ) -> AsyncIterator[Served]:
-    """The rig's operator API on 127.0.0.1 (a free port), and a client holding the token. `chat`: a
-    function of the backend giving the chat (default: the command chat)."""
-    token = secrets.token_urlsafe(32)
+    """The rig's operator API on 127.0.0.1 (a free port), and a client holding the token (`token`, or
+    a fresh one). `chat`: a function of the backend giving the chat (default: the command chat)."""
+    token = token or secrets.token_urlsafe(32)
     info = AgentInfo(
         name="buyer", role="buyer", did=rig.key.did, address=rig.signer.address, chain_id=CHAIN_ID,
         brain="rules (linear)", url="http://127.0.0.1:1", agent_id=7,

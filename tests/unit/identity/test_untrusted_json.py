@@ -4,13 +4,16 @@ recursion limit to 100,000 (py_ecc does at import), where json.loads would overf
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from identity import IdentityError, IdentityKey, InvalidEnvelope, ReplayStore, sign_envelope, verify_envelope
-from identity.untrusted_json import TooDeep, loads_untrusted, too_deep
+from identity.untrusted_json import BadNumber, NotUnicode, TooDeep, loads_untrusted, lone_surrogate, too_deep
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -66,3 +69,54 @@ def test_process_with_eth_stack_survives_deep_credential_and_card() -> None:
     assert result.returncode == 0, result.stderr[-500:]
     assert "credential InvalidCredential" in result.stdout
     assert "card malformed" in result.stdout
+
+
+# Code units to build JSON strings from: plain text, escaped backslashes, and every kind of surrogate.
+_UNITS = [
+    "a",
+    "\\\\",
+    "\\u0041",
+    "\\ud83d",
+    "\\ude00",
+    "\\udbff",
+    "\\udc00",
+    "\\ud800",
+    "\\udfff",
+    '\\"',
+    "é",
+]
+
+
+@given(units=st.lists(st.sampled_from(_UNITS), max_size=8), upper=st.booleans())
+def test_lone_surrogate_is_exactly_what_utf8_cannot_encode(units: list[str], upper: bool) -> None:
+    text = '"' + "".join(u.upper().replace("\\U", "\\u") if upper else u for u in units) + '"'
+    value = json.loads(text)
+    try:
+        value.encode("utf-8")
+        unicode = True
+    except UnicodeEncodeError:
+        unicode = False
+    assert lone_surrogate(text) is not unicode
+    assert lone_surrogate(text.encode()) is not unicode
+    if unicode:
+        assert loads_untrusted(text) == value
+    else:
+        with pytest.raises(NotUnicode):
+            loads_untrusted(text)
+
+
+def test_a_raw_surrogate_in_a_python_string_counts_too() -> None:
+    assert lone_surrogate('"\ud800"')
+    assert not lone_surrogate('"\U0001f600"')
+
+
+@pytest.mark.parametrize("text", ["1e400", "-1e400", "[1, 2e308]", '{"a": NaN}', "Infinity", "-Infinity"])
+def test_numbers_no_double_holds_are_refused(text: str) -> None:
+    with pytest.raises(BadNumber):
+        loads_untrusted(text)
+
+
+def test_ordinary_numbers_still_parse() -> None:
+    assert loads_untrusted('[0, -0.5, 1e308, 12345678901234567890, 2.5e-300]') == [
+        0, -0.5, 1e308, 12345678901234567890, 2.5e-300,
+    ]  # fmt: skip

@@ -1,0 +1,165 @@
+"""Everything `sova up` will need from agents.yaml and the files it names, checked before anything
+starts: `sova config check` and `sova up` call `check_config`.
+
+Beyond `runtime.config.load_config` (the file itself, amounts, durations, policy files present):
+- every skill an agent lists is in the skill catalog (the agent would fail at start);
+- every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`);
+- an LLM brain that sells has its `fallback` rules brain (the agent would fail at start);
+- every policy file is read like agents.yaml (size, encoding, bounded YAML) and validated by the
+  policy loader (rule kinds, skills, tokens, agent names, floats), and its amounts are held to the
+  strict grammar of `runtime.config_amounts`.
+
+All problems are reported at once, one line each: `FILE:LINE: path: what is wrong: how to fix it`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from policies.yamlsource import LocatedYaml, YamlPath, YamlSyntaxError, load_located
+from runtime.config import TUSD_DECIMALS, AgentsFile, LlmBrain, format_path, load_config_located
+from runtime.config_amounts import check_amount
+from runtime.config_text import read_config_text
+from runtime.errors import ConfigError
+
+# Without a deployed chain TestUSD's address is unknown; policies name it by symbol anyway.
+_PLACEHOLDER_TUSD = "0x" + "00" * 19 + "01"
+# Keys whose values are amounts in policy rules (spend_limit, approval's `when`, deal_price's `max`;
+# rate_limit's `max` is a count, and a count passes this check whenever it is a valid count).
+POLICY_AMOUNT_KEYS = frozenset({"per_action", "per_day", "per_counterparty_day", "amount_over", "max"})
+
+Problem = tuple[str, int, str, str]  # file, line, YAML path, message
+
+
+def check_config(path: Path) -> AgentsFile:
+    """Validate agents.yaml and everything it names; ConfigError with every problem found."""
+    config, located = load_config_located(path)
+    found: list[Problem] = []
+    found += _skills(path, config, located)
+    found += _names(path, config, located)
+    found += _brains(path, config, located)
+    lines = [f"{file}:{line}: {where}: {message}" for file, line, where, message in found]
+    for policy in dict.fromkeys(path.parent / agent.policy for agent in config.agents):
+        lines += _policy_problems(policy, config)
+    if lines:
+        raise ConfigError(lines)
+    return config
+
+
+def _skills(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem]:
+    from skills import default_catalog
+
+    known = default_catalog().names()
+    out = []
+    for i, agent in enumerate(config.agents):
+        for j, skill in enumerate(agent.skills):
+            if skill not in known:
+                where: YamlPath = ("agents", i, "skills", j)
+                message = (
+                    f"unknown skill {skill[:40]!r}: {_suggest(skill, known)}remove it or name a skill of "
+                    f"the catalog ({', '.join(known)})"
+                )
+                out.append((str(path), located.line_of(where), format_path(where), message))
+    return out
+
+
+def _names(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem]:
+    agents = [a.name for a in config.agents]
+    out = []
+
+    def check(where: YamlPath, name: str, what: str) -> None:
+        if name not in agents:
+            message = (
+                f"unknown agent {name[:40]!r}: {_suggest(name, agents)}{what} (agents: {', '.join(agents)})"
+            )
+            out.append((str(path), located.line_of(where), format_path(where), message))
+
+    for i, agent in enumerate(config.agents):
+        for j, ref in enumerate(agent.trusted_issuers):
+            if not ref.startswith("did:"):
+                check(("agents", i, "trusted_issuers", j), ref, "name an agent of this file or give a DID")
+        for g, goal in enumerate(agent.goals):
+            for j, name in enumerate(getattr(goal, "to", [])):
+                check(("agents", i, "goals", g, "to", j), name, "name an agent of this file")
+    return out
+
+
+def _brains(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem]:
+    out = []
+    for i, agent in enumerate(config.agents):
+        sells = any(goal.kind == "sell" for goal in agent.goals)
+        if isinstance(agent.brain, LlmBrain) and sells and agent.brain.fallback is None:
+            where: YamlPath = ("agents", i, "brain")
+            message = (
+                "an llm brain that sells needs a `fallback:` rules brain: its reservation is the lowest "
+                'price the model may agree to (add fallback: {kind: rules, target: "14", reservation: "9"})'
+            )
+            out.append((str(path), located.line_of(where), format_path(where), message))
+    return out
+
+
+def _policy_problems(policy: Path, config: AgentsFile) -> list[str]:
+    """One line per problem of a policy file: the loader's, then amounts past the strict grammar."""
+    from policies import PolicyFileError, TokenInfo, parse_policy
+
+    try:
+        text = read_config_text(policy, missing="policy file not found")
+    except ConfigError as exc:
+        return exc.problems
+    source = str(policy)
+    found: list[str] = []
+    overflowed = False
+    try:
+        parse_policy(
+            text,
+            source=source,
+            tokens=[TokenInfo(symbol="TUSD", address=_PLACEHOLDER_TUSD, decimals=TUSD_DECIMALS)],
+            # The agents' DIDs and addresses come with their keys; here it is enough that names exist.
+            names={agent.name: () for agent in config.agents},
+        )
+    except PolicyFileError as exc:
+        found += exc.problems
+    except ArithmeticError:
+        # The policy loader's Decimal arithmetic gave up on an amount such as "1e999999"; the strict
+        # pass below names it with its line.
+        overflowed = True
+    try:
+        located = load_located(text)
+    except YamlSyntaxError:
+        return found  # the loader reported it
+    for where, value in _walk(located.data, ()):
+        if where and where[-1] in POLICY_AMOUNT_KEYS:
+            try:
+                check_amount(value, decimals=TUSD_DECIMALS, unit="TUSD")
+            except ValueError as exc:
+                head = f"{source}:{located.line_of(where)}: {format_path(where)}: "
+                if not any(line.startswith(head) for line in found):  # the loader said it already
+                    found.append(f"{head}{exc}")
+    if overflowed and not found:
+        found.append(f'{source}: an amount is out of range: write amounts as plain decimals like "12.5"')
+    return sorted(found, key=lambda line: _line_number(line, source))
+
+
+def _line_number(problem: str, source: str) -> int:
+    """The LINE of a `SOURCE:LINE: ...` problem (0 when it has none), to list problems in file order."""
+    head = problem.removeprefix(f"{source}:").split(":", 1)[0]
+    return int(head) if head.isascii() and head.isdigit() else 0
+
+
+def _walk(data: Any, path: YamlPath) -> list[tuple[YamlPath, Any]]:
+    """Every (path, value) under `data`, mappings and lists included (bounded: the YAML was)."""
+    out: list[tuple[YamlPath, Any]] = [(path, data)]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out += _walk(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out += _walk(value, (*path, i))
+    return out
+
+
+def _suggest(value: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(value, options, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
