@@ -33,6 +33,7 @@ from pathlib import Path
 
 from policies.errors import BudgetError
 from policies.intent import Facts
+from policies.sqlite_migrate import Step, migrate
 from policies.units import TokenInfo, format_units, normalize_id
 
 DAY = 86_400.0
@@ -46,6 +47,7 @@ CREATE INDEX IF NOT EXISTS spends_window ON spends (agent, token, at);
 CREATE TABLE IF NOT EXISTS actions (agent TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS actions_at ON actions (agent, at);
 """
+MIGRATIONS: tuple[Step, ...] = (("spends and actions", _SCHEMA),)  # policies.sqlite_migrate; append to change
 
 
 def _tighter(a: int | None, b: int | None) -> int | None:
@@ -111,9 +113,7 @@ class Budget:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pruned: dict[str, float] = {}  # agent -> when its old action rows were last dropped
-        with self._tx() as db:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
+        migrate(self._db(), MIGRATIONS, f"budget database {self.path}", BudgetError)
 
     # --- connections ---------------------------------------------------------------------------
 
