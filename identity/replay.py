@@ -65,7 +65,11 @@ class ReplayStore:
         self.purge_interval = purge_interval
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = open_private_db(path, "replay store")
-        migrate(self._conn, MIGRATIONS, f"replay store {path}", StoreError)
+        try:
+            migrate(self._conn, MIGRATIONS, f"replay store {path}", StoreError)
+        except StoreError:
+            self._conn.close()
+            raise
         self._pending: dict[tuple[str, str], int] = {}
         self._next_purge = 0.0
         self._wake = threading.Event()
