@@ -4,6 +4,8 @@ policies/): missing steps run once, in one transaction, recorded; a newer file i
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +55,31 @@ def test_a_step_from_n_to_n_plus_1_runs_once_and_is_recorded(conn: sqlite3.Conne
     assert runs == [1]
     assert history(conn) == [(1, "notes"), (2, "tags")]
     assert conn.execute("SELECT body, tags FROM notes").fetchall() == [("kept", "")]
+
+
+def test_two_openers_racing_on_an_old_file_run_each_step_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"
+    runs: list[str] = []
+    started = threading.Event()
+
+    def slow_notes(db: sqlite3.Connection) -> None:
+        runs.append(threading.current_thread().name)
+        started.set()
+        time.sleep(0.3)  # holds the write lock while the other opener arrives
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+
+    def open_it() -> None:
+        db = sqlite3.connect(path, isolation_level=None, timeout=10)
+        migrate(db, (("notes", slow_notes),), "test store", StoreError)
+        db.close()
+
+    first = threading.Thread(target=open_it, name="first")
+    first.start()
+    started.wait(5)
+    # the second finds version 0 without a lock, then waits for the first's, then finds version 1
+    open_it()
+    first.join()
+    assert runs == ["first"]
 
 
 def test_a_file_from_a_newer_sova_is_refused_with_one_line_and_left_alone(conn: sqlite3.Connection) -> None:
