@@ -23,7 +23,9 @@ import threading
 import time
 from types import TracebackType
 
+from identity.errors import StoreError
 from identity.sqlite_files import open_private_db
+from identity.sqlite_migrate import Step, migrate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nonces (
@@ -34,6 +36,8 @@ CREATE TABLE IF NOT EXISTS nonces (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_expires ON nonces (expires);
 """
+MIGRATIONS: tuple[Step, ...] = (("nonces", _SCHEMA),)
+"""The schema's versions (identity.sqlite_migrate); append a step to change it."""
 _LIVE = "SELECT 1 FROM nonces WHERE sender = ? AND nonce = ? AND expires >= ?"
 _UPSERT = (
     "INSERT INTO nonces (sender, nonce, expires) VALUES (?, ?, ?)"
@@ -61,7 +65,11 @@ class ReplayStore:
         self.purge_interval = purge_interval
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = open_private_db(path, "replay store")
-        self._conn.executescript(_SCHEMA)
+        try:
+            migrate(self._conn, MIGRATIONS, f"replay store {path}", StoreError)
+        except StoreError:
+            self._conn.close()
+            raise
         self._pending: dict[tuple[str, str], int] = {}
         self._next_purge = 0.0
         self._wake = threading.Event()

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from identity.credential import Credential, iso, parse_credential
 from identity.errors import StoreError
 from identity.sqlite_files import open_private_db
+from identity.sqlite_migrate import Step, migrate
 
 Role = Literal["held", "issued"]
 _SCHEMA = """
@@ -36,6 +37,8 @@ CREATE TABLE IF NOT EXISTS credentials (
 );
 CREATE INDEX IF NOT EXISTS credentials_issuer ON credentials (issuer);
 """
+MIGRATIONS: tuple[Step, ...] = (("credentials", _SCHEMA),)
+"""The schema's versions (identity.sqlite_migrate); append a step to change it."""
 
 
 class CredentialStore:
@@ -46,10 +49,10 @@ class CredentialStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = open_private_db(path, "credential store")
         try:
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            migrate(self._conn, MIGRATIONS, f"credential store {path}", StoreError)
+        except StoreError:
             self._conn.close()
-            raise StoreError(f"credential store {path} cannot be opened ({exc}): move it away") from None
+            raise
 
     def add(self, credential: Credential | str | Mapping[str, Any], *, role: Role = "held") -> Credential:
         """Store a credential (parsed, not verified). Adding the same credential again changes nothing;

@@ -54,6 +54,7 @@ from policies.spending import (
     token_key,
     window,
 )
+from policies.sqlite_migrate import Step, migrate
 from policies.units import TokenInfo, format_units, normalize_id
 
 PRUNE_EVERY = 60.0  # seconds between two purges of an agent's day-old action rows
@@ -64,10 +65,15 @@ CREATE TABLE IF NOT EXISTS spends (
     amount TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('reserved', 'committed', 'released')),
     at REAL NOT NULL, expires_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS spends_window ON spends (agent, token, at);
-CREATE INDEX IF NOT EXISTS spends_held ON spends (agent, token, state, expires_at);
 CREATE TABLE IF NOT EXISTS actions (agent TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS actions_at ON actions (agent, at);
 """
+# Holds are counted while live, past 24 h (issue 16): the window's second half reads them by state and end.
+_HOLDS_INDEX = "CREATE INDEX IF NOT EXISTS spends_held ON spends (agent, token, state, expires_at);"
+MIGRATIONS: tuple[Step, ...] = (
+    ("spends and actions", _SCHEMA),
+    ("index of live holds", _HOLDS_INDEX),
+)  # policies.sqlite_migrate; append to change
 
 
 class Budget:
@@ -89,9 +95,7 @@ class Budget:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pruned: dict[str, float] = {}  # agent -> when its old action rows were last dropped
-        with self._tx() as db:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
+        migrate(self._db(), MIGRATIONS, f"budget database {self.path}", BudgetError)
 
     # --- connections ---------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wallet.abi import checksum
+from wallet.errors import WalletError
+from wallet.sqlite_migrate import Step, migrate
 
 Status = Literal["signed", "sent", "mined", "failed", "replaced"]
 PENDING: tuple[Status, ...] = ("signed", "sent")
@@ -70,6 +72,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_sender_nonce ON outbox (chain_id, sender, nonce);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status) WHERE status IN ('signed', 'sent');
 """
+MIGRATIONS: tuple[Step, ...] = (("outbox", _SCHEMA),)  # wallet.sqlite_migrate; append to change it
 
 _COLUMNS = (
     "id, chain_id, sender, nonce, raw, tx_hash, tx, status, receipt_status, block_number, replaces, "
@@ -117,7 +120,7 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
+        migrate(self._db, MIGRATIONS, f"outbox {self.path}", WalletError)
 
     def __repr__(self) -> str:
         return f"Outbox({str(self.path)!r})"

@@ -32,6 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
+from identity.sqlite_migrate import Step
 from runtime.errors import SovaError
 from runtime.sqlite_store import SqliteStore
 
@@ -157,6 +158,8 @@ CREATE TABLE IF NOT EXISTS threads (
     PRIMARY KEY (peer, thid)
 ) WITHOUT ROWID;
 """
+MIGRATIONS: tuple[Step, ...] = (("threads", _SCHEMA),)
+"""The schema's versions (identity.sqlite_migrate); append a step to change it."""
 _COLUMNS = "peer, thid, role, state, offer_by, signed, last_type, messages, updated"
 _SELECT = f"SELECT {_COLUMNS} FROM threads"  # noqa: S608 - constants only
 
@@ -167,7 +170,7 @@ class ThreadStore(SqliteStore):
     microseconds), fine to make from asyncio code. Thread safe; close() when done."""
 
     def __init__(self, path: str | os.PathLike[str], *, cache_size: int = 4096) -> None:
-        super().__init__(path, "thread store", _SCHEMA)
+        super().__init__(path, "thread store", MIGRATIONS)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, str], ThreadState] = OrderedDict()
 

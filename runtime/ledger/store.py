@@ -2,7 +2,8 @@
 
 Table `entries` holds the entries (format in `runtime.ledger.format`). Table `anchors` is the writer's
 cache of what it anchored, for speed and crash recovery (`runtime.ledger.anchor`); verification never
-trusts it, only the chain. `PRAGMA user_version` is the format version.
+trusts it, only the chain. `PRAGMA user_version` is the schema version (`MIGRATIONS`); the writer
+migrates an older file at open, and both the writer and the reader refuse a newer one.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from identity.errors import StoreError
 from identity.sqlite_files import connect_private, private_file
+from identity.sqlite_migrate import Step, migrate, schema_version
 from runtime.ledger.format import (
-    FORMAT_VERSION,
     Entry,
     LedgerError,
     LedgerTampered,
@@ -52,6 +53,9 @@ CREATE TABLE IF NOT EXISTS anchors (
     PRIMARY KEY (chain_id, contract, from_seq, to_seq)
 );
 """
+MIGRATIONS: tuple[Step, ...] = (("entries and anchors", SCHEMA),)
+"""The schema's versions (identity.sqlite_migrate); append a step to change it. Ledgers were created
+at version 1 from the start."""
 COLUMNS = "seq, ts, kind, data, prev_hash, hash, sig"
 _SELECT = f"SELECT {COLUMNS} FROM entries"  # noqa: S608 - constants only
 
@@ -68,16 +72,10 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     except StoreError as exc:
         raise LedgerError(str(exc)) from None
     try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > FORMAT_VERSION:
-            raise LedgerError(
-                f"ledger {path} has format {version}, newer than this Sova ({FORMAT_VERSION}): upgrade"
-            )
-        conn.executescript(SCHEMA)
-        if version == 0:
-            conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
-    except sqlite3.DatabaseError as exc:
-        raise LedgerError(f"ledger {path} is not a usable SQLite database ({exc}): move it away") from None
+        migrate(conn, MIGRATIONS, f"ledger {path}", LedgerError)
+    except LedgerError:
+        conn.close()
+        raise
     return conn
 
 
@@ -88,8 +86,16 @@ def connect_reader(path: Path) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
         conn.execute(_SELECT + " LIMIT 0")
+        version = schema_version(conn)
     except sqlite3.DatabaseError as exc:
         raise LedgerError(f"{path} is not a Sova ledger ({exc})") from None
+    if version > len(MIGRATIONS):
+        # Read-only: it cannot be migrated here, and a newer layout may mean what this code misreads.
+        conn.close()
+        raise LedgerError(
+            f"ledger {path} has schema version {version}, newer than this Sova knows "
+            f"({len(MIGRATIONS)}): verify it with the Sova that wrote it, or upgrade"
+        )
     return conn
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from identity.sqlite_migrate import Step
 from runtime.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS deals (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deals_state ON deals (state, deadline);
 """
+MIGRATIONS: tuple[Step, ...] = (("deals", _SCHEMA),)
+"""The schema's versions (identity.sqlite_migrate); append a step to change it."""
 _COLUMNS = (
     "peer, thid, role, state, item, token, price, terms_hash, deal, deal_id, deadline, txs, reason, started, "
     "updated"
@@ -85,7 +88,7 @@ class DealStore(SqliteStore):
     """Deal records in the SQLite file `path`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__(path, "deal store", _SCHEMA)
+        super().__init__(path, "deal store", MIGRATIONS)
 
     def get(self, peer: str, thid: str) -> DealRecord | None:
         """The deal in thread (peer, thid), or None."""
