@@ -395,6 +395,7 @@ class Agent:
                 args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
             )  # fmt: skip
             self._schedule_resume(scheduler, parts, options)
+        self._watch_chain(scheduler, session, address, options)
         anchor = session.contracts.get("ActionLogAnchor")
         if "anchor_log" in self.spec.skills and isinstance(anchor, ActionLogAnchor):
             schedule_anchoring(
@@ -403,6 +404,24 @@ class Agent:
             )  # fmt: skip
         scheduler.start()
         self.scheduler = scheduler
+
+    def _watch_chain(
+        self, scheduler: AsyncIOScheduler, session: ChainSession, address: str, options: dict[str, Any]
+    ) -> None:
+        """Re-send what a chain that went back lost (runtime/chain/rollback.py), every few seconds."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from runtime.chain.rollback import WATCH_EVERY, resend_lost
+
+        async def watch() -> None:
+            report = await resend_lost(session.client, address)
+            if report is not None:
+                self.say(f"the chain went back: re-sent {len(report.resent)} transaction(s) from the outbox")
+
+        scheduler.add_job(
+            self._tracked, IntervalTrigger(seconds=WATCH_EVERY), args=(watch,), id="chain-watch",
+            name="chain rollback watch", **options,
+        )  # fmt: skip
 
     def _schedule_resume(
         self, scheduler: AsyncIOScheduler, parts: AgentParts, options: dict[str, Any]
