@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from identity import IdentityKey
 from runtime.chain.anvil import AnvilNode
 from runtime.chain.rollback import resend_lost
+from runtime.ledger.anchor import anchor_new_entries
+from runtime.ledger.ledger import Ledger, ledger_path
+from runtime.ledger.onchain import verify_on_chain
+from tests.support.contracts import deploy_all
 from wallet.chain import ChainClient
+from wallet.contracts import ActionLogAnchor, bind
 from wallet.outbox import Outbox
 from wallet.signer import Signer
 
@@ -128,3 +134,39 @@ async def test_anvil_killed_loses_at_most_seconds_and_the_outbox_restores_the_re
         if client is not None:
             await client.close()
         node.stop()
+
+
+async def test_verify_names_the_first_logged_anchor_the_chain_lost_until_it_is_resent(
+    anvil: AnvilNode, tmp_path: Path
+) -> None:
+    anchor_address = str(deploy_all(anvil.url).anchor.address)
+    client, signer = await funded_client(anvil.url, tmp_path / "outbox.db")
+    anchor = bind(client, "ActionLogAnchor", anchor_address)
+    assert isinstance(anchor, ActionLogAnchor)
+    try:
+        with Ledger.open(ledger_path(tmp_path, "agent"), IdentityKey.generate(), signer.address) as ledger:
+            ledger.append("decision", {"i": 1})
+            kept = await anchor_new_entries(ledger, client, anchor, signer)
+            snapshot = await client.rpc.request("evm_snapshot", [])
+            ledger.append("decision", {"i": 2})
+            lost = await anchor_new_entries(ledger, client, anchor, signer)
+            ledger.append("decision", {"i": 3})
+            path = ledger.path
+        assert kept is not None
+        assert lost is not None
+        await client.rpc.request("evm_revert", [snapshot])
+
+        report = await verify_on_chain(path, client, anchor_address, expected_wallet=signer.address)
+
+        assert not report.ok
+        assert (report.problem, report.first_bad) == ("anchor_missing", lost.entry.seq)
+        assert f"entries {lost.from_seq}..{lost.to_seq} logged at entry {lost.entry.seq}" in report.message()
+        assert "no longer on-chain" in report.message()
+        assert "newer entries not anchored yet" not in report.message()
+
+        assert await resend_lost(client, signer.address) is not None
+        again = await verify_on_chain(path, client, anchor_address, expected_wallet=signer.address)
+        assert again.ok, again.message()
+        assert again.anchored_to == lost.to_seq
+    finally:
+        await client.close()
