@@ -131,6 +131,7 @@ def verify(
     from runtime.cli.log_chain import chain_anchors
     from runtime.ledger.recorded import check_recorded
     from runtime.ledger.verify import verify_ledger
+    from runtime.ledger.witness import Witness, check_witness
 
     found = resolve(target, file)
     did, wallet = _expected_keys(found)
@@ -150,6 +151,8 @@ def verify(
         signatures="checkpoints" if quick else "all",
     )
     check_recorded(report, recorded)  # a logged anchor the chain lost: a rollback or a reset
+    if found.home is not None and found.agent is not None:  # the supervisor's witness of the head
+        check_witness(report, Witness.read(found.home.witness(found.agent)), found.path)
     if as_json:
         print_json(report.to_json())
     if not report.ok:

@@ -5,7 +5,7 @@ supervisor, which then stops the agents in order), with its output in
 `.sova/agents/<name>/agent.log`. An agent is ready when it has written its `agent.json`. A crashed
 agent is restarted with exponential backoff (1 s doubling to 30 s); the backoff resets after a
 minute of health. A local chain this supervisor started that exits is started again on the same
-port from its saved state (`_keep_chain`); a chain that went back is reported (`ChainWatch`). On
+port from its saved state (`_keep_chain`); a chain that went back and ledger heads are watched (`Lookout`). On
 SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after 10 s), then the chain is stopped if this
 supervisor started it (anvil saves its state).
 """
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.chain.anvil import AnvilNode
 from runtime.chain.ops import running_local_node, start_local_node
-from runtime.chain.health import HEALTH_FILE, ChainWatch
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
+from runtime.fleet.lookout import Lookout
 from runtime.fleet.ports import pinned_operator_port, pinned_port, read_port
 from runtime.fleet.prepare import prepare
 from runtime.home import Home
@@ -104,7 +104,7 @@ class Supervisor:
         self.console_token = ""
         self.chain_next_start = 0.0
         self.keys: dict[str, AgentKeys] = {}
-        self.chain_watch: ChainWatch | None = None  # looks for a chain that went back (chain/health.py)
+        self.lookout: Lookout | None = None  # a chain that went back, ledger heads (fleet/lookout.py)
 
     def run(self) -> int:
         if running_supervisor(self.home) is not None:
@@ -114,7 +114,7 @@ class Supervisor:
             )
         self.home.ensure()
         url = self._chain()
-        self.chain_watch = ChainWatch(self.home.chain_dir / HEALTH_FILE, url)
+        self.lookout = Lookout(self.home, url, list(self.agents))
         try:
             operator = asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
             console_url = self._start_console(operator)
@@ -257,8 +257,8 @@ class Supervisor:
                     proc.next_start = 0.0
                     self._spawn(proc)
             self._keep_chain()
-            if self.chain_watch is not None and (back := self.chain_watch.tick()):
-                self.warn(f"the chain went back ({back}): the agents re-send what it lost from the outbox")
+            for warning in self.lookout.tick() if self.lookout else []:
+                self.warn(warning)
             self._poll_ready()
             self._echo_logs()
             time.sleep(0.3)
