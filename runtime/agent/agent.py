@@ -396,6 +396,7 @@ class Agent:
             )  # fmt: skip
             self._schedule_resume(scheduler, parts, options)
         self._watch_chain(scheduler, session, address, options)
+        self._expire_deals(scheduler, parts, executor, options)
         anchor = session.contracts.get("ActionLogAnchor")
         if "anchor_log" in self.spec.skills and isinstance(anchor, ActionLogAnchor):
             schedule_anchoring(
@@ -421,6 +422,31 @@ class Agent:
         scheduler.add_job(
             self._tracked, IntervalTrigger(seconds=WATCH_EVERY), args=(watch,), id="chain-watch",
             name="chain rollback watch", **options,
+        )  # fmt: skip
+
+    def _expire_deals(
+        self, scheduler: AsyncIOScheduler, parts: AgentParts, executor: Executor, options: dict[str, Any]
+    ) -> None:
+        """End the deals that died before any money moved (runtime/negotiation/expiry.py), with the
+        deadline watch's pace."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from runtime.negotiation.expiry import expire_deals
+        from runtime.negotiation.settlement import chain_now
+
+        async def escrow_state(deal_id: str) -> int:
+            escrow = executor.context.contract("DealEscrow")
+            return int(await escrow.call("stateOf", bytes.fromhex(deal_id.removeprefix("0x"))))
+
+        async def expire() -> None:
+            for record in await expire_deals(
+                parts.deals, parts.sink, await chain_now(executor), escrow_state
+            ):
+                self.say(f"deal {record.thid} expired: {record.reason}")
+
+        scheduler.add_job(
+            self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()), args=(expire,),
+            id="expire", name="deals without money past their time", **options,
         )  # fmt: skip
 
     def _schedule_resume(
