@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READY_FILE = "agent.json"
-ANCHOR_EVERY = timedelta(seconds=30)
 DEADLINES_EVERY = timedelta(seconds=10)
 
 
@@ -86,7 +85,7 @@ class Agent:
         name: str,
         *,
         say: Callable[[str], None] | None = None,
-        anchor_every: timedelta = ANCHOR_EVERY,
+        anchor_every: timedelta | None = None,
         deadlines_every: timedelta = DEADLINES_EVERY,
         keys: AgentKeys | None = None,
     ) -> None:
@@ -96,7 +95,7 @@ class Agent:
         self.home = Home.for_config(config_path, config)
         self.keys_dir = self.home.keys_dir(config, config_path.parent)
         self.say = say or _print
-        self.anchor_every = anchor_every
+        self.anchor_every = anchor_every or self.spec.anchor_every  # agents.yaml's, unless a test sets it
         self.deadlines_every = deadlines_every
         self.ready: Ready | None = None
         self.executor: Executor | None = None
