@@ -1,7 +1,8 @@
 """Chaos: anvil SIGKILLed during deals and started again from an older state file, under `sova up
 --detach` with the demo market (real agent processes, real anvil). The chain goes back several
 deals; the agents re-send from the outbox what it lost, so every deal their stores call released is
-released on-chain again, every ledger verifies against the chain, and trade goes on by itself.
+released on-chain again, every ledger verifies against the chain, and trade goes on by itself. Then,
+the fleet stopped, a ledger cut behind the head the supervisor witnessed fails `sova log verify`.
 
 The older state is a copy of anvil's own periodic dump (`--state-interval`), taken while the fleet
 trades; anvil is frozen (SIGSTOP) while the copy is put back and then killed, so it cannot dump over it:
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -23,7 +25,7 @@ import pytest
 from web3 import Web3
 
 from runtime.chain.anvil import rpc_call
-from tests.support.cli import sova
+from tests.support.cli import one_error_line, sova
 from tests.support.failures import (
     PASS,
     agents,
@@ -131,3 +133,22 @@ def status(config: Path) -> dict[str, Any]:
 
 def verifies(config: Path, name: str) -> bool:
     return sova("log", "verify", name, "-f", str(config), env=PASS, timeout=120).code == 0
+
+
+def test_a_ledger_cut_behind_the_supervisors_witness_fails_verify(fleet: Path) -> None:
+    home = home_of(fleet)
+    witness = home.witness("buyer")
+    wait_for(witness.exists, 30, "the supervisor's witness of the buyer's ledger")
+    first = json.loads(witness.read_text())["seq"]
+    wait_for(lambda: json.loads(witness.read_text())["seq"] > first, 30, "the witness to follow the head")
+    down(fleet)
+    seen = int(json.loads(witness.read_text())["seq"])
+    with sqlite3.connect(home.ledger("buyer")) as conn:
+        conn.execute("DELETE FROM entries WHERE seq > ?", (seen - 3,))
+
+    result = sova("log", "verify", "buyer", "-f", str(fleet), env=PASS, timeout=120)
+
+    assert result.code == 1, result.out + result.err
+    line = one_error_line(result)
+    assert f"entries {seen - 2}..{seen} are missing from the end" in line, line
+    assert "was witnessed at" in line
