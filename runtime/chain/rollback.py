@@ -30,7 +30,11 @@ async def resend_lost(client: ChainClient, address: str, *, timeout: float = 30.
     from wallet.errors import WalletError
     from wallet.recovery import reopen_vanished
 
-    if not await reopen_vanished(client, address):
+    try:
+        if not await reopen_vanished(client, address):
+            return None
+    except WalletError as exc:  # the node is away (restarting): the supervisor's to handle, look again later
+        log.info("rollback watch skipped a round: %s", exc)
         return None
     report = await client.recover(address)
     for tx_hash in report.resent:

@@ -170,3 +170,14 @@ async def test_verify_names_the_first_logged_anchor_the_chain_lost_until_it_is_r
         assert again.anchored_to == lost.to_seq
     finally:
         await client.close()
+
+
+async def test_the_watch_skips_a_round_quietly_while_the_node_is_down(tmp_path: Path) -> None:
+    node = AnvilNode().start()
+    client = await ChainClient.connect(node.url, outbox=Outbox(tmp_path / "outbox.db"), retries=1)
+    try:
+        node.kill()
+        assert await resend_lost(client, Account.create().address) is None  # no exception for the scheduler
+    finally:
+        await client.close()
+        node.stop()
