@@ -30,9 +30,9 @@ MODULES: dict[str, tuple[int, str]] = {
     "policies/budget.py": (309, _CONCURRENT),
     "runtime/fleet/console_server.py": (310, _CONCURRENT),
     "runtime/fleet/supervisor.py": (
-        379,
+        385,
         "one process loop (spawn, watch, restart, stop, the chain it keeps) over shared state; "
-        "its preparation and its ports are in prepare.py and ports.py",
+        "its preparation, ports and periodic looks are in prepare.py, ports.py and lookout.py",
     ),
     "runtime/fleet/console_fleet.py": (
         350,

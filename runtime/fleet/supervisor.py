@@ -5,9 +5,9 @@ supervisor, which then stops the agents in order), with its output in
 `.sova/agents/<name>/agent.log`. An agent is ready when it has written its `agent.json`. A crashed
 agent is restarted with exponential backoff (1 s doubling to 30 s); the backoff resets after a
 minute of health. A local chain this supervisor started that exits is started again on the same
-port from its saved state (`_keep_chain`); a chain that went back and ledger heads are watched (`Lookout`). On
-SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after 10 s), then the chain is stopped if this
-supervisor started it (anvil saves its state).
+port from its saved state (`_keep_chain`); the chain's health and the agents' ledger heads are
+watched (`Lookout`). On SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after 10 s), then the chain
+is stopped if this supervisor started it (anvil saves its state).
 """
 
 from __future__ import annotations
