@@ -121,6 +121,9 @@ class LocalChain(Model):
     kind: Literal["local"] = "local"
     port: int = Field(0, ge=0, le=65535, description="0 picks a free loopback port")
     block_time: Duration | None = Field(None, description="mine on an interval instead of per transaction")
+    state_every: Duration = Field(
+        timedelta(seconds=1), gt=timedelta(0), description="anvil state save interval"
+    )
     fund: EthAmount = Field("100", description="native currency (ETH) given to each agent at start")
     mint: Amount = Field("1000", description="TestUSD minted to each agent at start")
 
@@ -241,6 +244,9 @@ class Agent(Model):
     brain: Brain = Field(default_factory=lambda: RuleBrain(target="10", reservation="10"))
     goals: list[Goal] = Field(default_factory=list)
     trusted_issuers: list[str] = Field(default_factory=list, description="agent names or DIDs")
+    anchor_every: Duration = Field(
+        timedelta(seconds=30), gt=timedelta(0), description="ledger anchor interval"
+    )
 
     @field_validator("skills")
     @classmethod

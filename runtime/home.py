@@ -1,8 +1,10 @@
 """Where Sova keeps its state: `.sova/` beside agents.yaml, or `$SOVA_HOME`, or `home:` in the file.
 
 <home>/keys/<name>.json               V3 keystores (0600)
-<home>/chain/state.json               anvil state, dumped on clean stop
+<home>/chain/state.json               anvil state, dumped every second and on clean stop
 <home>/chain/node.json                url and pid of the running local node
+<home>/chain/health.json              the supervisor's block checkpoint and the chain's last rollback
+<home>/witness/<name>.json            the supervisor's witness of each agent's ledger head
 <home>/deployments/<chain_id>.json    contract addresses
 <home>/outbox.sqlite                  signed transactions not yet known to be mined
 <home>/dev-passphrase                 generated passphrase, local chain only (0600)
@@ -71,6 +73,10 @@ class Home:
 
     def deals(self, name: str) -> Path:
         return self.agent_dir(name) / "deals.sqlite"
+
+    def witness(self, name: str) -> Path:
+        """The supervisor's copy of the agent's ledger head: outside the agent's own folder."""
+        return self.root / "witness" / f"{name}.json"
 
     def ready_file(self, name: str) -> Path:
         """Written by a serving agent (url, pid, DID, address); removed on a clean stop."""

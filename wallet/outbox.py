@@ -3,7 +3,8 @@
 After a crash, `ChainClient.recover` re-sends the stored bytes of every `signed` or `sent` entry, so
 the chain sees the very transaction that was signed (same hash), once, and never a second one.
 
-Statuses, and what they mean for the nonce:
+Statuses, and what they mean for the nonce (a `mined` entry goes back to `sent` only when the chain
+lost its receipt, see `reopen`):
 
     signed    stored, broadcast not confirmed yet        nonce taken (re-sent on recovery)
     sent      the node accepted it                       nonce taken (re-sent on recovery)
@@ -240,7 +241,26 @@ class Outbox:
                 {"h": key, "b": block_number, "s": receipt_status, "t": time.time()},
             )
 
+    def reopen(self, tx_hash: bytes, error: str) -> bool:
+        """The one move back: a `mined` entry whose receipt the chain no longer has (a rollback, a
+        reorg, a node restarted from an older state) is `sent` again, so recovery re-sends its bytes."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE outbox SET status = 'sent', receipt_status = NULL, block_number = NULL, error = ?, "
+                "updated_at = ? WHERE tx_hash = ? AND status = 'mined'",
+                (error, time.time(), _hex(tx_hash)),
+            )
+        return cur.rowcount > 0
+
     # ----------------------------------------------------------------- reading
+
+    def mined_from(self, chain_id: int, sender: str, nonce: int) -> list[OutboxEntry]:
+        """`mined` entries of `sender` from `nonce` up, by nonce: past the chain's count they are gone."""
+        return self._all(
+            f"SELECT {_COLUMNS} FROM outbox WHERE chain_id = ? AND sender = ? AND nonce >= ? "  # noqa: S608
+            "AND status = 'mined' ORDER BY nonce, id",
+            (chain_id, checksum(sender), nonce),
+        )
 
     def get(self, tx_hash: bytes) -> OutboxEntry | None:
         """The entry of `tx_hash`, if stored."""

@@ -7,6 +7,12 @@ For each pending nonce of a sender, oldest nonce first:
 3. else the newest stored version is re-sent as is -> `sent` when the node takes it or already has
    it; "nonce too low" means it was mined meanwhile (checked again), anything else -> `failed`.
 
+Before that, for one sender, a rollback is looked for (`reopen_vanished`): a `mined` entry whose nonce
+the chain's count of that sender no longer reaches, and whose receipt is gone, was undone (a reorg,
+or a node restarted from an older state file). It is reopened as `sent` and so re-sent like any
+pending entry: the very bytes, the same nonce, the same hash — a released escrow is released again,
+an anchor anchored again, and nothing is ever signed twice.
+
 Nothing here signs. Receipts that arrive later are picked up by `ChainClient.wait`.
 """
 
@@ -39,9 +45,10 @@ class RecoveryReport:
     mined: list[bytes] = field(default_factory=list)
     failed: list[tuple[bytes, str]] = field(default_factory=list)
     gaps: dict[str, list[int]] = field(default_factory=dict)
+    reopened: list[bytes] = field(default_factory=list)  # mined once, then lost by the chain
 
     def __bool__(self) -> bool:
-        return bool(self.resent or self.mined or self.failed or self.gaps)
+        return bool(self.resent or self.mined or self.failed or self.gaps or self.reopened)
 
 
 async def recover_pending(client: ChainClient, sender: str | None) -> RecoveryReport:
@@ -49,6 +56,8 @@ async def recover_pending(client: ChainClient, sender: str | None) -> RecoveryRe
     report = RecoveryReport()
     if client.outbox is None:
         return report
+    if sender is not None:
+        report.reopened = [e.tx_hash for e in await reopen_vanished(client, sender)]
     by_sender: dict[str, dict[int, list[OutboxEntry]]] = defaultdict(lambda: defaultdict(list))
     for entry in client.outbox.pending(sender, chain_id=client.chain_id):
         by_sender[entry.sender][entry.nonce].append(entry)
@@ -58,6 +67,29 @@ async def recover_pending(client: ChainClient, sender: str | None) -> RecoveryRe
         for nonce in sorted(nonces):
             await _recover_nonce(client, address, nonce, nonces[nonce], used, report)
     return report
+
+
+async def reopen_vanished(client: ChainClient, sender: str) -> list[OutboxEntry]:
+    """The `mined` entries of `sender` the chain lost, reopened as `sent` (oldest nonce first). One
+    nonce query when nothing was lost; a stored receipt is checked before an entry is reopened, so a
+    transaction mined between the two reads is not taken for a lost one."""
+    if client.outbox is None:
+        return []
+    used = await client.nonce(sender, "latest")
+    candidates = client.outbox.mined_from(client.chain_id, sender, used)
+    if not candidates:
+        return []
+    answers = await client.rpc.batch([("eth_getTransactionReceipt", [e.tx_hash_hex]) for e in candidates])
+    lost = [e for e, answer in zip(candidates, answers, strict=True) if answer is None]  # null: unknown tx
+    why = f"its receipt vanished: the chain went back (nonce count of {sender} is {used})"
+    reopened = [e for e in lost if client.outbox.reopen(e.tx_hash, why)]
+    if reopened:
+        log.warning(
+            "chain rollback: %d mined transaction(s) of %s are gone from chain %d (nonces %s); re-sending "
+            "their stored bytes",
+            len(reopened), sender, client.chain_id, ", ".join(str(e.nonce) for e in reopened),
+        )  # fmt: skip
+    return reopened
 
 
 async def _recover_nonce(

@@ -58,7 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 READY_FILE = "agent.json"
-ANCHOR_EVERY = timedelta(seconds=30)
 DEADLINES_EVERY = timedelta(seconds=10)
 
 
@@ -87,7 +86,7 @@ class Agent:
         name: str,
         *,
         say: Callable[[str], None] | None = None,
-        anchor_every: timedelta = ANCHOR_EVERY,
+        anchor_every: timedelta | None = None,
         deadlines_every: timedelta = DEADLINES_EVERY,
         keys: AgentKeys | None = None,
     ) -> None:
@@ -97,7 +96,7 @@ class Agent:
         self.home = Home.for_config(config_path, config)
         self.keys_dir = self.home.keys_dir(config, config_path.parent)
         self.say = say or _print
-        self.anchor_every = anchor_every
+        self.anchor_every = anchor_every or self.spec.anchor_every  # agents.yaml's, unless a test sets it
         self.deadlines_every = deadlines_every
         self.ready: Ready | None = None
         self.executor: Executor | None = None
@@ -398,6 +397,8 @@ class Agent:
                 args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
             )  # fmt: skip
             self._schedule_resume(scheduler, parts, options)
+        self._watch_chain(scheduler, session, address, options)
+        self._expire_deals(scheduler, parts, executor, options)
         anchor = session.contracts.get("ActionLogAnchor")
         if "anchor_log" in self.spec.skills and isinstance(anchor, ActionLogAnchor):
             schedule_anchoring(
@@ -406,6 +407,49 @@ class Agent:
             )  # fmt: skip
         scheduler.start()
         self.scheduler = scheduler
+
+    def _watch_chain(
+        self, scheduler: AsyncIOScheduler, session: ChainSession, address: str, options: dict[str, Any]
+    ) -> None:
+        """Re-send what a chain that went back lost (runtime/chain/rollback.py), every few seconds."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from runtime.chain.rollback import WATCH_EVERY, resend_lost
+
+        async def watch() -> None:
+            report = await resend_lost(session.client, address)
+            if report is not None:
+                self.say(f"the chain went back: re-sent {len(report.resent)} transaction(s) from the outbox")
+
+        scheduler.add_job(
+            self._tracked, IntervalTrigger(seconds=WATCH_EVERY), args=(watch,), id="chain-watch",
+            name="chain rollback watch", **options,
+        )  # fmt: skip
+
+    def _expire_deals(
+        self, scheduler: AsyncIOScheduler, parts: AgentParts, executor: Executor, options: dict[str, Any]
+    ) -> None:
+        """End the deals that died before any money moved (runtime/negotiation/expiry.py), with the
+        deadline watch's pace."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from runtime.negotiation.expiry import expire_deals
+        from runtime.negotiation.settlement import chain_now
+
+        async def escrow_state(deal_id: str) -> int:
+            escrow = executor.context.contract("DealEscrow")
+            return int(await escrow.call("stateOf", bytes.fromhex(deal_id.removeprefix("0x"))))
+
+        async def expire() -> None:
+            for record in await expire_deals(
+                parts.deals, parts.sink, await chain_now(executor), escrow_state
+            ):
+                self.say(f"deal {record.thid} expired: {record.reason}")
+
+        scheduler.add_job(
+            self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()), args=(expire,),
+            id="expire", name="deals without money past their time", **options,
+        )  # fmt: skip
 
     def _schedule_resume(
         self, scheduler: AsyncIOScheduler, parts: AgentParts, options: dict[str, Any]

@@ -21,6 +21,11 @@ from runtime.errors import SovaError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # runtime/chain/anvil.py -> the checkout
 TOOLS_BIN = PROJECT_ROOT / "tools" / "node_modules" / "@foundry-rs"
 ANVIL_CHAIN_ID = 31337
+# How often anvil dumps its --state file (s). It dumps on SIGTERM too, but a SIGKILL, an OOM kill or a
+# power cut skips that: without a periodic dump the chain would restart from its last clean stop and
+# lose every block since. One second bounds the loss to about a second of blocks; what does get lost
+# the agents re-send from the outbox (wallet/recovery.py).
+STATE_INTERVAL = 1
 
 
 class AnvilError(SovaError):
@@ -75,6 +80,7 @@ class AnvilNode:
 
     port: int = 0
     state_file: Path | None = None
+    state_interval: int = STATE_INTERVAL
     block_time: float | None = None
     extra_args: list[str] = field(default_factory=list)
     log_file: Path | None = None
@@ -91,8 +97,9 @@ class AnvilNode:
     def command(self) -> list[str]:
         args = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(self.port), "--silent"]
         if self.state_file is not None:
-            # --state loads the file when it exists and dumps to it on exit (SIGTERM / SIGINT).
-            args += ["--state", str(self.state_file)]
+            # --state loads the file when it exists and dumps to it on exit (SIGTERM / SIGINT), and
+            # --state-interval every few seconds meanwhile, so a SIGKILL loses seconds, not the run.
+            args += ["--state", str(self.state_file), "--state-interval", str(self.state_interval)]
         if self.block_time:
             args += ["--block-time", str(self.block_time)]
         return args + self.extra_args

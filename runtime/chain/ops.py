@@ -4,6 +4,7 @@ make sure the operator key exists, fund it on the local chain, deploy the contra
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from decimal import Decimal
@@ -62,6 +63,7 @@ def start_local_node(home: Home, chain: LocalChain) -> AnvilNode:
         port=chain.port,
         state_file=home.chain_state,
         block_time=chain.block_time.total_seconds() if chain.block_time else None,
+        state_interval=max(1, math.ceil(chain.state_every.total_seconds())),  # anvil takes whole seconds
         log_file=home.chain_dir / "anvil.log",
     )
     try:

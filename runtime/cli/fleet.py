@@ -94,6 +94,7 @@ def status(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> 
 
 
 def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
+    from runtime.chain.health import HEALTH_FILE, chain_health
     from runtime.chain.ops import chain_url
     from runtime.pidfile import pid_alive, read_ready, running_supervisor
 
@@ -124,12 +125,23 @@ def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
             }
         )
     console = sup.get("console") if sup else None
-    return {"supervisor": sup["pid"] if sup else None, "chain": url, "console": console, "agents": agents}
+    health = chain_health(home.chain_dir / HEALTH_FILE, url)
+    return {
+        "supervisor": sup["pid"] if sup else None,
+        "chain": url,
+        "chain_health": health,
+        "console": console,
+        "agents": agents,
+    }
 
 
 def _print_status(info: dict[str, Any], console: bool = True) -> None:
     out.print(f"supervisor: {'pid ' + str(info['supervisor']) if info['supervisor'] else 'not running'}")
     out.print(f"chain: {info['chain'] or 'not running'}")
+    if info.get("chain_health"):
+        from runtime.chain.health import describe
+
+        out.print(f"chain health: {describe(info['chain_health'])}")
     if console and info.get("console"):  # `up` prints the link with the token instead
         out.print(f"console: {info['console']} (token in .sova/operator.token)")
     for a in info["agents"]:

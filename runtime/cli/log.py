@@ -11,12 +11,12 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json
-from runtime.errors import ConfigError, SovaError
+from runtime.errors import ConfigError
 from runtime.ledger.format import Entry
 from runtime.ledger.ledger import LedgerError, LedgerTampered, ledger_path
 from runtime.ledger.store import connect_reader, iter_entries, read_entries
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from runtime.config import AgentsFile
     from runtime.home import Home
     from runtime.ledger.proof import Proof
-    from runtime.ledger.report import OnchainAnchor
+    from runtime.ledger.recorded import RecordedAnchor
 
 app = typer.Typer(help="Show, verify, prove and export an agent's ledger.", no_args_is_help=True)
 
@@ -128,11 +128,20 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the hash chain, the signatures and the on-chain anchors; exit 1 naming the first bad entry."""
+    from runtime.cli.log_chain import chain_anchors
+    from runtime.ledger.recorded import check_recorded
     from runtime.ledger.verify import verify_ledger
+    from runtime.ledger.witness import Witness, check_witness
 
     found = resolve(target, file)
     did, wallet = _expected_keys(found)
-    anchors, note = (None, "--offline") if offline else asyncio.run(_chain_anchors(found, wallet))
+    recorded: list[RecordedAnchor] = []
+    if offline:
+        anchors, note = None, "--offline"
+    else:
+        anchors, note, recorded = asyncio.run(
+            chain_anchors(found.path, found.config, found.home, wallet, found.config_problem)
+        )
     report = verify_ledger(
         found.path,
         anchors=anchors,
@@ -141,6 +150,9 @@ def verify(
         expected_wallet=wallet,
         signatures="checkpoints" if quick else "all",
     )
+    check_recorded(report, recorded)  # a logged anchor the chain lost: a rollback or a reset
+    if found.home is not None and found.agent is not None:  # the supervisor's witness of the head
+        check_witness(report, Witness.read(found.home.witness(found.agent)), found.path)
     if as_json:
         print_json(report.to_json())
     if not report.ok:
@@ -172,53 +184,6 @@ def _expected_keys(found: Target) -> tuple[str | None, str | None]:
     return did, wallet
 
 
-async def _chain_anchors(found: Target, wallet: str | None) -> tuple[list[OnchainAnchor] | None, str]:
-    """The anchors of the agent's wallet as the chain reports them, or None and why not."""
-    from runtime.ledger.onchain import fetch_anchors, genesis_wallet
-
-    wallet = wallet or genesis_wallet(found.path)
-    if wallet is None:
-        return None, "the file names no wallet"
-    connected = await _connect(found)
-    if isinstance(connected, str):
-        return None, connected
-    client, address, from_block = connected
-    try:
-        return await fetch_anchors(client, address, wallet, from_block=from_block), ""
-    except SovaError as exc:
-        return None, f"reading anchors failed ({exc})"
-    except Exception as exc:  # a wallet/RPC error: the check is skipped, and the reason shown
-        return None, f"chain not reachable ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})"
-    finally:
-        await client.close()
-
-
-async def _connect(found: Target) -> tuple[Any, str, int] | str:
-    """(client, ActionLogAnchor address, deployment block), or why the chain cannot be asked."""
-    if found.config is None or found.home is None:
-        return found.config_problem or "no agents.yaml to find the chain"
-    from runtime.chain.ops import chain_url
-    from wallet import ChainClient, Deployments, WalletError
-
-    try:
-        url = chain_url(found.config, found.home)
-    except SovaError as exc:
-        return f"chain not reachable ({exc})"
-    try:
-        client = await ChainClient.connect(url, retries=2, request_timeout=3.0)
-    except WalletError:
-        return f"chain not reachable (no answer from {url})"
-    try:
-        deployments = Deployments.load(found.home.deployments(client.chain_id))
-        address = deployments.address("ActionLogAnchor")
-        if not await client.code(address):
-            raise WalletError(f"no contract at {address} (was the chain reset?)")
-    except WalletError as exc:
-        await client.close()
-        return f"no ActionLogAnchor deployment on chain {client.chain_id} ({exc})"
-    return client, address, deployments.block
-
-
 # ----------------------------------------------------------------- prove
 
 
@@ -247,11 +212,12 @@ def prove(
 
 
 async def _check_on_chain(found: Target, proof: Proof) -> tuple[bool | None, str]:
+    from runtime.cli.log_chain import connect_anchor
     from runtime.ledger.proof import check_on_chain
     from wallet.artifacts import load_artifact
     from wallet.contracts import ActionLogAnchor
 
-    connected = await _connect(found)
+    connected = await connect_anchor(found.config, found.home, found.config_problem)
     if isinstance(connected, str):
         return None, f"not checked on-chain: {connected}"
     client, address, _ = connected

@@ -5,8 +5,9 @@ supervisor, which then stops the agents in order), with its output in
 `.sova/agents/<name>/agent.log`. An agent is ready when it has written its `agent.json`. A crashed
 agent is restarted with exponential backoff (1 s doubling to 30 s); the backoff resets after a
 minute of health. A local chain this supervisor started that exits is started again on the same
-port from its saved state (`_keep_chain`). On SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after
-10 s), then the chain is stopped if this supervisor started it (anvil saves its state).
+port from its saved state (`_keep_chain`); the chain's health and the agents' ledger heads are
+watched (`Lookout`). On SIGINT/SIGTERM the agents get SIGTERM (SIGKILL after 10 s), then the chain
+is stopped if this supervisor started it (anvil saves its state).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from runtime.chain.anvil import AnvilNode
 from runtime.chain.ops import running_local_node, start_local_node
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
+from runtime.fleet.lookout import Lookout
 from runtime.fleet.ports import pinned_operator_port, pinned_port, read_port
 from runtime.fleet.prepare import prepare
 from runtime.home import Home
@@ -102,6 +104,7 @@ class Supervisor:
         self.console_token = ""
         self.chain_next_start = 0.0
         self.keys: dict[str, AgentKeys] = {}
+        self.lookout: Lookout | None = None  # a chain that went back, ledger heads (fleet/lookout.py)
 
     def run(self) -> int:
         if running_supervisor(self.home) is not None:
@@ -111,6 +114,7 @@ class Supervisor:
             )
         self.home.ensure()
         url = self._chain()
+        self.lookout = Lookout(self.home, url, list(self.agents))
         try:
             operator = asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
             console_url = self._start_console(operator)
@@ -253,6 +257,8 @@ class Supervisor:
                     proc.next_start = 0.0
                     self._spawn(proc)
             self._keep_chain()
+            for warning in self.lookout.tick() if self.lookout else []:
+                self.warn(warning)
             self._poll_ready()
             self._echo_logs()
             time.sleep(0.3)

@@ -95,9 +95,12 @@ async def verify_on_chain(
 ) -> VerifyReport:
     """`verify_ledger` against the anchors of the agent's wallet (`expected_wallet`, else the one the
     genesis names: then a replaced genesis is caught only by `expected_did` or by signatures)."""
+    from runtime.ledger.recorded import check_recorded, recorded_anchors
+
     wallet = expected_wallet or await asyncio.to_thread(genesis_wallet, path)
+    recorded = await asyncio.to_thread(recorded_anchors, Path(path), anchor_address)  # before the chain
     anchors = await fetch_anchors(client, anchor_address, wallet, from_block=from_block) if wallet else None
-    return await asyncio.to_thread(
+    report = await asyncio.to_thread(
         verify_ledger,
         path,
         anchors=anchors,
@@ -106,3 +109,5 @@ async def verify_on_chain(
         expected_wallet=expected_wallet,
         signatures=signatures,
     )
+    check_recorded(report, recorded)
+    return report

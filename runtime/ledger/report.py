@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 Problem = Literal[
-    "edited", "deleted", "reordered", "bad_signature", "wrong_signer", "anchor_mismatch", "truncated"
+    "edited",
+    "deleted",
+    "reordered",
+    "bad_signature",
+    "wrong_signer",
+    "anchor_mismatch",
+    "truncated",
+    "anchor_missing",
 ]
 SignatureMode = Literal["all", "checkpoints"]
 
@@ -80,6 +87,12 @@ class VerifyReport:
         )
 
     def _fix(self) -> str:
+        if self.problem == "anchor_missing":
+            return (
+                "the chain went back (a rollback or a reset): a running agent re-sends the anchor from "
+                "its outbox within seconds (`sova status` shows the chain's health); if the chain was "
+                "reset, these entries can no longer be proved on it"
+            )
         if self.problem in ("wrong_signer", "anchor_mismatch"):
             return "the file is not the log the agent wrote and anchored: restore it from a backup"
         fix = "restore the file from a backup"

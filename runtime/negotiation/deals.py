@@ -5,6 +5,7 @@ keeps what they meant: the price, the signed `Deal`, the escrow transactions, an
     state       negotiating -> agreed -> signed -> funded -> delivered -> released
                 any step    -> declined (no deal: the reason says why)
                 funded / delivered past the deadline -> refunded
+                negotiating / agreed / signed (no escrow) past the deadline -> expired (expiry.py)
                 a delivery that does not match the terms -> disputed
 
 Keyed like threads: (peer DID, thid). Each call is one small statement (tens of microseconds), fine to
