@@ -16,7 +16,12 @@ What is compared, fairly:
 - Rounds alternate between the sides; each side's best round counts for decisions/s. Latency is timed
   per call (perf_counter_ns) over all rounds, GC left on.
 
-Prints a table, writes bench/results/policy.txt, exits 1 when a target is missed.
+Second table, issue 16: the CPU of a buyer's budget calls for one deal now that a deal signature
+holds its amount and the escrow open takes the hold over (rate count and hold in one transaction),
+against the previous path in the same run (the open reserving anew, the rate count a transaction of
+its own), as a share of a deal's CPU (bench/deals.py's, from its results of the same `make bench`).
+
+Prints the tables, writes bench/results/policy.txt, exits 1 when a target is missed.
 
 Usage: .venv/bin/python -P bench/policy.py [--quick | --smoke]
     --smoke: a few hundred decisions, one round, targets not checked but the verdicts still compared,
@@ -202,6 +207,92 @@ def pct(samples: list[int], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000
 
 
+# --- budget steps of a deal: holds (now) against the previous path, same run ----------------------
+
+DEAL_CPU_MS = 68.0
+"""A deal's CPU in the agents (bench/deals.py, 1 pair), when its results file of this run is missing."""
+HOLD_SHARE_TARGET = 5.0
+
+
+def deal_cpu_ms() -> tuple[float, str]:
+    """The agents' CPU per deal from bench/results/deals.txt (written earlier in `make bench`)."""
+    found = RESULTS.parent / "deals.txt"
+    if found.exists():
+        for line in found.read_text(encoding="utf-8").splitlines():
+            fields = line.split()
+            if len(fields) > 9 and fields[0] == "1" and "+" in fields:
+                return float(fields[fields.index("+") - 1]), "bench/results/deals.txt, 1 pair"
+    return DEAL_CPU_MS, "docs/performance.md (no deals.txt in this run)"
+
+
+def budget_steps(deals: int, rounds: int) -> tuple[list[str], bool]:
+    """CPU per deal of the buyer's budget calls, now (sign holds, approve counts, open takes the
+    hold; rate count and hold in one transaction) and on the previous path (sign and approve only
+    counted, open reserved anew, the count a transaction of its own), on one SQLite file each."""
+    import tempfile
+    from datetime import timedelta
+
+    from policies import ActionRate, Admitted, Budget, Reservation, Spend, SpendLimits
+
+    limits = SpendLimits(per_action=50 * 10**6, per_day=10**15, per_counterparty_day=10**15)
+    rate = [ActionRate(10**6, timedelta(seconds=60))]
+    agent, seller, amount = "did:key:z6MkBuyer", SELLER_ADDR, 12 * 10**6
+
+    def now_path(budget: Budget, n: int) -> None:
+        key = f"deal:{n}"
+        budget.facts_for(agent, TUSD, period=rate[0].per)
+        budget.admit(agent, rates=rate, spend=Spend(TUSD, seller, amount, limits, key=key, until=2e9))
+        budget.facts_for(agent, TUSD, period=rate[0].per)
+        budget.admit(agent, rates=rate)
+        budget.facts_for(agent, TUSD, period=rate[0].per, exclude=key)
+        admitted = budget.admit(agent, rates=rate, spend=Spend(TUSD, seller, amount, limits, key=key))
+        assert isinstance(admitted, Admitted)
+        assert admitted.reservation is not None
+        budget.commit(admitted.reservation)
+
+    def previous_path(budget: Budget, n: int) -> None:
+        budget.facts_for(agent, TUSD, period=rate[0].per)
+        budget.note_action(agent)
+        budget.facts_for(agent, TUSD, period=rate[0].per)
+        budget.note_action(agent)
+        budget.facts_for(agent, TUSD, period=rate[0].per)
+        held = budget.reserve(agent, TUSD, seller, amount, limits)
+        budget.note_action(agent)
+        assert isinstance(held, Reservation)
+        budget.commit(held)
+
+    best = {"now": float("inf"), "previous": float("inf")}
+    with tempfile.TemporaryDirectory() as folder:
+        budgets = {k: Budget(Path(folder) / f"{k}.sqlite") for k in best}
+        try:
+            for r in range(rounds):
+                for name, path in (("previous", previous_path), ("now", now_path)):
+                    start = time.process_time()
+                    for n in range(deals):
+                        path(budgets[name], r * deals + n)
+                    best[name] = min(best[name], (time.process_time() - start) * 1000 / deals)
+        finally:
+            for b in budgets.values():
+                b.close()
+    cpu, source = deal_cpu_ms()
+    share = 100 * (best["now"] - best["previous"]) / cpu
+    ok = share <= HOLD_SHARE_TARGET
+    target = f"<= {HOLD_SHARE_TARGET:g} % of a deal"
+    head = f"{'budget calls of one deal (buyer)':<42}{'CPU ms':>9}{'of a deal':>11}  {'target':<19}result"
+    rows = [
+        ("previous: open reserves, counts apart", best["previous"], "", ""),
+        ("now: sign holds, open takes the hold", best["now"], "", ""),
+        ("the holds cost", best["now"] - best["previous"], target, "pass" if ok else "FAIL"),
+    ]
+    lines = [head, "-" * len(head)]
+    lines += [f"{a:<42}{b:>9.3f}{100 * b / cpu:>10.2f}%  {c:<19}{d}" for a, b, c, d in rows]
+    lines.append(
+        f"best of {rounds} alternating rounds of {deals} deals, CPU (process_time), SQLite files on disk; "
+        f"a deal's CPU: {cpu:g} ms ({source})"
+    )
+    return lines, ok
+
+
 def main() -> None:
     """Measure, print and save the table; exit 1 when a target is missed (in a smoke run: only when
     the two engines disagree, which is a bug at any count)."""
@@ -258,6 +349,8 @@ def main() -> None:
         f"best of {rounds} alternating rounds of {n:,} decisions (cedarpy per call: {n // 5:,}); "
         "latency per call over all rounds; inputs built before timing."
     )
+    budget_lines, ok_holds = budget_steps(*((50, 1) if smoke else (200, 3) if quick else (500, 5)))
+    lines += ["", *budget_lines]
     table = "\n".join(lines) + "\n"
     print(table, end="")
     if smoke:
@@ -268,7 +361,7 @@ def main() -> None:
     if disagree:
         k = disagree[0]
         print(f"first disagreement: {cases[k][0]!r} ours={ours_v[k]} cedar={cedar_v[k]}", file=sys.stderr)
-    if not ok_agree or not (smoke or (ok_ratio and ok_p99)):
+    if not ok_agree or not (smoke or (ok_ratio and ok_p99 and ok_holds)):
         sys.exit(1)
 
 
