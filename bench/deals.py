@@ -105,20 +105,13 @@ async def make_side(
     stack: AsyncExitStack, spec: dict[str, Any], folder: Path, name: str, role: str, wallet_key: str,
     issuer_did: str, wrap: Callable[[Any], Any] | None = None,
 ) -> Side:  # fmt: skip
-    """One agent; `wrap` may wrap its wallet signer (bench/override.py times each signature)."""
-    from identity import CredentialStore, IdentityKey, ReplayStore
-    from policies import Budget, TokenInfo, TokenRegistry, parse_policy
+    """One agent, assembled as `sova agent run` assembles it (runtime/agent/parts.py); `wrap` may wrap
+    its wallet signer (bench/override.py times each signature)."""
+    from identity import IdentityKey
+    from policies import TokenInfo, TokenRegistry, parse_policy
     from runtime.a2a.card import AgentProfile
-    from runtime.a2a.client import A2AMessenger
-    from runtime.a2a.protocol import LedgerAdapter, Negotiator
     from runtime.a2a.server import AgentServer, listen
-    from runtime.a2a.threads import ThreadStore
-    from runtime.executor.executor import Executor
-    from runtime.executor.narrow_signer import binding_prover
-    from runtime.ledger.ledger import Ledger
-    from runtime.negotiation.buyer import PeerBook
-    from runtime.negotiation.deals import DealStore
-    from skills import SkillContext, default_catalog
+    from runtime.agent.parts import assemble
     from wallet import ChainClient, Deployments, contracts_for
     from wallet.outbox import Outbox
     from wallet.signer import Signer
@@ -132,29 +125,13 @@ async def make_side(
     stack.push_async_callback(client.close)
     contracts = contracts_for(client, Deployments.load(Path(spec["deployments"])))
     tokens = TokenRegistry((TokenInfo(symbol="TUSD", address=contracts["TestUSD"].address, decimals=6),))
-    ledger = Ledger.open(folder / "ledger.sqlite", key, signer.address)
-    stack.callback(ledger.close)
-    replay, threads = ReplayStore(folder / "replay.sqlite"), ThreadStore(folder / "threads.sqlite")
-    deals, budget = DealStore(folder / "deals.sqlite"), Budget(folder / "budget.sqlite")
-    credentials = CredentialStore(folder / "credentials.sqlite")
-    for store in (replay, threads, deals, budget, credentials):
-        stack.callback(store.close)
-    sink = LedgerAdapter(ledger)
-    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink)
-    messenger = A2AMessenger(negotiator)
-    stack.push_async_callback(messenger.close)
-    peers = PeerBook()
-    context = SkillContext(
-        agent_did=key.did, agent_address=signer.address, chain_id=client.chain_id, tokens=tokens,
-        agent_name=name, contracts=contracts, chain=client, messenger=messenger, peers=peers,
-        credentials=credentials, binding_proof=binding_prover(key, client.chain_id, signer.address),
-    )  # fmt: skip
     policy = parse_policy(bench_policy(role), source=f"{role}.yaml", tokens=tokens,
                           names={"issuer": (issuer_did,)})  # fmt: skip
-    executor = Executor(
-        catalog=default_catalog(), context=context, policy=policy, budget=budget, ledger=ledger,
-        signer=signer, identity_key=key,
+    parts = await assemble(
+        stack, name=name, key=key, signer=signer, folder=folder, chain=client, contracts=contracts,
+        tokens=tokens, policy=policy,
     )  # fmt: skip
+    negotiator = parts.negotiator
     sock, url = listen()
     stack.callback(sock.close)
     profile = AgentProfile(name=name, url=url, did=key.did, wallet=signer.address, chain_id=client.chain_id,
@@ -163,8 +140,8 @@ async def make_side(
     server = AgentServer(negotiator, key, profile, sock=sock)
     await server.start()
     stack.push_async_callback(server.stop)
-    return Side(name, key, signer, executor, negotiator, messenger, deals, peers, server, credentials, sink,
-                client)  # fmt: skip
+    return Side(name, key, signer, parts.executor, negotiator, parts.messenger, parts.deals, parts.peers,
+                server, parts.credentials, parts.sink, client)  # fmt: skip
 
 
 @dataclass
