@@ -100,7 +100,7 @@ def make_negotiator(home: Path, name: str, ledger_kind: str) -> tuple[Any, Any, 
     """An agent's protocol side with real replay and thread stores; the ledger real or in memory."""
     from identity import IdentityKey, ReplayStore
     from runtime.a2a.handler import Reply, ScriptedHandler
-    from runtime.a2a.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.protocol import Negotiator
     from runtime.a2a.threads import ThreadStore
     from runtime.ledger.ledger import Ledger
 
@@ -112,8 +112,10 @@ def make_negotiator(home: Path, name: str, ledger_kind: str) -> tuple[Any, Any, 
     if ledger_kind == "real":
         ledger = Ledger.open(home / name / "ledger.sqlite", key, "0x" + "ab" * 20)
         closers.append(ledger.close)
-        sink = LedgerAdapter(ledger)
+        sink = ledger
     else:
+        from runtime.ledger.sink import MemorySink
+
         sink = MemorySink()
     handler = ScriptedHandler({
         "cfp": Reply("propose", {"price": "100"}),
@@ -121,20 +123,6 @@ def make_negotiator(home: Path, name: str, ledger_kind: str) -> tuple[Any, Any, 
     })  # fmt: skip
     negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink, handler=handler)
     return negotiator, key, lambda: [c() for c in reversed(closers)]
-
-
-class MemorySink:
-    """A ledger sink (runtime.a2a.protocol_log.LedgerSink) that keeps entries in memory; `barrier` is
-    accepted and ignored, as there is no disk to sync."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, dict[str, Any]]] = []
-
-    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> None:
-        self.entries.append((kind, data))
-
-    async def append_many(self, items: list[tuple[str, dict[str, Any]]], *, barrier: bool = True) -> None:
-        self.entries.extend(items)
 
 
 def a2a_server() -> None:

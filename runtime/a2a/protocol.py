@@ -37,11 +37,12 @@ from identity.errors import InvalidEnvelope
 from identity.keys import IdentityKey
 from identity.replay import ReplayStore
 from runtime.a2a.handler import NegotiationHandler, ScriptedHandler
-from runtime.a2a.protocol_log import Item, LedgerAdapter, LedgerSink, ProtocolLog, one_line
+from runtime.a2a.protocol_log import ProtocolLog, one_line
 from runtime.a2a.threads import OutOfOrder, ThreadState, ThreadStore, advance
 from runtime.errors import SovaError
+from runtime.ledger.sink import Item, LedgerSink
 
-__all__ = ["Delivery", "LedgerAdapter", "LedgerSink", "Negotiator", "Outgoing", "ProtocolError"]
+__all__ = ["Delivery", "LedgerSink", "Negotiator", "Outgoing", "ProtocolError"]
 
 log = logging.getLogger(__name__)
 

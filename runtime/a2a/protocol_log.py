@@ -4,7 +4,7 @@ Kinds: `message_in` / `message_out` (peer, thid, type, nonce, the full JWS, and 
 thread's new state), `message_failed` (a message that did not get through: reason, one line) and
 `rejected` (an incoming message refused: reason code, one line, and what it claimed to be — type, thid,
 from, nonce — unverified; never its content). Everything of one exchange is written together, in one
-commit when the sink can (`append_many`).
+commit (`LedgerSink.append_many_async`).
 
 Durability (runtime.ledger.sync): a write is fsynced before it returns only when it is a barrier, which
 `receive` asks for when it returns signed replies (they leave the process right after). A `message_in`
@@ -18,48 +18,15 @@ the rest are counted and the count goes into the next one written (`suppressed`)
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from identity.keys import b64url_decode
 from identity.untrusted_json import loads_untrusted
+from runtime.ledger.sink import Item, LedgerSink
 
-Item = tuple[str, dict[str, Any]]
 _MAX_CLAIMS = 256 * 1024
-
-
-class LedgerSink(Protocol):
-    """Where protocol events are recorded: the agent's ledger (see `LedgerAdapter`) or a test list.
-    A sink may also have `async append_many(items, *, barrier=True)`, writing several entries in one
-    commit."""
-
-    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Any:
-        """Record one entry; returns when it is committed (and fsynced, when `barrier`)."""
-        ...
-
-
-class LedgerAdapter:
-    """`runtime.ledger.ledger.Ledger` as a LedgerSink. Writes go through the ledger's writer thread, never
-    blocking the event loop; several entries use the ledger's `append_many_async` when it has one (one
-    commit), else they are queued back to back (one commit each)."""
-
-    def __init__(self, ledger: Any) -> None:
-        self.ledger = ledger
-
-    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Any:
-        """Append one entry."""
-        return await self.ledger.append_async(kind, data, barrier=barrier)
-
-    async def append_many(self, items: list[Item], *, barrier: bool = True) -> Any:
-        """Append entries in order."""
-        many = getattr(self.ledger, "append_many_async", None)
-        if many is not None:
-            return await many(items, barrier=barrier)
-        return await asyncio.gather(
-            *[self.ledger.append_async(kind, data, barrier=barrier) for kind, data in items]
-        )
 
 
 class ProtocolLog:
@@ -79,14 +46,11 @@ class ProtocolLog:
         self._suppressed = 0
 
     async def write(self, entries: list[Item], *, barrier: bool = True) -> None:
-        """Write `entries` in order (one commit when the sink has `append_many`); returns once written,
-        and fsynced when `barrier`."""
-        many = getattr(self.sink, "append_many", None)
-        if many is not None and len(entries) > 1:
-            await many(entries, barrier=barrier)
-            return
-        for kind, data in entries:
-            await self.sink.append(kind, data, barrier=barrier)
+        """Write `entries` in order, in one commit; returns once written, and fsynced when `barrier`."""
+        if len(entries) == 1:
+            await self.sink.append_async(*entries[0], barrier=barrier)
+        elif entries:
+            await self.sink.append_many_async(entries, barrier=barrier)
 
     def rejected(self, reason: str, why: str, jws: Any = None) -> Item | None:
         """The `rejected` entry for a refused message, or None when over the rate limit (then counted)."""

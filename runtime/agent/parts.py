@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from identity import CredentialStore, IdentityKey
     from policies import Policy, TokenRegistry
     from runtime.a2a.client import A2AMessenger
-    from runtime.a2a.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.protocol import Negotiator
     from runtime.agent.goals import BuyJob
     from runtime.executor.executor import Executor
     from runtime.ledger.ledger import Ledger
+    from runtime.ledger.sink import LedgerSink
     from runtime.negotiation.deals import DealStore
     from runtime.negotiation.peers import PeerBook
     from wallet import Signer
@@ -35,12 +36,12 @@ __all__ = ["AgentParts", "assemble"]
 
 @dataclass
 class AgentParts:
-    """What an agent's handlers and jobs share. `sink` is the ledger as the protocol's LedgerSink;
+    """What an agent's handlers and jobs share. `sink` is the ledger as a LedgerSink;
     `buyers` the buy goals' jobs and their periods, filled in by the agent."""
 
     executor: Executor
     ledger: Ledger
-    sink: LedgerAdapter
+    sink: LedgerSink
     deals: DealStore
     negotiator: Negotiator
     messenger: A2AMessenger
@@ -70,7 +71,7 @@ async def assemble(
     from identity import CredentialStore, ReplayStore
     from policies import Budget
     from runtime.a2a.client import A2AMessenger
-    from runtime.a2a.protocol import LedgerAdapter, Negotiator
+    from runtime.a2a.protocol import Negotiator
     from runtime.a2a.threads import ThreadStore
     from runtime.executor.executor import Executor
     from runtime.executor.narrow_signer import binding_prover
@@ -91,7 +92,7 @@ async def assemble(
     stack.callback(threads.close)
     credentials = CredentialStore(credentials_path or folder / "credentials.sqlite")
     stack.callback(credentials.close)
-    sink = LedgerAdapter(ledger)
+    sink = ledger
     negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink)
     messenger = A2AMessenger(negotiator)
     stack.push_async_callback(messenger.close)

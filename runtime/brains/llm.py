@@ -42,12 +42,12 @@ from langchain_core.tools import BaseTool
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
-from runtime.a2a.protocol_log import LedgerSink
 from runtime.brains.moves import DECISIONS, MAX_REASON, Ballot, decision_tools, one_line
 from runtime.brains.rules import Move, RuleDecider, Situation, price_text
 from runtime.brains.tools import LLM_ORIGIN, ExecutorMiddleware, skill_tools, tool_answer
 from runtime.config import LlmBrain
 from runtime.executor.executor import Executor
+from runtime.ledger.sink import LedgerSink
 
 log = logging.getLogger(__name__)
 
@@ -237,4 +237,6 @@ class LlmDecider:
         }  # fmt: skip
         if why:
             entry["why_not_llm"] = why[:MAX_REASON]
-        await self.ledger.append("brain", entry, barrier=False)  # the move's own decision is the barrier
+        await self.ledger.append_async(
+            "brain", entry, barrier=False
+        )  # the move's own decision is the barrier

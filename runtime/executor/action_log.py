@@ -21,10 +21,11 @@ become strings, bytes become 0x hex).
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
+from runtime.ledger.sink import LedgerSink
 from skills import SkillError
 
 if TYPE_CHECKING:
@@ -37,12 +38,6 @@ Status = Literal["done", "denied", "failed", "pending"]
 _MAX_DEPTH = 20
 _MAX_TEXT = 8192
 _SAFE = 2**53 - 1
-
-
-class LedgerSink(Protocol):
-    """Where decisions go: `runtime.ledger.ledger.Ledger` fits (its entry's `.seq` is kept in the Outcome)."""
-
-    def append_async(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> Awaitable[Any]: ...
 
 
 class LedgerDown(Exception):

@@ -41,7 +41,6 @@ from policies import (
 from runtime.executor.action_log import (
     ActionLog,
     LedgerDown,
-    LedgerSink,
     Outcome,
     Status,
     audit_data,
@@ -53,6 +52,7 @@ from runtime.executor.approvals import Approval, ApprovalQueue
 from runtime.executor.budget import BudgetGate
 from runtime.executor.escalation import ask, await_approval
 from runtime.executor.narrow_signer import PauseSwitch, scoped_signer
+from runtime.ledger.sink import LedgerSink
 from skills import (
     Catalog,
     InvalidSkillArgs,

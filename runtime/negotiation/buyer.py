@@ -33,12 +33,12 @@ from policies import Counterparty, Credential
 from runtime.a2a.card import InvalidCard, VerifiedCard
 from runtime.a2a.client import A2AMessenger
 from runtime.a2a.handler import Reply
-from runtime.a2a.protocol import LedgerSink
 from runtime.a2a.threads import ThreadState
 from runtime.brains.rules import Decider, Move, RuleDecider, Situation, price_text, read_price
 from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
+from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import REFUNDABLE, DealRecord, DealStore
 from runtime.negotiation.peers import PeerBook
 from runtime.negotiation.replies import first as _first

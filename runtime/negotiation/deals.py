@@ -25,7 +25,7 @@ from identity.sqlite_migrate import Step
 from runtime.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
-    from runtime.a2a.protocol_log import LedgerSink
+    from runtime.ledger.sink import LedgerSink
 
 Role = Literal["buyer", "seller"]
 REFUNDABLE: Final = ("funded", "delivered", "disputed")
@@ -139,7 +139,7 @@ class DealStore(SqliteStore):
         if ledger is not None:
             entry = {"thid": record.thid, "peer": record.peer, "role": record.role, "event": event, **data}
             # bookkeeping: the message that leaves next carries its own barrier
-            await ledger.append("deal", entry, barrier=False)
+            await ledger.append_async("deal", entry, barrier=False)
         return record
 
     def all(self) -> list[DealRecord]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from runtime.negotiation.deals import DealRecord, DealStore
 
 if TYPE_CHECKING:
-    from runtime.a2a.protocol_log import LedgerSink
+    from runtime.ledger.sink import LedgerSink
 
 NO_MONEY = ("negotiating", "agreed", "signed")
 IDLE_AFTER = 300.0

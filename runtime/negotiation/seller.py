@@ -10,11 +10,11 @@ from typing import Any
 
 from identity.envelopes import Envelope
 from runtime.a2a.handler import Reply
-from runtime.a2a.protocol import LedgerSink
 from runtime.a2a.threads import ThreadState
 from runtime.brains.rules import Decider, RuleDecider, Situation, price_text, read_price
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
+from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.settlement import SellerSettlement, artifact_hash
 

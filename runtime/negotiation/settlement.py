@@ -32,11 +32,11 @@ from eth_hash.auto import keccak
 from identity import BindingError
 from identity.envelopes import Envelope
 from runtime.a2a.handler import Reply
-from runtime.a2a.protocol import LedgerSink
 from runtime.chain.registry import Registry
 from runtime.errors import SovaError
 from runtime.executor.action_log import Outcome
 from runtime.executor.executor import Executor
+from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said

@@ -13,24 +13,14 @@ from identity import IdentityKey, ReplayStore
 from runtime.a2a.card import AgentProfile
 from runtime.a2a.client import A2AMessenger
 from runtime.a2a.handler import NegotiationHandler, ScriptedHandler
-from runtime.a2a.protocol import LedgerAdapter, Negotiator
+from runtime.a2a.protocol import Negotiator
 from runtime.a2a.server import AgentServer, listen
 from runtime.a2a.threads import ThreadStore
 from runtime.ledger.ledger import Ledger
+from runtime.ledger.sink import MemorySink
 
-
-class ListLedger:
-    """A LedgerSink that keeps (kind, data) in a list."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, dict[str, Any]]] = []
-
-    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> int:
-        self.entries.append((kind, dict(data)))
-        return len(self.entries)
-
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.entries]
+ListLedger = MemorySink
+"""A LedgerSink that keeps (kind, data) in a list."""
 
 
 @dataclass
@@ -83,7 +73,7 @@ def make_agent(
     if real_ledger:
         real = Ledger.open(folder / "ledger.sqlite", key, WALLET)
         closers.append(real.close)
-        ledger = LedgerAdapter(real)
+        ledger = real
     else:
         ledger = ListLedger()
     handler = handler if handler is not None else ScriptedHandler()

@@ -14,13 +14,14 @@ from identity import CredentialStore, IdentityKey, issue_credential
 from policies import TokenRegistry, load_policy
 from runtime.a2a.card import AgentProfile
 from runtime.a2a.client import A2AMessenger
-from runtime.a2a.protocol import LedgerAdapter, Negotiator
+from runtime.a2a.protocol import Negotiator
 from runtime.a2a.server import AgentServer, listen
 from runtime.agent.parts import assemble
 from runtime.chain.registry import Registry
 from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
 from runtime.ledger.ledger import Ledger
+from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.buyer import Buyer
 from runtime.negotiation.deals import DealStore
 from runtime.negotiation.peers import PeerBook
@@ -58,7 +59,7 @@ class Side:
     peers: PeerBook
     server: AgentServer
     credentials: CredentialStore
-    sink: LedgerAdapter
+    sink: LedgerSink
 
     @property
     def address(self) -> str:

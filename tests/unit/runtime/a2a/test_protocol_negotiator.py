@@ -14,7 +14,7 @@ import pytest
 from identity import IdentityKey, sign_envelope, verify_envelope
 from identity.replay import ReplayStore
 from runtime.a2a.handler import Reply, ScriptedHandler, echo_handler
-from runtime.a2a.protocol import LedgerAdapter, ProtocolError
+from runtime.a2a.protocol import ProtocolError
 from runtime.a2a.threads import ThreadState
 from runtime.ledger.ledger import Ledger
 from tests.support.a2a import WALLET, Agent, make_agent
@@ -193,8 +193,7 @@ async def test_the_real_ledger_records_one_exchange_in_order(tmp_path: Path) -> 
     key = IdentityKey.generate()
     ledger = Ledger.open(tmp_path / "ledger.sqlite", key, WALLET)
     try:
-        sink = LedgerAdapter(ledger)
-        await sink.append_many(
+        await ledger.append_many_async(
             [("message_in", {"n": 1}), ("message_out", {"n": 2}), ("message_out", {"n": 3})]
         )
         assert [e.kind for e in ledger.entries()][1:] == ["message_in", "message_out", "message_out"]

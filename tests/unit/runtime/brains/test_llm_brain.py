@@ -22,6 +22,7 @@ from runtime.brains.llm import LlmDecider
 from runtime.brains.rules import Situation
 from runtime.brains.scripted import Fail, ScriptedChatModel, scripted, tool_turn
 from runtime.config import LlmBrain, RuleBrain
+from runtime.ledger.sink import MemorySink
 from tests.support.executor import STRANGER_ADDRESS, CountingSigner, Rig, make_rig
 from wallet.signer import Signer
 
@@ -41,14 +42,8 @@ FALLBACK = RuleBrain(strategy="linear", target="10", reservation="30", rounds=6)
 PRIVATE_KEY = Account.create().key
 
 
-class Sink:
+class Sink(MemorySink):
     """A ledger sink keeping what the brain writes."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[str, dict[str, Any]]] = []
-
-    async def append(self, kind: str, data: dict[str, Any], *, barrier: bool = True) -> None:
-        self.entries.append((kind, data))
 
     def moves(self) -> list[dict[str, Any]]:
         return [d for k, d in self.entries if k == "brain"]

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from identity import IdentityKey
-from runtime.a2a.protocol_log import LedgerAdapter
 from runtime.ledger.ledger import Ledger
 from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.expiry import expire_deals
@@ -54,7 +53,7 @@ async def test_a_deal_agreed_past_its_deadline_expires_and_says_so_in_the_ledger
 ) -> None:
     deal(store, "t-agreed", "agreed", deadline=NOW - 1)
 
-    [ended] = await expire_deals(store, LedgerAdapter(ledger), NOW, no_escrow)
+    [ended] = await expire_deals(store, ledger, NOW, no_escrow)
 
     assert (ended.thid, ended.state) == ("t-agreed", "expired")
     stored = store.get("did:key:zPeer", "t-agreed")
@@ -64,7 +63,7 @@ async def test_a_deal_agreed_past_its_deadline_expires_and_says_so_in_the_ledger
     entry = ledger.last()
     assert entry.kind == "deal"
     assert (entry.data["event"], entry.data["was"], entry.data["thid"]) == ("expired", "agreed", "t-agreed")
-    assert await expire_deals(store, LedgerAdapter(ledger), NOW + 100, no_escrow) == []  # once only
+    assert await expire_deals(store, ledger, NOW + 100, no_escrow) == []  # once only
 
 
 async def test_deals_in_time_or_holding_money_are_left_alone(store: DealStore, ledger: Ledger) -> None:
@@ -73,7 +72,7 @@ async def test_deals_in_time_or_holding_money_are_left_alone(store: DealStore, l
     deal(store, "fresh-talk", "negotiating", role="seller")  # no deadline yet, just updated
     before = ledger.last().seq
 
-    assert await expire_deals(store, LedgerAdapter(ledger), NOW, no_escrow) == []
+    assert await expire_deals(store, ledger, NOW, no_escrow) == []
 
     assert {d.thid: d.state for d in store.all()} == {
         "in-time": "agreed",
@@ -91,10 +90,10 @@ async def test_a_signed_deal_expires_only_when_the_chain_never_saw_its_escrow(
     async def chain_away(deal_id: str) -> int:
         raise ConnectionError("anvil restarting")
 
-    assert await expire_deals(store, LedgerAdapter(ledger), NOW, open_escrow) == []  # the resumer's
-    assert await expire_deals(store, LedgerAdapter(ledger), NOW, None) == []  # no chain: wait
-    assert await expire_deals(store, LedgerAdapter(ledger), NOW, chain_away) == []
-    [ended] = await expire_deals(store, LedgerAdapter(ledger), NOW, no_escrow)
+    assert await expire_deals(store, ledger, NOW, open_escrow) == []  # the resumer's
+    assert await expire_deals(store, ledger, NOW, None) == []  # no chain: wait
+    assert await expire_deals(store, ledger, NOW, chain_away) == []
+    [ended] = await expire_deals(store, ledger, NOW, no_escrow)
     assert ended.state == "expired"
     assert ledger.last().data["deal_id"] == DEAL_ID
 
@@ -107,7 +106,7 @@ async def test_a_negotiation_silent_for_too_long_expires_without_a_deadline(
     assert stored is not None
 
     later = stored.updated + 301
-    [ended] = await expire_deals(store, LedgerAdapter(ledger), NOW, no_escrow, now=later)
+    [ended] = await expire_deals(store, ledger, NOW, no_escrow, now=later)
 
     assert ended.role == "seller"
     assert "no step for 301 s in state negotiating" in ended.reason
