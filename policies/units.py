@@ -45,7 +45,7 @@ def parse_amount(value: object) -> Decimal:
     elif isinstance(value, str):
         text = value.strip(" \t")
         if _AMOUNT.fullmatch(text) is None:
-            raise ValueError(_bad_amount(text))
+            raise ValueError(amount_problem(text))
         return Decimal(text)
     else:
         raise ValueError(f'an amount must be a decimal string like "12.5", not {type(value).__name__}')
@@ -59,7 +59,9 @@ def parse_amount(value: object) -> Decimal:
     return number
 
 
-def _bad_amount(text: str) -> str:
+def amount_problem(text: str) -> str:
+    """Why `text` is not in the amount grammar (one line, at most 40 of its characters shown): the one
+    wording of every amount refusal, in policies, agents.yaml, envelopes and tool arguments."""
     shown = repr(text[:40] + ("…" if len(text) > 40 else ""))
     if text.startswith("-") and _AMOUNT.fullmatch(text[1:]):
         return f'amount "{text[:40]}" is negative: amounts are ≥ 0, write e.g. "{text[1:41]}"'

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from policies.units import amount_problem
+
 UINT256_MAX = 2**256 - 1
 _PLAIN = re.compile(r"([0-9]+)(?:\.([0-9]+))?")  # [0-9], not \d: \d also matches "٣"
 _SHOWN = 40
@@ -38,7 +40,7 @@ def check_amount(value: object, *, decimals: int, unit: str) -> str:
     shown = _shown(text)
     match = _PLAIN.fullmatch(text)
     if match is None:
-        raise ValueError(_not_plain(text, shown))
+        raise ValueError(amount_problem(text))
     whole, fraction = match.group(1), match.group(2) or ""
     if len(fraction) > decimals:
         raise ValueError(
@@ -55,16 +57,6 @@ def check_amount(value: object, *, decimals: int, unit: str) -> str:
 
 def _shown(text: str) -> str:
     return repr(text[:_SHOWN] + ("…" if len(text) > _SHOWN else ""))
-
-
-def _not_plain(text: str, shown: str) -> str:
-    if text.startswith("-"):
-        return f"amount {shown} is negative: amounts are ≥ 0"
-    if any(c.isdigit() and not c.isascii() for c in text):
-        return f'amount {shown} uses digits other than 0-9: write it with ASCII digits, like "12.5"'
-    return (
-        f'amount {shown} is not a plain decimal: write digits like "12.5" (no sign, exponent or separators)'
-    )
 
 
 def _too_large(what: str, decimals: int, unit: str) -> str:

@@ -76,13 +76,13 @@ def test_a_valid_fleet_with_its_policy_passes(tmp_path: Path) -> None:
         (
             GOOD_POLICY + '  - kind: spend_limit\n    token: TUSD\n    per_action: "1e400"\n',
             7,
-            "rules[1].per_action: amount '1e400' is not a plain decimal",
+            "rules[1].per_action: '1e400' is not a decimal amount: write plain digits",
         ),
         # The policy loader's Decimal arithmetic overflows on this one: still a line, not exit 70.
         (
             GOOD_POLICY + '  - kind: spend_limit\n    token: TUSD\n    per_day: "1e999999"\n',
             7,
-            "rules[1].per_day: amount '1e999999' is not a plain decimal",
+            "rules[1].per_day: '1e999999' is not a decimal amount: write plain digits",
         ),
     ],
     ids=["unknown-rule-kind", "float-amount", "unknown-skill", "exponent-amount", "overflowing-amount"],
@@ -152,8 +152,8 @@ def test_interval_too_long_for_a_timedelta_is_a_line_not_a_crash(tmp_path: Path)
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        ('"1e400"', "amount '1e400' is not a plain decimal"),
-        ('"٣٠"', "amount '٣٠' uses digits other than 0-9"),
+        ('"1e400"', "'1e400' is not a decimal amount: write plain digits"),
+        ('"٣٠"', "'٣٠' is not a decimal amount: use the ASCII digits 0-9"),
         ('"0.' + "1" * 80 + '"', "has 80 decimals, but TUSD has 6: round it to at most 6"),
         ('"8.1234567"', "has 7 decimals, but TUSD has 6"),
         ("9" * 400, "is too large: no TUSD amount is over 2**256 - 1 base units"),
