@@ -57,7 +57,7 @@ def test_a_zero_interval_is_refused_naming_the_field(
         load_config(write(tmp_path, state, anchor))
     [problem] = info.value.problems
     assert where in problem
-    assert "greater than 0" in problem
+    assert "is zero: write a positive duration" in problem
 
 
 def test_anvil_is_told_to_save_its_state_on_the_interval() -> None:
