@@ -2,7 +2,9 @@
 
 The Deal is what DealEscrow checks: {buyer, seller, token, amount, termsHash, deadline, nonce}. Who the
 agent is in a deal (buyer, seller, or neither) decides the Intent: only the buyer's signature and the
-buyer's `open` take value out of the agent's wallet, so only they carry token and amount.
+buyer's `open` take value out of the agent's wallet, so only they carry token and amount. It also
+decides `refund_escrow`'s method: the seller's is `cancel` (at once), anyone else's `refund` (after
+the deadline).
 
 Budget: a buyer's signature is a spend the moment it exists — anyone holding it and the seller's can
 open the deal — so it *holds* the amount under the deal's id until the deal's deadline (plus

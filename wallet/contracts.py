@@ -181,9 +181,6 @@ class DealEscrow(ContractBinding):
     def refund_tx(self, deal: Deal) -> dict[str, Any]:
         return self.build("refund", deal.as_tuple())
 
-    def cancel_tx(self, deal: Deal) -> dict[str, Any]:
-        return self.build("cancel", deal.as_tuple())
-
 
 class ActionLogAnchor(ContractBinding):
     """Merkle roots of agents' action logs, and on-chain proof checks."""
