@@ -123,6 +123,8 @@ def measure(b: Bench) -> list[Row]:
     b.w3.provider.make_request("evm_increaseTime", [3601])  # type: ignore[arg-type]
     b.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     add("escrow refund", b.gas(b.escrow.functions.refund(refund_deal.as_tuple()), b.relayer))
+    cancel_deal, _ = b.open(4)  # before its deadline: the seller gives it up
+    add("escrow cancel (seller's refund)", b.gas(b.escrow.functions.cancel(cancel_deal.as_tuple()), b.seller))
 
     did = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
     register = b.registry.functions.register(

@@ -15,8 +15,8 @@ interface IAgentPauseRegistry {
 /// @title DealEscrow
 /// @notice Escrow for deals between two agents. A deal opens only with EIP-712 signatures of both the
 ///         buyer and the seller over the `Deal`; the buyer's tokens are pulled into escrow, then paid
-///         to the seller on `release` (by the buyer or the arbiter) or back to the buyer on `refund`
-///         after the deadline.
+///         to the seller on `release` (by the buyer or the arbiter), or back to the buyer on `refund`
+///         after the deadline (by anyone) or on `cancel` at any time (by the seller or the arbiter).
 /// @dev Only the state per deal id is stored; every call passes the full `Deal` again and its id is
 ///      recomputed. State changes precede token transfers (checks-effects-interactions), so no
 ///      reentrancy guard is needed: a re-entered call sees the new state.
@@ -67,6 +67,9 @@ contract DealEscrow is EIP712 {
     event DealReleased(bytes32 indexed id);
     /// @notice The escrowed amount of deal `id` was paid back to the buyer.
     event DealRefunded(bytes32 indexed id);
+    /// @notice The escrowed amount of deal `id` was paid back to the buyer before the deadline was
+    ///         needed: `by` (the seller or the arbiter) gave up the deal.
+    event DealCancelled(bytes32 indexed id, address indexed by);
 
     /// @notice The deal's amount is zero.
     error ZeroAmount();
@@ -78,7 +81,7 @@ contract DealEscrow is EIP712 {
     error DealExists();
     /// @notice `wallet` is paused in the registry.
     error AgentPaused(address wallet);
-    /// @notice The caller is neither the buyer nor the arbiter.
+    /// @notice The caller is not the party (or the arbiter) the call is reserved to.
     error NotAuthorized();
     /// @notice The deal is not open (never opened, released or refunded).
     error NotOpen();
@@ -149,6 +152,21 @@ contract DealEscrow is EIP712 {
         if (_state[id] != State.Open) revert NotOpen();
         _state[id] = State.Refunded;
         emit DealRefunded(id);
+        IERC20(d.token).safeTransfer(d.buyer, d.amount);
+    }
+
+    /// @notice Pays the escrowed amount of `d` back to the buyer at once, whatever the deadline: the
+    ///         seller gives the deal up (say its work failed). Only the seller or the arbiter.
+    /// @dev Pause flags are not read, as in `release` and `refund`: the kill switch stops new deals
+    ///      (`open`), and a refund only sends the money back where it came from, so a paused seller
+    ///      may still cancel and a paused buyer still gets its money back.
+    /// @param d The deal, as opened.
+    function cancel(Deal calldata d) external {
+        if (msg.sender != d.seller && msg.sender != arbiter) revert NotAuthorized();
+        bytes32 id = dealId(d);
+        if (_state[id] != State.Open) revert NotOpen();
+        _state[id] = State.Refunded;
+        emit DealCancelled(id, msg.sender);
         IERC20(d.token).safeTransfer(d.buyer, d.amount);
     }
 

@@ -2,7 +2,9 @@
 
 The Deal is what DealEscrow checks: {buyer, seller, token, amount, termsHash, deadline, nonce}. Who the
 agent is in a deal (buyer, seller, or neither) decides the Intent: only the buyer's signature and the
-buyer's `open` take value out of the agent's wallet, so only they carry token and amount.
+buyer's `open` take value out of the agent's wallet, so only they carry token and amount. It also
+decides `refund_escrow`'s method: the seller's is `cancel` (at once), anyone else's `refund` (after
+the deadline).
 
 Budget: a buyer's signature is a spend the moment it exists — anyone holding it and the seller's can
 open the deal — so it *holds* the amount under the deal's id until the deal's deadline (plus
@@ -11,7 +13,7 @@ HOLD_SLACK, as the chain's clock may lag this one), and the buyer's `open` consu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -182,19 +184,23 @@ class ReleaseEscrow(Skill[DealArgs]):
 
     name = "release_escrow"
     args_model = DealArgs
-    method: ClassVar[str] = "release"
+
+    def method(self, role: str) -> str:
+        """The DealEscrow method this agent calls in `role` (or a PlanError why it may not)."""
+        if role != "buyer":
+            raise PlanError("only the deal's buyer releases it (or the arbiter, who is not an agent)")
+        return "release"
 
     def plan(self, ctx: SkillContext, args: DealArgs) -> Planned[DealArgs]:
         role = _role(ctx, args.deal)
-        if self.method == "release" and role != "buyer":
-            raise PlanError("only the deal's buyer releases it (or the arbiter, who is not an agent)")
+        method = self.method(role)
         escrow = ctx.contract("DealEscrow")
-        effect, selector = call_effect(ctx, escrow, self.method, _deal(ctx, args.deal).as_tuple())
+        effect, selector = call_effect(ctx, escrow, method, _deal(ctx, args.deal).as_tuple())
         intent = ctx.intent(
             self.name,
             counterparty=_other(ctx, args.deal, role),
             contract=escrow.name,
-            method=self.method,
+            method=method,
             selector=selector,
         )
         return Planned(intent, args, (effect,))
@@ -206,10 +212,14 @@ class ReleaseEscrow(Skill[DealArgs]):
 
 
 class RefundEscrow(ReleaseEscrow):
-    """Refund an open Deal to its buyer after its deadline (anyone may call it)."""
+    """Refund an open Deal's escrowed tokens to its buyer. As the deal's seller: at once, whatever the
+    deadline (DealEscrow `cancel`: the seller gives the deal up, e.g. its work failed). As the buyer or
+    anyone else: once the deadline has passed (DealEscrow `refund`). Nothing leaves the agent's wallet."""
 
     name = "refund_escrow"
-    method = "refund"
+
+    def method(self, role: str) -> str:
+        return "cancel" if role == "seller" else "refund"
 
 
 async def _send_with_id(

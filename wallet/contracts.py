@@ -161,7 +161,7 @@ class AgentRegistry(ContractBinding):
 
 
 class DealEscrow(ContractBinding):
-    """Deals opened with both parties' EIP-712 signatures; release, refund."""
+    """Deals opened with both parties' EIP-712 signatures; release, refund, cancel (the seller's refund)."""
 
     async def deal_id(self, deal: Deal) -> bytes:
         return bytes(await self.call("dealId", deal.as_tuple()))

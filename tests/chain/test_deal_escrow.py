@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
@@ -280,3 +281,144 @@ def test_open_without_allowance_fails_in_the_token_transfer(s: Setup) -> None:
     with reverts_with(s.c.usd, "ERC20InsufficientAllowance", s.c.escrow.address, 0, deal.amount):
         s.c.escrow.functions.open(deal.as_tuple(), *s.sigs(deal)).transact({"from": s.stranger.address})
     assert s.state(deal) == 0
+
+
+# cancel: the seller's (or the arbiter's) refund of an open deal, at once, whatever the deadline.
+
+
+def cancel(s: Setup, deal: Deal, who: LocalAccount | str) -> Any:
+    """`who` cancels `deal`; the DealCancelled event of the (successful) receipt."""
+    sender = who if isinstance(who, str) else who.address
+    receipt = send(s.c.escrow.functions.cancel(deal.as_tuple()), sender)
+    (event,) = s.c.escrow.events.DealCancelled().process_receipt(receipt, errors=DISCARD)
+    assert s.c.escrow.events.DealRefunded().process_receipt(receipt, errors=DISCARD) == ()
+    return event
+
+
+def test_cancel_by_the_seller_refunds_the_buyer_at_once(s: Setup) -> None:
+    deal = s.deal(amount=40 * USD, ttl=3600)
+    deal_id = s.open(deal)
+    event = cancel(s, deal, s.seller)  # long before the deadline
+    assert (bytes(event.args.id), event.args.by) == (deal_id, s.seller.address)
+    assert s.state(deal) == REFUNDED
+    assert s.balance(s.buyer) == 1000 * USD
+    assert (s.balance(s.seller), s.balance(s.c.escrow.address)) == (0, 0)
+
+
+def test_cancel_by_the_arbiter_refunds_the_buyer(s: Setup) -> None:
+    deal = s.deal()
+    deal_id = s.open(deal)
+    event = cancel(s, deal, s.c.arbiter.address)
+    assert (bytes(event.args.id), event.args.by) == (deal_id, s.c.arbiter.address)
+    assert s.state(deal) == REFUNDED
+    assert s.balance(s.buyer) == 1000 * USD
+
+
+def test_cancel_after_the_deadline_still_refunds_the_buyer(s: Setup) -> None:
+    deal = s.deal(ttl=600)
+    s.open(deal)
+    advance_time(s.c.w3, 601)
+    cancel(s, deal, s.seller)
+    assert s.state(deal) == REFUNDED
+    assert s.balance(s.buyer) == 1000 * USD
+
+
+def test_cancel_by_the_buyer_or_a_stranger_is_rejected(s: Setup) -> None:
+    deal = s.deal()
+    s.open(deal)
+    for who in (s.buyer, s.stranger):
+        with reverts_with(s.c.escrow, "NotAuthorized"):
+            s.c.escrow.functions.cancel(deal.as_tuple()).transact({"from": who.address})
+    assert s.state(deal) == OPEN
+    assert s.balance(s.c.escrow.address) == deal.amount
+
+
+def test_a_stranger_naming_itself_the_seller_of_a_copy_of_the_deal_is_rejected(s: Setup) -> None:
+    deal = s.deal()
+    s.open(deal)
+    forged = replace(deal, seller=s.stranger.address)  # passes the caller check, but is another deal id
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.cancel(forged.as_tuple()).transact({"from": s.stranger.address})
+    assert s.state(deal) == OPEN
+    assert s.balance(s.c.escrow.address) == deal.amount
+
+
+def test_cancel_with_a_larger_amount_than_escrowed_is_rejected(s: Setup) -> None:
+    deal = s.deal(amount=10 * USD)
+    other = s.deal(amount=30 * USD, nonce=2)
+    s.open(deal)
+    s.open(other)
+    inflated = replace(deal, amount=40 * USD)  # would drain the other deal's tokens
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.cancel(inflated.as_tuple()).transact({"from": s.seller.address})
+    assert s.balance(s.c.escrow.address) == 40 * USD
+
+
+def test_cancel_twice_is_rejected_and_pays_the_buyer_once(s: Setup) -> None:
+    deal = s.deal(amount=10 * USD)
+    other = s.deal(amount=30 * USD, nonce=2)  # tokens a second payout would take
+    s.open(deal)
+    s.open(other)
+    cancel(s, deal, s.seller)
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.cancel(deal.as_tuple()).transact({"from": s.seller.address})
+    assert s.balance(s.buyer) == 970 * USD
+    assert s.balance(s.c.escrow.address) == 30 * USD
+    assert s.state(other) == OPEN
+
+
+def test_cancel_of_a_deal_never_opened_is_rejected(s: Setup) -> None:
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.cancel(s.deal().as_tuple()).transact({"from": s.seller.address})
+
+
+def test_cancel_after_release_is_rejected(s: Setup) -> None:
+    deal = s.deal()
+    s.open(deal)
+    send(s.c.escrow.functions.release(deal.as_tuple()), s.buyer.address)
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.cancel(deal.as_tuple()).transact({"from": s.seller.address})
+    assert s.state(deal) == RELEASED
+    assert s.balance(s.seller) == deal.amount
+
+
+def test_cancel_after_a_deadline_refund_is_rejected(s: Setup) -> None:
+    deal = s.deal(ttl=600)
+    s.open(deal)
+    advance_time(s.c.w3, 601)
+    send(s.c.escrow.functions.refund(deal.as_tuple()), s.stranger.address)
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.cancel(deal.as_tuple()).transact({"from": s.seller.address})
+    assert s.balance(s.buyer) == 1000 * USD
+
+
+def test_release_or_refund_after_cancel_is_rejected(s: Setup) -> None:
+    deal = s.deal(ttl=600)
+    s.open(deal)
+    cancel(s, deal, s.seller)
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.release(deal.as_tuple()).transact({"from": s.buyer.address})
+    advance_time(s.c.w3, 601)
+    with reverts_with(s.c.escrow, "NotOpen"):
+        s.c.escrow.functions.refund(deal.as_tuple()).transact({"from": s.buyer.address})
+    assert (s.balance(s.buyer), s.balance(s.seller)) == (1000 * USD, 0)
+
+
+def test_a_cancelled_deal_cannot_be_opened_again(s: Setup) -> None:
+    deal = s.deal()
+    buyer_sig, seller_sig = s.sigs(deal)
+    s.open(deal)
+    cancel(s, deal, s.seller)
+    with reverts_with(s.c.escrow, "DealExists"):
+        s.try_open(deal, buyer_sig, seller_sig)
+    assert s.balance(s.buyer) == 1000 * USD
+
+
+@pytest.mark.parametrize("paused", ["seller", "buyer"])
+def test_cancel_ignores_the_pause_flag_since_the_money_goes_back_to_the_buyer(s: Setup, paused: str) -> None:
+    deal = s.deal()
+    s.open(deal)
+    send(s.c.registry.functions.pause(getattr(s, paused).address), s.c.operator.address)
+    cancel(s, deal, s.seller)
+    assert s.state(deal) == REFUNDED
+    assert s.balance(s.buyer) == 1000 * USD

@@ -26,6 +26,7 @@ from tests.support.executor import (
     make_rig,
     seller_party,
 )
+from tests.support.paths import REPO_ROOT
 from wallet.contracts import AgentRegistry
 from wallet.hd import derive_private_key
 from wallet.signer import Signer
@@ -50,12 +51,7 @@ rules:
     allow: {DealEscrow: [open, release, refund], TestUSD: [approve, transfer], ActionLogAnchor: [anchor],
             AgentRegistry: [register]}
 """
-SELLER_POLICY = """
-version: 1
-rules:
-  - kind: allow_skills
-    skills: [sign_deal]
-"""
+SELLER_POLICY = (REPO_ROOT / "policies" / "presets" / "seller.yaml").read_text()  # a seller of `sova up`
 USD = 10**6
 DEV_MNEMONIC = "test test test test test test test test test test test junk"  # anvil's funded accounts
 
@@ -212,6 +208,35 @@ async def test_refund_after_the_deadline_returns_the_tokens_to_the_buyer(
     refunded = await buyer.executor.execute("refund_escrow", {"deal": terms}, "scheduler")
     assert refunded.status == "done", refunded.reasons
     assert await market.balance(buyer.signer.address) == 100 * USD
+
+
+async def test_a_seller_refunds_its_buyer_at_once_through_dealescrow_cancel(
+    market: Market, agents: tuple[Rig, Rig]
+) -> None:
+    buyer, seller = agents
+    await market.fund(buyer.signer.address, usd=100)
+    seller_before = await market.balance(SELLER_ADDRESS)
+    terms = deal_terms(buyer, amount="20")  # the deadline is an hour away
+    opened = await open_deal(market, buyer, seller, terms)
+    assert await market.balance(buyer.signer.address) == 80 * USD
+    # what the services flow does when the seller's handler fails
+    refunded = await seller.executor.execute("refund_escrow", {"deal": terms}, "services")
+    assert refunded.status == "done", refunded.reasons
+    assert refunded.result is not None
+    assert refunded.result["deal_id"] == opened["deal_id"]
+    escrow = market.contracts["DealEscrow"]
+    assert await escrow.call("stateOf", bytes.fromhex(opened["deal_id"][2:])) == 3  # Refunded
+    assert await market.balance(buyer.signer.address) == 100 * USD
+    assert await market.balance(SELLER_ADDRESS) == seller_before
+    receipt = await market.client.receipt(bytes.fromhex(refunded.result["tx_hash"][2:]))
+    assert receipt is not None
+    (event,) = escrow.events(receipt, "DealCancelled")
+    assert (event["id"], event["by"]) == (bytes.fromhex(opened["deal_id"][2:]), SELLER_ADDRESS)
+    (decision,) = [d for d in seller.entries("decision") if d["intent"]["skill"] == "refund_escrow"]
+    assert (decision["intent"]["method"], decision["verdict"]) == ("cancel", "allow")
+    again = await seller.executor.execute("refund_escrow", {"deal": terms}, "services")
+    assert again.status == "failed"
+    assert "NotOpen" in again.reasons[0]
 
 
 async def test_anchor_log_puts_the_root_on_chain(market: Market, agents: tuple[Rig, Rig]) -> None:

@@ -77,7 +77,8 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
         wait_for("a released deal", lambda: bool(released(home)), 60, procs)
         price = Decimal(released(home)[0])
         assert Decimal("9") <= price <= Decimal("12")
-        assert ", released" in logs["buyer"].read_text()
+        # the buyer writes its deal line once the store has the deal released: wait for it, under load too
+        wait_for("the buyer's deal line", lambda: ", released" in logs["buyer"].read_text(), 30, procs)
         stop_cleanly(procs, logs, NAMES)
         assert not any(path.exists() for path in ready_files.values())
         # A restart finds its registration and the credential it issued already: nothing is done twice.

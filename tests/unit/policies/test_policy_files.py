@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from policies import Facts, Intent, PolicyFileError, TokenInfo, evaluate, load_policy
+from policies import Counterparty, Facts, Intent, PolicyFileError, TokenInfo, evaluate, load_policy
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
@@ -79,6 +79,30 @@ def test_seller_and_issuer_presets_never_spend(name: str) -> None:
         skill="anchor_log", agent="did:key:z6MkMe", chain_id=1, contract="ActionLogAnchor", method="anchor"
     )
     assert evaluate(p, anchor, NOON).verdict == "allow"
+
+
+def deal_call(skill: str, method: str) -> Intent:
+    """A deal call that moves nothing out of the agent's wallet (no token, no amount)."""
+    party = Counterparty(did=SELLER)
+    return Intent(
+        skill=skill,
+        agent="did:key:z6MkMe",
+        chain_id=1,
+        counterparty=party,
+        contract="DealEscrow",
+        method=method,
+    )
+
+
+def test_seller_preset_refunds_its_buyer_through_cancel_and_nothing_else_on_the_escrow() -> None:
+    seller = load_policy(ROOT / "policies/presets/seller.yaml", tokens=[TUSD], names=NAMES)
+    assert evaluate(seller, deal_call("refund_escrow", "cancel"), NOON).verdict == "allow"
+    for skill, method in [
+        ("refund_escrow", "refund"),  # the buyer's refund after the deadline: not the seller's part
+        ("release_escrow", "release"),
+        ("release_escrow", "cancel"),  # the method alone does not grant: the skill must be allowed
+    ]:
+        assert evaluate(seller, deal_call(skill, method), NOON).verdict == "deny", (skill, method)
 
 
 # --- bad files ------------------------------------------------------------------------------------

@@ -200,6 +200,38 @@ def test_release_and_refund_move_nothing_out_of_the_wallet(ctx: SkillContext, sk
     assert intent.counterparty == seller_party()
 
 
+DEAL_TUPLE = "(address,address,address,uint256,bytes32,uint64,uint256)"
+
+
+def test_refund_as_the_seller_cancels_at_once_and_spends_nothing(ctx: SkillContext) -> None:
+    terms = deal_args(buyer=SELLER_ADDRESS, seller=BUYER)  # this agent (BUYER) sells to SELLER_ADDRESS
+    planned = plan(ctx, "refund_escrow", {"deal": terms})
+    intent = planned.intent
+    assert (intent.contract, intent.method) == ("DealEscrow", "cancel")
+    assert intent.selector == "0x" + keccak(text=f"cancel({DEAL_TUPLE})")[:4].hex()
+    assert (intent.token, intent.amount, planned.budget) == (None, None, None)
+    assert intent.counterparty == seller_party()  # the deal's buyer, who gets the money back
+    (effect,) = planned.effects
+    assert (effect.to, effect.value, effect.data[:4].hex()) == (ESCROW, 0, intent.selector[2:])
+    (decoded,) = abi_decode([DEAL_TUPLE], effect.data[4:])
+    assert (decoded[0].lower(), decoded[1].lower()) == (SELLER_ADDRESS.lower(), BUYER.lower())
+    assert decoded[3] == 12_500_000
+
+
+@pytest.mark.parametrize(
+    ("buyer", "seller"),
+    [(BUYER, SELLER_ADDRESS), (SELLER_ADDRESS, TUSD_ADDRESS)],
+    ids=["as the buyer", "as a third party"],
+)
+def test_refund_as_anyone_but_the_seller_is_the_deadline_refund(
+    ctx: SkillContext, buyer: str, seller: str
+) -> None:
+    intent = plan(ctx, "refund_escrow", {"deal": deal_args(buyer=buyer, seller=seller)}).intent
+    assert (intent.contract, intent.method) == ("DealEscrow", "refund")
+    assert intent.selector == "0x" + keccak(text=f"refund({DEAL_TUPLE})")[:4].hex()
+    assert (intent.token, intent.amount) == (None, None)
+
+
 def test_only_the_buyer_releases(ctx: SkillContext) -> None:
     with pytest.raises(PlanError, match="only the deal's buyer"):
         plan(ctx, "release_escrow", {"deal": deal_args(buyer=SELLER_ADDRESS, seller=BUYER)})
