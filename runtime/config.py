@@ -181,6 +181,7 @@ class BuyGoal(Model):
 
     kind: Literal["buy"]
     service: str = Field(min_length=1, description="service tag sellers register under")
+    input: dict[str, Any] = Field(default_factory=dict, description="the service's input, sent in the cfp")
     every: Duration
     max_price: Amount
     quantity: int = Field(1, ge=1)
@@ -191,7 +192,7 @@ class SellGoal(Model):
     """Offer a service: register the tag and answer calls for proposals."""
 
     kind: Literal["sell"]
-    service: str = Field(min_length=1)
+    service: str = Field(min_length=1, description="a service a plugin of this agent registers")
     description: str = ""
     token: str = "TUSD"
 
@@ -224,6 +225,7 @@ class Agent(Model):
     brain: Brain = Field(default_factory=lambda: RuleBrain(target="10", reservation="10"))
     goals: list[Goal] = Field(default_factory=list)
     trusted_issuers: list[str] = Field(default_factory=list, description="agent names or DIDs")
+    plugins: list[str] = Field(default_factory=list, description="modules beside agents.yaml or installed")
 
     @field_validator("skills")
     @classmethod

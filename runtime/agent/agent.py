@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.key_handoff import AgentKeys
+    from runtime.services.service import Services
     from wallet import Signer
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Agent:
         self.executor: Executor | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.server: AgentServer | None = None
+        self.services: Services | None = None
         self._stack = AsyncExitStack()
         self._jobs: set[asyncio.Task[Any]] = set()
         # Keys `sova up` unlocked and handed over (runtime/key_handoff.py); None: unlock them here.
@@ -142,8 +144,11 @@ class Agent:
     async def _start(self) -> Ready:
         from runtime.chain.provision import key_passphrase
         from runtime.chain.session import chain_session
+        from runtime.services.loading import agent_services, card_services
 
         spec = self.spec
+        # Plugins first: a bad one stops the agent before any key is unlocked or anything registered.
+        self.services = agent_services(spec, self.config_path.parent)
         if self._handed_keys is not None:
             signer, key = self._adopt(self._handed_keys)
         else:
@@ -165,7 +170,7 @@ class Agent:
         profile = AgentProfile(
             name=self.name, url=url, did=key.did, wallet=signer.address, chain_id=session.client.chain_id,
             registry=session.contracts["AgentRegistry"].address, agent_id=str(agent_id),
-            tokens=("TUSD",), service_tags=tuple(service_tags(spec)),
+            tokens=("TUSD",), service_tags=tuple(service_tags(spec)), services=card_services(self.services),
         )  # fmt: skip
         await self._issue(executor)
         self._handlers(parts, session, executor)
