@@ -68,7 +68,6 @@ FUNCTIONS: dict[str, tuple[int, str]] = {
         "the presentation checks in the order a verifier must run them, each with its own refusal",
     ),
     "wallet/outbox.py::Outbox.record": (66, "one transaction: the nonce, the row and the holes together"),
-    "runtime/negotiation/buyer.py::Buyer.buy": (64, "one deal from cfp to settlement, step by step"),
 }
 
 

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +34,6 @@ from runtime.agent.goals import (
     duration_text,
     issue_at_start,
     issue_goals,
-    sell_catalog,
     sell_goals,
     service_tags,
 )
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.key_handoff import AgentKeys
+    from runtime.services.offering import Shop
     from runtime.services.service import Services
     from wallet import Signer
 
@@ -342,12 +342,12 @@ class Agent:
         brain = self.spec.brain
         if not isinstance(brain, RuleBrain):
             brain = _llm_decider(self.spec, self.config_path.parent, executor, parts.sink)
+        trusted = self._trusted_issuers()
         if sell_goals(self.spec):
             parts.negotiator.handler = Seller(
-                executor=executor, deals=parts.deals, brain=brain, catalog=sell_catalog(self.spec),
+                executor=executor, deals=parts.deals, brain=brain, offers=self._shop(executor, trusted),
                 ledger=parts.sink,
             )  # fmt: skip
-        trusted = self._trusted_issuers()
         for goal in buy_goals(self.spec):
             buyer = Buyer(
                 executor=executor, messenger=parts.messenger, deals=parts.deals, brain=brain,
@@ -359,12 +359,37 @@ class Agent:
             if parts.negotiator.handler is None:
                 parts.negotiator.handler = buyer
 
+    def _shop(self, executor: Executor, trusted: list[str]) -> Shop:
+        """The agent's services, each with the context its handler gets: name, DID, the agent's chat
+        model when its brain is an LLM one, and a private scratch folder — never a key or the executor."""
+        from runtime.config import LlmBrain
+        from runtime.services.offering import Shop
+        from runtime.services.service import ServiceContext
+
+        brain, llm = self.spec.brain, None
+        if isinstance(brain, LlmBrain):
+            from runtime.brains.models import chat_model
+
+            llm = chat_model(brain, root=self.config_path.parent)
+        scratch = self.home.agent_dir(self.name) / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        context = ServiceContext(self.name, executor.context.agent_did, scratch, llm)
+
+        def resolve(refs: Sequence[str]) -> tuple[str, ...]:
+            return tuple(self._issuer_dids(list(refs))) if refs else tuple(trusted)
+
+        assert self.services is not None
+        return Shop(self.services, context, resolve)
+
     def _trusted_issuers(self) -> list[str]:
+        return self._issuer_dids(self.spec.trusted_issuers)
+
+    def _issuer_dids(self, refs: list[str]) -> list[str]:
         from identity import IdentityKeyStore
 
         identities = IdentityKeyStore(self.keys_dir)
         trusted: list[str] = []
-        for ref in self.spec.trusted_issuers:
+        for ref in refs:
             if ref.startswith("did:"):
                 trusted.append(ref)
                 continue
