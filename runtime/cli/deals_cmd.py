@@ -62,8 +62,9 @@ def show_deal(
     if as_json:
         print_json(view)
         return
-    for key in ("thid", "deal_id", "state", "reason", "role", "counterparty", "service", "price", "token",
-                "quote", "terms_hash", "input", "input_hash", "result", "output_hash", "txs"):  # fmt: skip
+    view["price"] = f"{view['price'] or '-'} {view['token']}"
+    for key in ("thid", "deal_id", "state", "reason", "role", "counterparty", "service", "price", "quote",
+                "terms_hash", "input", "input_hash", "result", "output_hash", "txs"):  # fmt: skip
         value = view[key]
         text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) or value is None else value
         out.print(f"{key + ':':<13} {text}")

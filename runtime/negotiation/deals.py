@@ -6,6 +6,7 @@ keeps what they meant: the price, the signed `Deal`, the escrow transactions, an
                 any step    -> declined (no deal: the reason says why)
                 funded / delivered past the deadline -> refunded
                 a delivery that does not match the terms -> disputed
+                (seller) funded -> failed: the service had no output; refunded once the refund is made
 
 Keyed like threads: (peer DID, thid). Each call is one small statement (tens of microseconds), fine to
 make from asyncio code. Thread safe; close() when done.

@@ -37,10 +37,11 @@ __all__ = [
 
 DEFAULT_TIMEOUT: Final = 30.0
 """Seconds a handler may run."""
-DEFAULT_MAX_INPUT: Final = 64 * 1024
-"""Bytes of an input's canonical JSON a service takes."""
-DEFAULT_MAX_OUTPUT: Final = 64 * 1024
-"""Bytes of an output's canonical JSON a service may deliver."""
+DEFAULT_MAX_INPUT: Final = 32 * 1024
+"""Bytes of an input's canonical JSON a service takes. Inputs and outputs travel inside signed
+envelopes (base64url: 4/3 larger) and the A2A guard takes bodies up to 64 KiB: 32 KiB leaves room."""
+DEFAULT_MAX_OUTPUT: Final = 32 * 1024
+"""Bytes of an output's canonical JSON a service may deliver (see DEFAULT_MAX_INPUT)."""
 
 Handler: TypeAlias = Callable[[Any, "ServiceContext"], Any]
 """(input model, context) -> output model (or a dict that validates as one); sync or async."""
