@@ -5,7 +5,8 @@ left out: fetch the seller's signed card, cfp with a DID-auth challenge, the sel
 VerifiedSupplier presentation (a JWT VP holding the LD-proof credential) that the buyer verifies along
 with the seller's DID <-> wallet binding in AgentRegistry, 3 offers (propose, counter, counter) and an
 accept, both EIP-712 `Deal` signatures (each checked), approve + open escrow, the seller checks the
-escrow on-chain and delivers, the buyer checks the artifact against termsHash and releases. Every step
+escrow on-chain, runs the `compute` service (the SHA-256 of the buyer's input) and delivers its output,
+the buyer checks it against the output schema of the seller's card and releases. Every step
 goes through each agent's executor under its policy, every message is a signed envelope over real HTTP
 (uvicorn on loopback), every store is SQLite on disk (ledger fsynced at its barriers, replay, threads,
 deals, budget, outbox).

@@ -68,6 +68,15 @@ async def chain_now(executor: Executor) -> int:
     return int(block["timestamp"], 16)
 
 
+async def escrow_state(executor: Executor, deal_id: str) -> int:
+    """DealEscrow.stateOf(deal_id); -1 when it cannot be read."""
+    try:
+        escrow = executor.context.contract("DealEscrow")
+        return int(await escrow.call("stateOf", bytes.fromhex(deal_id[2:])))
+    except Exception:  # read only to learn whether a refund already happened: unknown is -1
+        return -1
+
+
 def outcome_result(outcome: Outcome) -> dict[str, Any]:
     """The result of a done action; SettlementError with its reasons otherwise."""
     if outcome.status != "done" or outcome.result is None:
@@ -175,7 +184,8 @@ class BuyerSettlement:
             failed = _first(replies, "dispute")
             if failed is not None:  # the service failed: the seller refunds, or the deadline does
                 why = f"the seller said: {str(failed['body'].get('reason', ''))[:300]}"
-                return await self.end(record, "disputed", why)
+                refunded = await escrow_state(self.executor, record.deal_id) == ESCROW_REFUNDED
+                return await self.end(record, "refunded" if refunded else "disputed", why)
             return record  # the seller delivers later (on_deliver), or the deadline refunds
         record, answer = await self.accept_delivery(record, delivery["body"])
         await send(answer.type, answer.body)
