@@ -5,13 +5,19 @@ the schema names; pydantic writes 2020-12)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from runtime.negotiation.deals import DealRecord
 from runtime.negotiation.terms import canonical, payload_hash
 
 __all__ = ["MAX_OUTPUT", "check_delivery"]
+
+_VALIDATORS: Final = 64
+"""Checked schemas kept compiled: checking a schema and building its validator costs ~1 ms, the
+validation itself tens of microseconds, and a buyer meets the same few schemas over and over."""
 
 MAX_OUTPUT: Final = 1024 * 1024
 """Bytes of canonical JSON a buyer takes as an output (the A2A guard caps a message's body too)."""
@@ -49,13 +55,23 @@ def check_delivery(
 def _schema_problem(schema: dict[str, Any], output: Any) -> str | None:
     import jsonschema  # loaded on the first delivery, not at the agent's start
 
-    cls = jsonschema.validators.validator_for(schema)
     try:
-        cls.check_schema(schema)
+        validator = _validator(canonical(schema))
     except jsonschema.SchemaError as exc:
         return f"the schema itself is invalid ({exc.message[:200]})"
-    error = jsonschema.exceptions.best_match(cls(schema).iter_errors(output))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(output))
     if error is None:
         return None
     where = ".".join(str(p) for p in error.absolute_path) or "output"
     return f"{where}: {error.message[:200]}"
+
+
+@lru_cache(maxsize=_VALIDATORS)
+def _validator(schema: bytes) -> Any:
+    """The validator of the JSON Schema `schema` (JCS bytes); jsonschema.SchemaError when it is invalid."""
+    import jsonschema
+
+    data = json.loads(schema)
+    cls = jsonschema.validators.validator_for(data)
+    cls.check_schema(data)
+    return cls(data)

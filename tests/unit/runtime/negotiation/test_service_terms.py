@@ -132,3 +132,8 @@ def test_a_sellers_rules_take_the_quote_as_reservation_and_keep_their_ratio() ->
     scaled = priced(brain, Decimal("18"))
     assert (scaled.target, scaled.reservation) == ("28", "18")
     assert priced(brain, Decimal("0.000007")).target == "0.000011"  # rounded up to the micro-unit
+
+
+def test_an_invalid_output_schema_in_the_card_takes_no_output() -> None:
+    with pytest.raises(ValueError, match=r"output schema: the schema itself is invalid \(12 is not valid"):
+        check_delivery(record(), delivery({"words": 3}), {"type": 12})
