@@ -83,8 +83,9 @@ def agents_yaml(n: int) -> str:
             "    skills: [send_message, present_credential, sign_deal, anchor_log, register_agent]",
             "    policy: policies/presets/seller.yaml",
             "    brain: {kind: rules, strategy: boulware, target: '14', reservation: '9', rounds: 10}",
+            "    plugins: [examples.wordcount]",
             "    goals:",
-            "      - {kind: sell, service: compute, description: 'one unit of batch compute'}",
+            "      - {kind: sell, service: wordcount}",
         ]
     for i in range(buyers):
         lines += [
@@ -96,7 +97,7 @@ def agents_yaml(n: int) -> str:
             "    trusted_issuers: [issuer]",
             "    brain: {kind: rules, strategy: linear, target: '8', reservation: '12', rounds: 10}",
             "    goals:",
-            "      - {kind: buy, service: compute, every: 30s, max_price: '12'}",
+            "      - {kind: buy, service: wordcount, input: {text: 'a b c'}, every: 30s, max_price: '12'}",
         ]
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,8 @@ left out: fetch the seller's signed card, cfp with a DID-auth challenge, the sel
 VerifiedSupplier presentation (a JWT VP holding the LD-proof credential) that the buyer verifies along
 with the seller's DID <-> wallet binding in AgentRegistry, 3 offers (propose, counter, counter) and an
 accept, both EIP-712 `Deal` signatures (each checked), approve + open escrow, the seller checks the
-escrow on-chain and delivers, the buyer checks the artifact against termsHash and releases. Every step
+escrow on-chain, runs the `compute` service (the SHA-256 of the buyer's input) and delivers its output,
+the buyer checks it against the output schema of the seller's card and releases. Every step
 goes through each agent's executor under its policy, every message is a signed envelope over real HTTP
 (uvicorn on loopback), every store is SQLite on disk (ledger fsynced at its barriers, replay, threads,
 deals, budget, outbox).
@@ -61,12 +62,37 @@ TARGET_PAIRS = 10
 TARGET_RATE = 40.0
 ETH = 10**18
 USD = 10**6
-ARTIFACT = b"one unit of batch compute: 42"
 ITEM = "compute"
+INPUT = {"text": "one unit of batch compute"}
+"""What each buyer buys `compute` (bench_services: the SHA-256 of the text) for."""
 # Linear concession, 4 rounds: propose 34, counter 15, counter 24.5, the buyer accepts (3 offers).
 BUYER_BRAIN = {"strategy": "linear", "target": "10", "reservation": "30", "rounds": 4}
 SELLER_BRAIN = {"strategy": "linear", "target": "34", "reservation": "15", "rounds": 4}
 OFFERS_PER_DEAL = 3
+
+
+def bench_services() -> Any:
+    """The sellers' one service: `compute`, the SHA-256 of a text, at 15 TUSD (the seller brain's
+    reservation, so its target stays 34 and a deal takes the same offers as before services)."""
+    import hashlib
+
+    from pydantic import BaseModel
+
+    from runtime.services import Services
+
+    class Text(BaseModel):
+        text: str
+
+    class Digest(BaseModel):
+        sha256: str
+
+    services = Services()
+
+    @services.service(ITEM, input=Text, output=Digest, price="15")
+    def compute(text: Text, context: Any) -> Digest:
+        return Digest(sha256=hashlib.sha256(text.text.encode()).hexdigest())
+
+    return services
 
 
 # ----------------------------------------------------------------------------- policies
@@ -134,9 +160,12 @@ async def make_side(
     negotiator = parts.negotiator
     sock, url = listen()
     stack.callback(sock.close)
+    from runtime.services.loading import card_services
+
     profile = AgentProfile(name=name, url=url, did=key.did, wallet=signer.address, chain_id=client.chain_id,
                            registry=contracts["AgentRegistry"].address, tokens=("TUSD",),
-                           service_tags=(ITEM,) if role == "seller" else ())  # fmt: skip
+                           service_tags=(ITEM,) if role == "seller" else (),
+                           services=card_services(bench_services()) if role == "seller" else ())  # fmt: skip
     server = AgentServer(negotiator, key, profile, sock=sock)
     await server.start()
     stack.push_async_callback(server.stop)
@@ -175,9 +204,13 @@ async def make_pair(
     seller.credentials.add(
         await issue_credential(issuer, seller.key.did, "VerifiedSupplier", {"service": ITEM})
     )
+    from runtime.services import ServiceContext
+    from runtime.services.offering import Shop
+
+    context = ServiceContext(seller.name, seller.key.did, home / f"seller{i}" / "scratch")
     seller.negotiator.handler = Seller(
         executor=seller.executor, deals=seller.deals, brain=RuleBrain(**SELLER_BRAIN),
-        catalog={ITEM: ARTIFACT}, ledger=seller.sink,
+        offers=Shop(bench_services(), context, lambda refs: tuple(refs)), ledger=seller.sink,
     )  # fmt: skip
     brain = Buyer(
         executor=buyer.executor, messenger=buyer.messenger, deals=buyer.deals, brain=RuleBrain(**BUYER_BRAIN),
@@ -190,7 +223,7 @@ async def make_pair(
 
 async def one_deal(pair: Pair) -> dict[str, Any]:
     start = time.monotonic()
-    record = await pair.brain.buy(pair.seller.server.url, ITEM)
+    record = await pair.brain.buy(pair.seller.server.url, ITEM, input=INPUT)
     end = time.monotonic()
     thread = pair.buyer.negotiator.thread(pair.seller.key.did, record.thid)
     return {"start": start, "end": end, "state": record.state, "reason": record.reason,

@@ -201,6 +201,7 @@ class BuyGoal(Model):
 
     kind: Literal["buy"]
     service: str = Field(min_length=1, description="service tag sellers register under")
+    input: dict[str, Any] = Field(default_factory=dict, description="the service's input, sent in the cfp")
     every: Duration
     max_price: Amount
     quantity: int = Field(1, ge=1)
@@ -211,7 +212,7 @@ class SellGoal(Model):
     """Offer a service: register the tag and answer calls for proposals."""
 
     kind: Literal["sell"]
-    service: str = Field(min_length=1)
+    service: str = Field(min_length=1, description="a service a plugin of this agent registers")
     description: str = ""
     token: Token = "TUSD"
 
@@ -247,6 +248,7 @@ class Agent(Model):
     anchor_every: Duration = Field(
         timedelta(seconds=30), gt=timedelta(0), description="ledger anchor interval"
     )
+    plugins: list[str] = Field(default_factory=list, description="modules beside agents.yaml or installed")
 
     @field_validator("skills")
     @classmethod

@@ -28,7 +28,15 @@ MODULES: dict[str, tuple[int, str]] = {
         "descriptions moved out: fleet/onchain_pause.py, fleet/describe.py)",
     ),
     # path: (lines it may not grow past, why it is not split)
-    "runtime/agent/agent.py": (560, _CONCURRENT + " (the AgentParts assembly moves out then)"),
+    "runtime/agent/agent.py": (
+        583,
+        "the agent process: unlock, assemble, register, serve, schedule its jobs; its scheduled jobs "
+        "(goals, anchoring, deadline and rollback watches) move to agent/jobs.py next",
+    ),
+    "runtime/negotiation/buyer.py": (
+        329,
+        "the buyer's negotiation and its peer checks; its card and credential checks move out next",
+    ),
     "runtime/negotiation/settlement.py": (420, _CONCURRENT + " (buyer's and seller's halves)"),
     "runtime/config.py": (420, _CONCURRENT + " (the chain/brain/goal models apart)"),
     "runtime/fleet/supervisor.py": (
@@ -65,7 +73,6 @@ FUNCTIONS: dict[str, tuple[int, str]] = {
         "the presentation checks in the order a verifier must run them, each with its own refusal",
     ),
     "wallet/outbox.py::Outbox.record": (66, "one transaction: the nonce, the row and the holes together"),
-    "runtime/negotiation/buyer.py::Buyer.buy": (64, "one deal from cfp to settlement, step by step"),
 }
 
 

@@ -18,7 +18,8 @@ this module only exposes the fields.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
@@ -36,6 +37,7 @@ from identity.errors import DidError
 from identity.jcs import canonicalize
 from identity.keys import IdentityKey, b64url, b64url_decode
 from identity.untrusted_json import loads_untrusted
+from runtime.a2a.card_services import ServiceSpec, read_services, service_skills, services_param
 from runtime.a2a.threads import MESSAGE_TYPES
 from runtime.errors import SovaError
 
@@ -69,6 +71,7 @@ class AgentProfile:
     description: str = "A Sova agent: negotiates and settles deals with signed A2A messages."
     tokens: tuple[str, ...] = ()
     service_tags: tuple[str, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()
     version: str = "0.1.0"
     rpc_path: str = "/"
 
@@ -89,6 +92,8 @@ class VerifiedCard:
     tokens: tuple[str, ...]
     service_tags: tuple[str, ...]
     card: a2a.AgentCard
+    services: Mapping[str, ServiceSpec] = field(default_factory=dict)
+    """The services the card lists, by name (runtime/a2a/card_services.py)."""
 
 
 def build_card(profile: AgentProfile) -> a2a.AgentCard:
@@ -104,6 +109,7 @@ def build_card(profile: AgentProfile) -> a2a.AgentCard:
         "messageTypes": list(MESSAGE_TYPES),
         "tokens": list(profile.tokens),
         "serviceTags": list(profile.service_tags),
+        "services": services_param(profile.services),
     }
     return a2a.AgentCard(
         name=profile.name,
@@ -135,7 +141,8 @@ def build_card(profile: AgentProfile) -> a2a.AgentCard:
                 tags=["sova", "negotiation", *profile.service_tags],
                 input_modes=["application/json"],
                 output_modes=["application/json"],
-            )
+            ),
+            *service_skills(profile.services),
         ],
     )
 
@@ -208,7 +215,7 @@ def verify_card(data: dict[str, Any] | a2a.AgentCard) -> VerifiedCard:
         registry=str(identity.get("registry", "")), agent_id=str(identity.get("agentId", "")),
         endpoint=endpoint, message_types=_strings(negotiation.get("messageTypes")),
         tokens=_strings(negotiation.get("tokens")), service_tags=_strings(negotiation.get("serviceTags")),
-        card=card,
+        card=card, services=read_services(negotiation.get("services")),
     )  # fmt: skip
 
 

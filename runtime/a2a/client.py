@@ -98,6 +98,11 @@ class A2AMessenger:
         self.endpoints[card.did] = card.endpoint
         return card
 
+    def card_of(self, did: str) -> VerifiedCard | None:
+        """The last verified card of `did` this messenger fetched (its services' schemas), or None."""
+        found = [(at, card) for at, card in self._cards.values() if card.did == did]
+        return max(found, key=lambda pair: pair[0])[1] if found else None
+
     def forget(self, did: str) -> None:
         """Drop what is cached of the agent `did` (its card is fetched again on the next `connect`)."""
         self._cards = {url: (at, card) for url, (at, card) in self._cards.items() if card.did != did}

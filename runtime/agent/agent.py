@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +34,6 @@ from runtime.agent.goals import (
     duration_text,
     issue_at_start,
     issue_goals,
-    sell_catalog,
     sell_goals,
     service_tags,
 )
@@ -53,6 +52,8 @@ if TYPE_CHECKING:
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.key_handoff import AgentKeys
+    from runtime.services.offering import Shop
+    from runtime.services.service import Services
     from wallet import Signer
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class Agent:
         self.executor: Executor | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.server: AgentServer | None = None
+        self.services: Services | None = None
         self._stack = AsyncExitStack()
         self._jobs: set[asyncio.Task[Any]] = set()
         # Keys `sova up` unlocked and handed over (runtime/key_handoff.py); None: unlock them here.
@@ -141,8 +143,11 @@ class Agent:
     async def _start(self) -> Ready:
         from runtime.chain.provision import key_passphrase
         from runtime.chain.session import chain_session
+        from runtime.services.loading import agent_services, card_services
 
         spec = self.spec
+        # Plugins first: a bad one stops the agent before any key is unlocked or anything registered.
+        self.services = agent_services(spec, self.config_path.parent)
         if self._handed_keys is not None:
             signer, key = self._adopt(self._handed_keys)
         else:
@@ -164,7 +169,7 @@ class Agent:
         profile = AgentProfile(
             name=self.name, url=url, did=key.did, wallet=signer.address, chain_id=session.client.chain_id,
             registry=session.contracts["AgentRegistry"].address, agent_id=str(agent_id),
-            tokens=("TUSD",), service_tags=tuple(service_tags(spec)),
+            tokens=("TUSD",), service_tags=tuple(service_tags(spec)), services=card_services(self.services),
         )  # fmt: skip
         await self._issue(executor)
         self._handlers(parts, session, executor)
@@ -336,12 +341,12 @@ class Agent:
         brain = self.spec.brain
         if not isinstance(brain, RuleBrain):
             brain = _llm_decider(self.spec, self.config_path.parent, executor, parts.sink)
+        trusted = self._trusted_issuers()
         if sell_goals(self.spec):
             parts.negotiator.handler = Seller(
-                executor=executor, deals=parts.deals, brain=brain, catalog=sell_catalog(self.spec),
+                executor=executor, deals=parts.deals, brain=brain, offers=self._shop(executor, trusted),
                 ledger=parts.sink,
             )  # fmt: skip
-        trusted = self._trusted_issuers()
         for goal in buy_goals(self.spec):
             buyer = Buyer(
                 executor=executor, messenger=parts.messenger, deals=parts.deals, brain=brain,
@@ -353,12 +358,37 @@ class Agent:
             if parts.negotiator.handler is None:
                 parts.negotiator.handler = buyer
 
+    def _shop(self, executor: Executor, trusted: list[str]) -> Shop:
+        """The agent's services, each with the context its handler gets: name, DID, the agent's chat
+        model when its brain is an LLM one, and a private scratch folder — never a key or the executor."""
+        from runtime.config import LlmBrain
+        from runtime.services.offering import Shop
+        from runtime.services.service import ServiceContext
+
+        brain, llm = self.spec.brain, None
+        if isinstance(brain, LlmBrain):
+            from runtime.brains.models import chat_model
+
+            llm = chat_model(brain, root=self.config_path.parent)
+        scratch = self.home.agent_dir(self.name) / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        context = ServiceContext(self.name, executor.context.agent_did, scratch, llm)
+
+        def resolve(refs: Sequence[str]) -> tuple[str, ...]:
+            return tuple(self._issuer_dids(list(refs))) if refs else tuple(trusted)
+
+        assert self.services is not None
+        return Shop(self.services, context, resolve)
+
     def _trusted_issuers(self) -> list[str]:
+        return self._issuer_dids(self.spec.trusted_issuers)
+
+    def _issuer_dids(self, refs: list[str]) -> list[str]:
         from identity import IdentityKeyStore
 
         identities = IdentityKeyStore(self.keys_dir)
         trusted: list[str] = []
-        for ref in self.spec.trusted_issuers:
+        for ref in refs:
             if ref.startswith("did:"):
                 trusted.append(ref)
                 continue

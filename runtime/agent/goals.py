@@ -57,14 +57,6 @@ def deal_price_rules(spec: AgentSpec) -> list[dict[str, str]]:
     return [{"kind": "deal_price", "token": token, "max": f"{cap:f}"} for token, cap in caps.items()]
 
 
-def sell_catalog(spec: AgentSpec) -> dict[str, bytes]:
-    """The artifact delivered for each service sold: a small text naming the service and the seller."""
-    return {
-        g.service: f"{g.service}: {g.description or 'one unit'} (delivered by {spec.name})".encode()
-        for g in sell_goals(spec)
-    }
-
-
 def duration_text(seconds: float) -> str:
     return f"{int(seconds)}s"
 
@@ -172,7 +164,9 @@ class BuyJob:
         last: DealRecord | None = None
         for seller in sellers:
             try:
-                record = await self.buyer.buy(seller.endpoint, service, expected_did=seller.did)
+                record = await self.buyer.buy(
+                    seller.endpoint, service, input=self.goal.input, expected_did=seller.did
+                )
             except Exception as exc:  # one seller failing must not stop the goal
                 log.exception("buy %s from %s failed", service, seller.endpoint)
                 self.say(f"buy {service} from {seller.did}: failed ({type(exc).__name__}: {exc})")

@@ -122,6 +122,8 @@ class Situation:
     round_no: int
     elapsed: float
     cap: Decimal | None = None
+    quote: Decimal | None = None
+    """The service's own price for this input (a seller's list price), when it has one."""
 
 
 class Decider(Protocol):
@@ -144,11 +146,23 @@ class RuleDecider:
 
     def move(self, s: Situation) -> Move:
         """The same, synchronously (the LLM brain's fallback uses it too)."""
-        brain = ConcessionBrain(self.config, s.role, cap=s.cap)
+        brain = ConcessionBrain(priced(self.config, s.quote) if s.role == "seller" else self.config, s.role,
+                                cap=s.cap)  # fmt: skip
         if s.their_price is None:
             price = brain.offer(0, 0.0)
             return Move("counter", price, f"opening at {price} ({brain._describe()})")
         return brain.respond(s.their_price, s.round_no, s.elapsed)
+
+
+def priced(config: RuleBrain, quote: Decimal | None) -> RuleBrain:
+    """A seller's rules for a service that quoted `quote` for the input: the quote is the reservation
+    (the least it takes), and the target keeps the configured target/reservation ratio above it
+    (rounded up to the micro-unit). Without a quote, the configured prices."""
+    if quote is None:
+        return config
+    scaled = quote * Decimal(config.target) / Decimal(config.reservation)  # multiplied first: exact if it can
+    target = max(quote, scaled.quantize(Decimal("0.000001"), rounding=ROUND_UP))
+    return config.model_copy(update={"target": price_text(target), "reservation": price_text(quote)})
 
 
 def price_text(price: Decimal) -> str:

@@ -7,7 +7,18 @@ import sys
 
 import typer
 
-from runtime.cli import agent_cmd, chain, config_cmd, console_cmd, fleet, identity_cmd, keys, log, policy_cmd
+from runtime.cli import (
+    agent_cmd,
+    chain,
+    config_cmd,
+    console_cmd,
+    deals_cmd,
+    fleet,
+    identity_cmd,
+    keys,
+    log,
+    policy_cmd,
+)
 from runtime.errors import user_message
 
 
@@ -31,6 +42,7 @@ def build_app() -> typer.Typer:
     app.add_typer(identity_cmd.vc_app, name="vc")
     app.add_typer(policy_cmd.app, name="policy")
     app.add_typer(log.app, name="log")
+    app.add_typer(deals_cmd.app, name="deals")
     return app
 
 

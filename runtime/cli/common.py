@@ -32,6 +32,16 @@ def load(path: Path) -> tuple[AgentsFile, Home]:
     return config, Home.for_config(path, config)
 
 
+def check_services(config: AgentsFile, path: Path) -> None:
+    """Load every agent's plugins and find every sold service; ConfigError (exit 2) listing what fails."""
+    from runtime.errors import ConfigError
+    from runtime.services.loading import config_problems
+
+    problems = config_problems(config, path)
+    if problems:
+        raise ConfigError(problems)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, out, print_json
+from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, check_services, out, print_json
 from runtime.config import config_schema
 from runtime.config_check import check_config
 from runtime.errors import ConfigError
@@ -18,6 +18,7 @@ def check(file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False) -> N
     line per problem (file:line: path: what and how to fix), exit 2."""
     try:
         config = check_config(file)
+        check_services(config, file)
     except ConfigError as exc:
         if as_json:
             print_json({"ok": False, "problems": exc.problems})

@@ -12,7 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
-from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json, warn
+from runtime.cli.common import (
+    DEFAULT_CONFIG,
+    ConfigOption,
+    JsonOption,
+    check_services,
+    load,
+    out,
+    print_json,
+    warn,
+)
 from runtime.config import AgentsFile
 from runtime.errors import SovaError
 from runtime.home import Home
@@ -32,6 +41,7 @@ def up(
 
     check_config(file)  # skills, names and policy files too, before any process starts
     config, home = load(file)
+    check_services(config, file)
     if not detach:
         raise typer.Exit(Supervisor(config, file, home, out, warn).run())
     if running_supervisor(home) is not None:

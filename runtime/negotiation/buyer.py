@@ -1,13 +1,17 @@
 """Buyer and seller negotiation over the A2A protocol, with either brain (DESIGN §9).
 
     buyer (drives, `Buyer.buy`)                              seller (`Seller`, a NegotiationHandler)
-    cfp {item, token, challenge}  ─────────────────────────>  present_credential (DID-auth: bound to
-                                  <── propose {price, terms_hash, presentation}   the buyer's challenge
+    cfp {item, token, challenge, input[, presentation]} ──>  checks the input against the service's
+                                                             schema and the buyer's presentation (if the
+                                                             service requires one) before signing anything;
+                                                             present_credential (DID-auth: bound to
+                             <── propose {price, input_hash, quote, presentation}   the buyer's challenge
     checks the presentation: the required credential from a trusted     and DID), its opening offer
     issuer (and the seller's DID <-> wallet binding in AgentRegistry); else `reject`
     Decider.decide           ── counter {price} / accept / reject ──>  Decider.decide
                                   <── counter {price} / accept / reject
-    agreed -> runtime/negotiation/settlement.py (sign, fund, deliver, release)
+    agreed -> termsHash (runtime/negotiation/terms.py) -> runtime/negotiation/settlement.py (sign, fund,
+    the seller runs the service and delivers its output, the buyer checks it and releases)
 
 Offers are numbered in the thread (the propose is offer 0); each brain answers the peer's offer n with
 its `Situation` (price, round n, elapsed time), so both sides count rounds alike and the round limit
@@ -21,13 +25,12 @@ of a seller are put in the buyer's `PeerBook`, which is the executor's peers dir
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from identity import BindingError, InvalidPresentation, new_challenge, verify_presentation
+from identity import BindingError, new_challenge
 from identity.envelopes import Envelope
 from policies import Counterparty, Credential
 from runtime.a2a.card import InvalidCard, VerifiedCard
@@ -40,7 +43,7 @@ from runtime.config import RuleBrain
 from runtime.executor.executor import Executor
 from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import REFUNDABLE, DealRecord, DealStore
-from runtime.negotiation.peers import PeerBook
+from runtime.negotiation.peers import PeerBook, presented_credentials
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
 from runtime.negotiation.seller import Seller
@@ -50,12 +53,11 @@ from runtime.negotiation.settlement import (
     SettlementError,
     outcome_result,
 )
+from runtime.negotiation.terms import canonical, terms_hash
 
 __all__ = ["Buyer", "PeerBook", "Seller"]  # PeerBook and Seller: where they were first found
 
 log = logging.getLogger(__name__)
-
-_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 class Buyer:
@@ -92,20 +94,33 @@ class Buyer:
         self.ledger = ledger
         self.token = token
         self.origin = origin
-        self.settlement = BuyerSettlement(executor, deals, self.ledger, registry, deal_ttl, origin)
+        self.settlement = BuyerSettlement(
+            executor, deals, self.ledger, registry, deal_ttl, origin, self.output_schema
+        )
 
     @property
     def did(self) -> str:
         return self.executor.context.agent_did
 
     async def buy(
-        self, seller_url: str, item: str, *, thid: str | None = None, expected_did: str | None = None
-    ) -> DealRecord:
-        """Negotiate `item` with the seller at `seller_url` and settle it; the deal record as it ends
-        (released; funded when the seller delivers later; declined / failed with the reason).
+        self, seller_url: str, item: str, *, input: Any = None,
+        thid: str | None = None, expected_did: str | None = None,
+    ) -> DealRecord:  # fmt: skip
+        """Buy service `item` on `input` (JSON; None: {}) from the seller at `seller_url`; the deal record
+        as it ends (released, its output kept; funded when the seller delivers later; declined / failed
+        with the reason).
         `expected_did`: the DID AgentRegistry lists at that endpoint, which the card must name. A seller
         that does not answer, or whose card does not hold together, is declined before any message."""
         thid = thid or uuid.uuid4().hex
+        card = await self._card(seller_url, item, thid, expected_did)
+        if isinstance(card, DealRecord):
+            return card
+        return await self._negotiate(card, item, input, thid)
+
+    async def _card(
+        self, seller_url: str, item: str, thid: str, expected_did: str | None
+    ) -> VerifiedCard | DealRecord:
+        """The seller's verified card, or the deal declined (recorded) when it is not one to deal with."""
         try:
             card = await self.messenger.connect(seller_url)
         except InvalidCard as exc:
@@ -124,12 +139,29 @@ class Buyer:
             record = DealRecord(peer=expected_did or card.did, thid=thid, role="buyer", item=item,
                                 token=self.token)  # fmt: skip
             return await self.settlement.end(self.deals.put(record), "declined", problem)
+        return card
+
+    async def _negotiate(self, card: VerifiedCard, item: str, data: Any, thid: str) -> DealRecord:
+        """cfp, offers and settlement with the seller of `card` (see `buy`)."""
         peer, wallet = card.did, card.wallet
         record = self.deals.put(DealRecord(peer=peer, thid=thid, role="buyer", item=item, token=self.token))
+        service = card.services.get(item)
+        if service is None:
+            return await self.settlement.end(
+                record, "declined", f"the seller's card lists no service {item!r}"
+            )
+        data = {} if data is None else data
+        try:
+            inline, input_hash = self.deals.payloads.keep(canonical(data))
+        except ValueError as exc:
+            return await self.settlement.end(record, "declined", f"the input is not plain JSON: {exc}")
+        record = self.deals.update(peer, thid, input=inline, input_hash=input_hash)
         send = self.sender(peer, thid)
         try:
             challenge = new_challenge()
-            replies = await send("cfp", {"item": item, "token": self.token, "challenge": challenge})
+            cfp = {"item": item, "token": self.token, "challenge": challenge, "input": data}
+            await self._present(cfp, service.requires, peer, thid)
+            replies = await send("cfp", cfp)
             propose = _first(replies, "propose")
             if propose is None:
                 return await self.settlement.end(
@@ -137,20 +169,18 @@ class Buyer:
                 )
             body = propose["body"]
             problem = await self._check_supplier(peer, wallet, card.name, challenge, body)
-            terms_hash = body.get("terms_hash")
-            if problem is None and (not isinstance(terms_hash, str) or not _HASH.match(terms_hash)):
-                problem = "the offer has no terms_hash (0x and 64 hex digits)"
+            if problem is None and str(body.get("input_hash", "")).lower() != input_hash:
+                problem = f"the offer is for another input (input_hash {str(body.get('input_hash'))[:80]})"
             if problem is not None:
                 return await self.settlement.decline(record, send, problem)
-            assert isinstance(terms_hash, str)
-            record = self.deals.update(peer, thid, terms_hash=terms_hash.lower())
             agreed = await self._haggle(record, body, send)
             if agreed is None:
                 return self.deals.get(peer, thid) or record
-            price = price_text(agreed)
+            price, terms = price_text(agreed), terms_hash(item, input_hash, agreed)
             record = await self.deals.advance(
-                self.ledger, record, "agreed", {"state": "agreed", "price": price}, price=price, item=item
-            )
+                self.ledger, record, "agreed", {"state": "agreed", "price": price, "terms_hash": terms},
+                price=price, item=item, input_hash=input_hash, terms_hash=terms,
+            )  # fmt: skip
             # _check_card verified this very (peer, wallet) binding when the registry is set.
             return await self.settlement.settle(
                 record, wallet, send, binding_verified=self.registry is not None
@@ -162,6 +192,24 @@ class Buyer:
                 await self.deals.advance(self.ledger, current, "interrupted", reason=str(exc))
                 return current
             return await self.settlement.end(record, "failed", str(exc))
+
+    async def _present(self, cfp: dict[str, Any], requires: Sequence[Mapping[str, Any]], peer: str,
+                       thid: str) -> None:  # fmt: skip
+        """Add to `cfp` the presentation the service requires of the buyer, bound to the thread
+        (challenge) and the seller (domain); without it the seller declines with the reason."""
+        types = [str(r.get("type")) for r in requires if r.get("type")]
+        if not types:
+            return
+        args = {"challenge": thid, "domain": peer, "types": types}
+        outcome = await self.executor.execute("present_credential", args, self.origin)
+        if outcome.ok and outcome.result is not None:
+            cfp["presentation"] = outcome.result["presentation"]
+
+    def output_schema(self, record: DealRecord) -> Mapping[str, Any] | None:
+        """The output schema of `record`'s service, from the seller's signed card (None: unknown)."""
+        card = self.messenger.card_of(record.peer)
+        spec = card.services.get(record.item) if card is not None else None
+        return spec.output_schema if spec is not None else None
 
     def sender(self, peer: str, thid: str) -> Send:
         """Sends this buyer's messages in thread (peer, thid), through the executor."""
@@ -236,29 +284,14 @@ class Buyer:
         """Why this seller is not one to deal with (None when it is); a verified seller goes in the
         peer book with its credentials. (Its DID <-> wallet binding was checked before the cfp.)"""
         credentials: tuple[Credential, ...] = ()
-        wanted = self.required_credential
-        if wanted is not None:
-            vp = body.get("presentation")
-            if not isinstance(vp, str | dict):  # a JWT VP (what Sova sends) or an LD-proof VP object
-                said = str(body.get("presentation_error") or "it sent none")[:300]
-                return f"the seller presented no {wanted} credential ({said})"
+        if self.required_credential is not None:
             revocation = self.registry.is_revoked if self.registry is not None else None
-            try:
-                verified = await verify_presentation(
-                    vp, challenge, self.did, self.trusted_issuers, revocation
-                )
-            except InvalidPresentation as exc:
-                return f"the seller's {wanted} presentation does not verify ({exc.reason}): {exc}"
-            if verified.holder_did != peer:
-                return f"the presentation is by {verified.holder_did}, not by the seller {peer}"
-            if not verified.of_type(wanted):
-                return f"the seller presented no {wanted} credential from a trusted issuer"
-            credentials = tuple(
-                Credential(type=t, issuer=c.issuer)
-                for c in verified.credentials
-                for t in c.types
-                if t != "VerifiableCredential"
+            found = await presented_credentials(
+                body, self.required_credential, challenge, self.did, peer, self.trusted_issuers, revocation
             )
+            if isinstance(found, str):
+                return found
+            credentials = found
         self.peers.remember(
             Counterparty(did=peer, address=wallet, name=name or None, credentials=credentials)
         )

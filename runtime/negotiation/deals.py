@@ -7,6 +7,7 @@ keeps what they meant: the price, the signed `Deal`, the escrow transactions, an
                 funded / delivered past the deadline -> refunded
                 negotiating / agreed / signed (no escrow) past the deadline -> expired (expiry.py)
                 a delivery that does not match the terms -> disputed
+                (seller) funded -> failed: the service had no output; refunded once the refund is made
 
 Keyed like threads: (peer DID, thid). Each call is one small statement (tens of microseconds), fine to
 make from asyncio code. Thread safe; close() when done.
@@ -19,9 +20,11 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from identity.sqlite_migrate import Step
+from runtime.negotiation.payloads import INLINE_MAX, Payloads
 from runtime.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
@@ -52,13 +55,24 @@ CREATE TABLE IF NOT EXISTS deals (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deals_state ON deals (state, deadline);
 """
-MIGRATIONS: tuple[Step, ...] = (("deals", _SCHEMA),)
+WORK_COLUMNS: Final = ("quote", "input", "input_hash", "output", "output_hash")
+"""The service's side of a deal (runtime/negotiation/payloads.py), added to the table in this one place:
+the service's price for the input, the input and output as canonical JSON text when inline (empty when
+kept as a file beside the store, or not there yet), and their keccak256 hashes."""
+MIGRATIONS: tuple[Step, ...] = (
+    ("deals", _SCHEMA),
+    (
+        "service inputs and outputs",
+        "".join(f"ALTER TABLE deals ADD COLUMN {c} TEXT NOT NULL DEFAULT '';" for c in WORK_COLUMNS),
+    ),
+)
 """The schema's versions (identity.sqlite_migrate); append a step to change it."""
 _COLUMNS = (
     "peer, thid, role, state, item, token, price, terms_hash, deal, deal_id, deadline, txs, reason, started, "
-    "updated"
+    "updated, " + ", ".join(WORK_COLUMNS)
 )
 _SELECT = f"SELECT {_COLUMNS} FROM deals"  # noqa: S608 - constants only
+_MARKS = ",".join("?" * (15 + len(WORK_COLUMNS)))
 
 
 @dataclass(frozen=True)
@@ -83,13 +97,20 @@ class DealRecord:
     reason: str = ""
     started: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
+    quote: str = ""
+    input: str = ""
+    input_hash: str = ""
+    output: str = ""
+    output_hash: str = ""
 
 
 class DealStore(SqliteStore):
     """Deal records in the SQLite file `path`."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, inline_max: int = INLINE_MAX) -> None:
         super().__init__(path, "deal store", MIGRATIONS)
+        self.payloads = Payloads(Path(path).parent / "deal-payloads", inline_max)
+        """Inputs and outputs: inline in a row up to `inline_max` bytes, else files beside the store."""
 
     def get(self, peer: str, thid: str) -> DealRecord | None:
         """The deal in thread (peer, thid), or None."""
@@ -104,10 +125,11 @@ class DealStore(SqliteStore):
             record.peer, record.thid, record.role, record.state, record.item, record.token, record.price,
             record.terms_hash, json.dumps(record.deal), record.deal_id, record.deadline,
             json.dumps(record.txs, sort_keys=True), record.reason[:500], record.started, record.updated,
+            record.quote, record.input, record.input_hash, record.output, record.output_hash,
         )  # fmt: skip
         with self._lock:
             self._db().execute(
-                f"INSERT OR REPLACE INTO deals ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                f"INSERT OR REPLACE INTO deals ({_COLUMNS}) VALUES ({_MARKS})",  # noqa: S608
                 row,
             )
         return record
@@ -166,26 +188,12 @@ class DealStore(SqliteStore):
 
 
 def _record(row: tuple[Any, ...]) -> DealRecord:
-    (
-        peer,
-        thid,
-        role,
-        state,
-        item,
-        token,
-        price,
-        terms_hash,
-        deal,
-        deal_id,
-        deadline,
-        txs,
-        reason,
-        started,
-        updated,
-    ) = row
+    peer, thid, role, state, item, token, price, terms_hash, deal, deal_id, deadline, txs, reason = row[:13]
+    started, updated, quote, input_, input_hash, output, output_hash = row[13:]
     return DealRecord(
         peer=str(peer), thid=str(thid), role="buyer" if role == "buyer" else "seller", state=str(state),
         item=str(item), token=str(token), price=str(price), terms_hash=str(terms_hash), deal=json.loads(deal),
         deal_id=str(deal_id), deadline=int(deadline), txs=dict(json.loads(txs)), reason=str(reason),
-        started=float(started), updated=float(updated),
+        started=float(started), updated=float(updated), quote=str(quote), input=str(input_),
+        input_hash=str(input_hash), output=str(output), output_hash=str(output_hash),
     )  # fmt: skip

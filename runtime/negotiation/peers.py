@@ -1,12 +1,14 @@
-"""The agents this agent has met, for the skills' counterparty lookups (the buyer fills it in)."""
+"""The agents a buyer met: the executor's peers directory, which the policy's `require_credential` reads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
-from policies import Counterparty
+from identity import InvalidPresentation, RevocationChecker, verify_presentation
+from policies import Counterparty, Credential
 
-__all__ = ["PeerBook"]
+__all__ = ["PeerBook", "presented_credentials"]
 
 
 class PeerBook:
@@ -33,3 +35,29 @@ class PeerBook:
             if (party.address or "").lower() == low or party.name == ref:
                 return party
         return None
+
+
+async def presented_credentials(
+    body: Mapping[str, Any], wanted: str, challenge: str, own_did: str, peer: str,
+    trusted: Collection[str], revocation: RevocationChecker | None,
+) -> tuple[Credential, ...] | str:  # fmt: skip
+    """The credentials `peer` presented in `body` (bound to `challenge` and this agent's DID), holding
+    a `wanted` one from a `trusted` issuer; else why not, in one line."""
+    vp = body.get("presentation")
+    if not isinstance(vp, str | dict):  # a JWT VP (what Sova sends) or an LD-proof VP object
+        said = str(body.get("presentation_error") or "it sent none")[:300]
+        return f"the seller presented no {wanted} credential ({said})"
+    try:
+        verified = await verify_presentation(vp, challenge, own_did, trusted, revocation)
+    except InvalidPresentation as exc:
+        return f"the seller's {wanted} presentation does not verify ({exc.reason}): {exc}"
+    if verified.holder_did != peer:
+        return f"the presentation is by {verified.holder_did}, not by the seller {peer}"
+    if not verified.of_type(wanted):
+        return f"the seller presented no {wanted} credential from a trusted issuer"
+    return tuple(
+        Credential(type=t, issuer=c.issuer)
+        for c in verified.credentials
+        for t in c.types
+        if t != "VerifiableCredential"
+    )

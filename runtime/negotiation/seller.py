@@ -1,6 +1,7 @@
 """The seller's side of a negotiation (`runtime.negotiation.buyer` has the protocol picture and the buyer):
-answer a cfp with an opening offer and a DID-auth presentation, haggle, then sign, deliver and log the
-settlement through `runtime.negotiation.settlement.SellerSettlement`."""
+answer a cfp — once its input fits the service's schema and the buyer holds the credentials the service
+requires, before anything is signed — with an opening offer and a DID-auth presentation, haggle, then
+sign, run the service, deliver and log the settlement through `runtime.negotiation.settlement`."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from runtime.a2a.handler import Reply
 from runtime.a2a.threads import ThreadState
 from runtime.brains.rules import Decider, RuleDecider, Situation, price_text, read_price
 from runtime.config import RuleBrain
+from runtime.errors import SovaError
 from runtime.executor.executor import Executor
 from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import DealRecord, DealStore
-from runtime.negotiation.settlement import SellerSettlement, artifact_hash
+from runtime.negotiation.offers import Offers
+from runtime.negotiation.requirements import buyer_problem
+from runtime.negotiation.settlement import SellerSettlement
+from runtime.negotiation.terms import canonical, terms_hash
 
 
 class Seller:
-    """The seller's brain, as the NegotiationHandler of its A2A server: offers the artifacts of its
-    catalog (item -> bytes; the terms hash is the artifact's keccak256), haggles with the rule brain,
-    proves its credentials to the buyer, signs the agreed Deal and delivers once funded."""
+    """The seller's brain, as the NegotiationHandler of its A2A server: sells its `offers` (services),
+    haggles from each input's quote with the rule brain, proves its credentials to the buyer, signs the
+    agreed Deal, and once funded runs the service and delivers its output (or refunds)."""
 
     def __init__(
         self,
@@ -30,7 +35,7 @@ class Seller:
         executor: Executor,
         deals: DealStore,
         brain: RuleBrain | Decider,
-        catalog: Mapping[str, bytes],
+        offers: Offers,
         ledger: LedgerSink | None = None,
         token: str = "TUSD",
         present: Sequence[str] = ("VerifiedSupplier",),
@@ -40,11 +45,11 @@ class Seller:
         self.deals = deals
         self.brain = brain
         self.decider: Decider = RuleDecider(brain) if isinstance(brain, RuleBrain) else brain
-        self.catalog = dict(catalog)
+        self.offers = offers
         self.ledger = ledger
         self.token = token
         self.present = tuple(present)
-        self.settlement = SellerSettlement(executor, deals, self.catalog, ledger, deliver)
+        self.settlement = SellerSettlement(executor, deals, offers, ledger, deliver)
 
     async def on_message(self, envelope: Envelope, thread: ThreadState) -> Sequence[Reply]:
         """The answer to one buyer message (see the module docstring)."""
@@ -63,9 +68,7 @@ class Seller:
                 return [await self._reject(record, str(exc))]
             if not record.price or price != Decimal(record.price):
                 return [await self._reject(record, f"accepted {price}, but the offer was {record.price}")]
-            record = await self.deals.advance(
-                self.ledger, record, "agreed", {"state": "agreed"}, price=record.price, item=record.item
-            )
+            await self._agree(record, record.price)
             return []
         if envelope.type == "deal_signature":
             return await self.settlement.on_deal_signature(envelope, record)
@@ -86,32 +89,42 @@ class Seller:
         record = self.deals.put(
             DealRecord(peer=envelope.sender, thid=envelope.thid, role="seller", item=item, token=token)
         )
-        artifact = self.catalog.get(item)
-        if artifact is None:
-            return await self._reject(record, f"{item!r} is not offered (offered: {', '.join(self.catalog)})")
+        offer = self.offers.get(item)
+        if offer is None:
+            return await self._reject(
+                record, f"{item!r} is not offered (offered: {', '.join(self.offers.names())})"
+            )
         if self.executor.context.tokens.find(token) is None:
             return await self._reject(record, f"payment in {token} is not accepted (use {self.token})")
+        data = body.get("input", {})
+        try:  # the input is checked before anything is signed (the presentation below is a signature)
+            quote = offer.quote(offer.read(data))
+            raw = canonical(data)
+        except (SovaError, ValueError) as exc:
+            return await self._reject(record, str(exc))
+        problem = await buyer_problem(self.executor, offer, envelope, body.get("presentation"))
+        if problem is not None:
+            return await self._reject(record, problem)
+        inline, input_hash = self.deals.payloads.keep(raw)
+        record = self.deals.update(record.peer, record.thid, quote=price_text(quote), input=inline,
+                                   input_hash=input_hash)  # fmt: skip
         opening = await self.decider.decide(self._situation(record, None, 0, 0.0))
         if opening.kind != "counter" or opening.price is None or opening.price <= 0:
             return await self._reject(record, opening.reason or "no offer for this request")
-        price = opening.price
-        terms_hash = artifact_hash(artifact)
-        record = self.deals.update(record.peer, record.thid, price=price_text(price), terms_hash=terms_hash)
-        offer: dict[str, Any] = {
-            "item": item,
-            "token": token,
-            "price": record.price,
-            "terms_hash": terms_hash,
-        }
+        record = self.deals.update(record.peer, record.thid, price=price_text(opening.price))
+        offer_body: dict[str, Any] = {
+            "item": item, "token": token, "price": record.price, "input_hash": input_hash,
+            "quote": record.quote,
+        }  # fmt: skip
         challenge = body.get("challenge")
         if isinstance(challenge, str) and challenge and self.present:
             args = {"challenge": challenge[:512], "domain": envelope.sender, "types": list(self.present)}
             outcome = await self.executor.execute("present_credential", args, f"peer:{envelope.sender}")
             if outcome.ok and outcome.result is not None:
-                offer["presentation"] = outcome.result["presentation"]
+                offer_body["presentation"] = outcome.result["presentation"]
             else:
-                offer["presentation_error"] = outcome.message()[:300]
-        return Reply("propose", offer)
+                offer_body["presentation_error"] = outcome.message()[:300]
+        return Reply("propose", offer_body)
 
     async def _counter(self, record: DealRecord, body: Mapping[str, Any], thread: ThreadState) -> Reply:
         try:
@@ -122,20 +135,20 @@ class Seller:
         elapsed = max(0.0, thread.updated - record.started)
         move = await self.decider.decide(self._situation(record, their, offer_no, elapsed))
         if move.kind == "accept":
-            price = price_text(their)
-            record = await self.deals.advance(
-                self.ledger,
-                record,
-                "agreed",
-                {"state": "agreed", "price": price},
-                price=price,
-                item=record.item,
-            )
+            record = await self._agree(record, price_text(their))
             return Reply("accept", {"price": record.price})
         if move.kind == "reject" or move.price is None:
             return await self._reject(record, move.reason)
         record = self.deals.update(record.peer, record.thid, price=price_text(move.price))
         return Reply("counter", {"price": record.price})
+
+    async def _agree(self, record: DealRecord, price: str) -> DealRecord:
+        """The deal is agreed at `price`: its termsHash follows (runtime/negotiation/terms.py)."""
+        terms = terms_hash(record.item, record.input_hash, price)
+        return await self.deals.advance(
+            self.ledger, record, "agreed", {"state": "agreed", "price": price, "terms_hash": terms},
+            price=price, item=record.item, input_hash=record.input_hash, terms_hash=terms,
+        )  # fmt: skip
 
     def _situation(
         self, record: DealRecord, their: Decimal | None, round_no: int, elapsed: float
@@ -144,6 +157,7 @@ class Seller:
         return Situation(
             role="seller", item=record.item, peer=record.peer, thid=record.thid, token=record.token,
             their_price=their, our_price=ours, round_no=round_no, elapsed=elapsed,
+            quote=Decimal(record.quote) if record.quote else None,
         )  # fmt: skip
 
     async def _reject(self, record: DealRecord, why: str) -> Reply:

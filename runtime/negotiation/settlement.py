@@ -1,14 +1,16 @@
 """Settlement of an agreed deal (DESIGN §9), every signature and transaction through the executor:
 
     buyer                                                   seller
+    termsHash = keccak256(JCS({input, price, service}))      (runtime/negotiation/terms.py)
     sign_deal (EIP-712 Deal) ── deal_signature {deal, sig} ─>  checks the terms are the agreed ones,
                              <─ deal_signature {sig, id} ───   sign_deal
     checks: the seller's wallet is bound to its DID (AgentRegistry, when given) and the signature
     recovers to that wallet; else `reject`, nothing funded
     approve_token, open_escrow ── funded {deal_id, tx} ───>   checks DealEscrow.stateOf(id) == Open
-                             <─ deliver {artifact} ───────    the artifact whose keccak256 is termsHash
-    keccak256(artifact) == termsHash ? release_escrow ── released {tx} ──>
-                                     : dispute {reason} (the deadline then refunds)
+                             <─ deliver {deal_id, output} ─    runs the service (negotiation/delivery.py)
+                             <─ dispute {reason} ─────────    or, when it fails, asks for the refund at once
+    output fits the card's schema ? release_escrow ── released {tx} ──>
+                                  : dispute {reason} (the deadline then refunds)
 
 `watch_deadlines` (run it on a schedule) calls `refund_escrow` for this agent's open deals as buyer
 whose deadline has passed. Each step is written to the agent's ledger: the executor logs decisions and
@@ -17,8 +19,6 @@ effects, the protocol the messages, and this module one `deal` entry per outcome
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import secrets
 import time
@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from eth_hash.auto import keccak
 
 from identity import BindingError
 from identity.envelopes import Envelope
@@ -38,8 +36,12 @@ from runtime.executor.action_log import Outcome
 from runtime.executor.executor import Executor
 from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import DealRecord, DealStore
+from runtime.negotiation.delivery import serve
+from runtime.negotiation.offers import Offers
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
+from runtime.negotiation.results import check_delivery
+from runtime.negotiation.terms import terms_hash
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +59,6 @@ class SettlementError(SovaError):
     """A settlement step could not be taken (a message that did not get through, a denied action)."""
 
 
-def artifact_hash(data: bytes) -> str:
-    """The termsHash that binds a delivery: keccak256 of the artifact's bytes, 0x hex."""
-    return "0x" + bytes(keccak(data)).hex()
-
-
-def encode_artifact(data: bytes) -> dict[str, str]:
-    """A `deliver` body carrying `data`."""
-    return {"artifact": base64.b64encode(data).decode("ascii"), "encoding": "base64"}
-
-
-def decode_artifact(body: Mapping[str, Any]) -> bytes:
-    """The artifact of a `deliver` body; ValueError when there is none."""
-    text = body.get("artifact")
-    if not isinstance(text, str):
-        raise ValueError("the delivery carries no artifact")
-    if body.get("encoding", "base64") != "base64":
-        return text.encode("utf-8")
-    try:
-        return base64.b64decode(text, validate=True)
-    except binascii.Error:
-        raise ValueError("the artifact is not valid base64") from None
-
-
 async def chain_now(executor: Executor) -> int:
     """The latest block's timestamp (what DealEscrow compares deadlines with); the clock without a chain."""
     chain = executor.context.chain
@@ -87,6 +66,15 @@ async def chain_now(executor: Executor) -> int:
         return int(time.time())
     block = await chain.rpc.request("eth_getBlockByNumber", ["latest", False])
     return int(block["timestamp"], 16)
+
+
+async def escrow_state(executor: Executor, deal_id: str) -> int:
+    """DealEscrow.stateOf(deal_id); -1 when it cannot be read."""
+    try:
+        escrow = executor.context.contract("DealEscrow")
+        return int(await escrow.call("stateOf", bytes.fromhex(deal_id[2:])))
+    except Exception:  # read only to learn whether a refund already happened: unknown is -1
+        return -1
 
 
 def outcome_result(outcome: Outcome) -> dict[str, Any]:
@@ -127,6 +115,8 @@ class BuyerSettlement:
     registry: Registry | None = None
     deal_ttl: int = 3600
     origin: str = "rules-brain"
+    schemas: Callable[[DealRecord], Mapping[str, Any] | None] | None = None
+    """The output JSON Schema a deal's delivery is checked against (from the seller's signed card)."""
 
     async def settle(
         self, record: DealRecord, seller_wallet: str, send: Send, *, binding_verified: bool = False
@@ -191,22 +181,28 @@ class BuyerSettlement:
         replies = await send("funded", {"deal_id": record.deal_id, "tx": record.txs.get("open", "")})
         delivery = _first(replies, "deliver")
         if delivery is None:
+            failed = _first(replies, "dispute")
+            if failed is not None:  # the service failed: the seller refunds, or the deadline does
+                why = f"the seller said: {str(failed['body'].get('reason', ''))[:300]}"
+                refunded = await escrow_state(self.executor, record.deal_id) == ESCROW_REFUNDED
+                return await self.end(record, "refunded" if refunded else "disputed", why)
             return record  # the seller delivers later (on_deliver), or the deadline refunds
         record, answer = await self.accept_delivery(record, delivery["body"])
         await send(answer.type, answer.body)
         return self.deals.get(record.peer, record.thid) or record
 
     async def accept_delivery(self, record: DealRecord, body: Mapping[str, Any]) -> tuple[DealRecord, Reply]:
-        """Check a delivery against the deal's termsHash: release the escrow (`released`) or dispute it."""
+        """Check a delivered output (runtime/negotiation/results.py): keep it and release the escrow
+        (`released`), or dispute it (no release; the deadline refunds)."""
+        schema = self.schemas(record) if self.schemas is not None else None
         try:
-            data = decode_artifact(body)
+            _, raw = check_delivery(record, body, schema)
         except ValueError as exc:
             return await self._dispute(record, str(exc))
-        got = artifact_hash(data)
-        if got != record.terms_hash.lower():
-            return await self._dispute(record, f"the artifact hashes to {got}, the deal's termsHash is "
-                                               f"{record.terms_hash}")  # fmt: skip
-        record = self.deals.update(record.peer, record.thid, state="delivered")
+        inline, digest = self.deals.payloads.keep(raw)
+        record = self.deals.update(
+            record.peer, record.thid, state="delivered", output=inline, output_hash=digest
+        )
         released = await self.executor.execute("release_escrow", {"deal": record.deal}, self.origin)
         if not released.ok or released.result is None:
             why = f"the escrow could not be released: {released.message()}"
@@ -216,14 +212,9 @@ class BuyerSettlement:
             return record, Reply("dispute", {"reason": why})
         tx = str(released.result.get("tx_hash", ""))
         record = await self.deals.advance(
-            self.ledger,
-            record,
-            "released",
-            {"state": "released", "txs": {"release": tx}},
-            deal_id=record.deal_id,
-            tx=tx,
-            artifact=got,
-        )
+            self.ledger, record, "released", {"state": "released", "txs": {"release": tx}},
+            deal_id=record.deal_id, tx=tx, output_hash=digest,
+        )  # fmt: skip
         return record, Reply("released", {"deal_id": record.deal_id, "tx": tx})
 
     async def on_deliver(self, envelope: Envelope) -> list[Reply]:
@@ -275,7 +266,7 @@ class SellerSettlement:
 
     executor: Executor
     deals: DealStore
-    artifacts: Mapping[str, bytes]
+    offers: Offers
     ledger: LedgerSink | None = None
     deliver: bool = True
     """False: never deliver (a seller that takes the order and vanishes; tests of the refund path)."""
@@ -312,9 +303,9 @@ class SellerSettlement:
         return [Reply("reject", {"reason": problem[:500]})]
 
     async def on_funded(self, envelope: Envelope, record: DealRecord) -> list[Reply]:
-        """The buyer says the escrow is open: check it on-chain, then deliver the artifact. A `funded`
-        again for a deal already funded or delivered (a buyer that restarted and lost the delivery)
-        is answered the same way: the artifact again, once the chain still says Open."""
+        """The buyer says the escrow is open: check it on-chain, then run the service and deliver. A
+        `funded` again for a deal already funded or delivered (a buyer that restarted and lost the
+        delivery) is answered with the output kept, once the chain still says Open."""
         body = envelope.body if isinstance(envelope.body, dict) else {}
         deal_id = str(body.get("deal_id", ""))
         if record.state not in _FUNDABLE or deal_id.lower() != record.deal_id.lower():
@@ -338,13 +329,9 @@ class SellerSettlement:
             {"state": "funded", "txs": {"open": str(body.get("tx"))}},
             deal_id=deal_id,
         )
-        artifact = self.artifacts.get(record.item)
-        if not self.deliver or artifact is None:
+        if not self.deliver:
             return []
-        record = await self.deals.advance(
-            self.ledger, record, "delivered", {"state": "delivered"}, artifact=artifact_hash(artifact)
-        )
-        return [Reply("deliver", {**encode_artifact(artifact), "terms_hash": record.terms_hash})]
+        return await serve(self.executor, self.deals, self.offers, self.ledger, record)
 
     async def on_released(self, envelope: Envelope, record: DealRecord) -> None:
         """The buyer released the escrow."""
@@ -368,8 +355,8 @@ class SellerSettlement:
                 return f"the deal pays {terms['seller']}, not this seller's wallet {ctx.agent_address}"
             if Decimal(str(terms["amount"])) != Decimal(record.price):
                 return f"the deal's amount {terms['amount']} is not the agreed price {record.price}"
-            if str(terms["terms_hash"]).lower() != record.terms_hash.lower():
-                return "the deal's termsHash is not the hash of the offered artifact"
+            if str(terms["terms_hash"]).lower() != terms_hash(record.item, record.input_hash, record.price):
+                return "the deal's termsHash is not the hash of this service, input and price"
             if ctx.token(str(terms["token"])).key != ctx.token(_token_ref(record)).key:
                 return f"the deal is in {terms['token']}, the offer was in {_token_ref(record)}"
             if int(terms["deadline"]) < time.time() + MIN_DEADLINE:

@@ -15,7 +15,7 @@ from runtime.chain.anvil import AnvilNode
 from runtime.negotiation.deals import DealRecord
 from runtime.negotiation.resume import DealResumer
 from tests.support.executor import Market
-from tests.support.settlement import escrow_of, make_pair
+from tests.support.settlement import INPUT, escrow_of, make_pair
 
 pytestmark = pytest.mark.chain
 
@@ -31,7 +31,7 @@ async def test_a_funded_deal_whose_delivery_was_lost_is_delivered_again_and_rele
 ) -> None:
     async with AsyncExitStack() as stack:
         pair = await make_pair(stack, market, tmp_path, deliver=False)
-        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "funded", record.reason
         assert pair.buyer.signer.transactions == 2  # approve, open
         said: list[str] = []
@@ -55,7 +55,7 @@ async def test_a_deal_already_released_on_chain_is_recorded_without_a_transactio
 ) -> None:
     async with AsyncExitStack() as stack:
         pair = await make_pair(stack, market, tmp_path)
-        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "released", record.reason
         # A crash after the release transaction, before the deal store heard of it.
         pair.buyer.deals.put(replace(record, state="delivered"))

@@ -17,7 +17,7 @@ from runtime.chain.anvil import AnvilNode
 from runtime.config import LlmBrain
 from runtime.negotiation.buyer import Buyer, Seller
 from tests.support.executor import STRANGER_ADDRESS, Market
-from tests.support.settlement import ARTIFACT, BUYER_BRAIN, SELLER_BRAIN, USD, Pair, Side, make_pair
+from tests.support.settlement import BUYER_BRAIN, INPUT, SELLER_BRAIN, USD, Pair, Side, make_pair
 
 pytestmark = pytest.mark.chain
 
@@ -68,7 +68,7 @@ async def test_an_llm_buyer_negotiates_and_settles_with_a_rules_seller(
         # The seller (linear, 38 -> 15 in 6 rounds) counters 30.333334, then 22.666667: the model accepts.
         model = scripted([counter("20"), counter("22"), tool_turn(("accept", {"reason": "close enough"}))])
         buyer = llm_buyer(pair, llm(pair, model))
-        record = await buyer.buy(pair.seller.server.url, "translation")
+        record = await buyer.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "released", record.reason
         assert Decimal(record.price) == Decimal("22.666667")
         assert await market.balance(pair.seller.address) == 22_666_667
@@ -111,7 +111,7 @@ async def test_a_hostile_model_gets_nothing_signed_beyond_the_deal(market: Marke
             ]
         )
         buyer = llm_buyer(pair, llm(pair, hostile, fallback=BUYER_BRAIN, max_steps=4))
-        record = await buyer.buy(pair.seller.server.url, "translation")
+        record = await buyer.buy(pair.seller.server.url, "translation", input=INPUT)
         # The model never made a valid move: the rules fallback negotiated (within the cap) and settled.
         assert record.state == "released", record.reason
         assert Decimal(record.price) <= CAP
@@ -146,7 +146,7 @@ async def test_the_buyer_cap_stops_a_brain_that_accepts_anything(market: Market,
     async with AsyncExitStack() as stack:
         pair = await make_pair(stack, market, tmp_path)
         buyer = llm_buyer(pair, RogueDecider())
-        record = await buyer.buy(pair.seller.server.url, "translation")
+        record = await buyer.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "declined"
         assert record.reason == "refused to accept 38: over the cap of 25 (yes to anything)"
         assert pair.buyer.signer.signatures == 0
@@ -173,12 +173,12 @@ async def test_an_llm_seller_opens_counters_and_accepts_within_its_floor(
             executor=side.executor,
             deals=side.deals,
             brain=LlmDecider(model, side.executor, config=brain, ledger=side.sink),
-            catalog={"translation": ARTIFACT},
+            offers=pair.seller_brain.offers,
             ledger=side.sink,
         )
         side.negotiator.handler = seller
         # The rules buyer (10 -> 30 in 6 rounds) counters 13.333333, then 20; the model accepts 20.
-        record = await pair.buyer_brain.buy(side.server.url, "translation")
+        record = await pair.buyer_brain.buy(side.server.url, "translation", input=INPUT)
         assert record.state == "released", record.reason
         assert Decimal(record.price) == Decimal("20")
         moves = side.entries("brain")

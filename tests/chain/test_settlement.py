@@ -19,6 +19,7 @@ from runtime.negotiation.buyer import Seller
 from runtime.negotiation.settlement import watch_deadlines
 from tests.support.executor import Market
 from tests.support.settlement import (
+    INPUT,
     USD,
     escrow_of,
     make_pair,
@@ -40,7 +41,7 @@ async def test_a_negotiated_deal_is_signed_funded_delivered_and_released(
     async with AsyncExitStack() as stack:
         pair = await make_pair(stack, market, tmp_path)
         buyer, seller = pair.buyer, pair.seller
-        record = await pair.buyer_brain.buy(seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(seller.server.url, "translation", input=INPUT)
         assert record.state == "released", record.reason
         price = Decimal(record.price)
         assert Decimal("15") <= price <= Decimal("30")
@@ -79,7 +80,7 @@ async def test_a_seller_without_the_credential_is_declined_before_any_escrow(
     async with AsyncExitStack() as stack:
         pair = await make_pair(stack, market, tmp_path, credential=False)
         buyer, seller = pair.buyer, pair.seller
-        record = await pair.buyer_brain.buy(seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(seller.server.url, "translation", input=INPUT)
         assert record.state == "declined"
         assert "VerifiedSupplier" in record.reason
         declined = [d for d in buyer.entries("deal") if d["event"] == "declined"]
@@ -99,7 +100,7 @@ async def test_the_policy_refuses_to_sign_with_a_seller_whose_credential_the_buy
     async with AsyncExitStack() as stack:
         pair = await make_pair(stack, market, tmp_path, credential=False)
         pair.buyer_brain.required_credential = None  # the brain skips the check: the policy still holds
-        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "declined"
         assert "no VerifiedSupplier credential" in record.reason
         denied = [e for e in pair.buyer.entries("decision") if e.get("verdict") == "deny"]
@@ -137,7 +138,7 @@ async def test_a_seller_signature_from_another_wallet_is_never_funded(market: Ma
         escrow = escrow_of(market)
         forger = ForgingSeller(pair.seller_brain, market.client.chain_id, escrow.address)
         pair.seller.negotiator.handler = forger
-        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "declined"
         assert forger.stranger.address in record.reason
         assert "registered wallet" in record.reason
@@ -154,7 +155,7 @@ async def test_a_deal_not_delivered_by_its_deadline_is_refunded(market: Market, 
         pair = await make_pair(stack, market, tmp_path, deliver=False)
         buyer = pair.buyer
         pair.buyer_brain.settlement.deal_ttl = 600
-        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation")
+        record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
         assert record.state == "funded", record.reason
         escrow = escrow_of(market)
         price = int(Decimal(record.price) * USD)

@@ -4,6 +4,7 @@ SIGTERM must stop each cleanly."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -94,3 +95,23 @@ def test_three_agents_trade_and_stop_cleanly(chain_project: Path, tmp_path: Path
         assert not ready_files["issuer"].exists()
     verified = sova("log", "verify", "buyer", "-f", str(chain_project), env=PASS)
     assert verified.code == 0, verified.out + verified.err
+    # The demo buyer bought `wordcount` (examples/wordcount.py) with its input, and kept the result.
+    listed = sova("deals", "list", "buyer", "--json", "-f", str(chain_project))
+    assert listed.code == 0, listed.err
+    done = [d for d in json.loads(listed.out) if d["state"] == "released"]
+    assert done
+    first = done[-1]
+    text = "the quick brown fox jumps over the lazy dog"
+    assert (first["service"], first["input"], first["counterparty"].split()[0]) == (
+        "wordcount",
+        {"text": text},
+        "seller",
+    )
+    assert first["result"] == {"words": 9, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    assert set(first["txs"]) == {"approve", "open", "release"}
+    shown = sova("deals", "show", "buyer", first["deal_id"], "--json", "-f", str(chain_project))
+    assert json.loads(shown.out)["result"] == first["result"]
+    theirs = json.loads(
+        sova("deals", "show", "seller", first["thid"], "--json", "-f", str(chain_project)).out
+    )
+    assert (theirs["output_hash"], theirs["state"]) == (first["output_hash"], "released")

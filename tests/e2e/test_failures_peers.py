@@ -89,7 +89,8 @@ class Fake:
 
 
 async def register(home: Home, url: str, endpoint: str, key: IdentityKey) -> None:
-    """Register `key`'s DID with tag `compute` at `endpoint`, from a fresh funded wallet of its own."""
+    """Register `key`'s DID with tag `wordcount` (the demo seller's service) at `endpoint`, from a fresh
+    funded wallet of its own."""
     from wallet import ChainClient, Deployments, Signer, contracts_for
     from wallet.contracts import AgentRegistry
 
@@ -99,7 +100,7 @@ async def register(home: Home, url: str, endpoint: str, key: IdentityKey) -> Non
     try:
         contract = contracts_for(client, Deployments.load(home.deployments(client.chain_id)))["AgentRegistry"]
         assert isinstance(contract, AgentRegistry)
-        await Registry(contract).register(signer, key, endpoint, ["compute"])
+        await Registry(contract).register(signer, key, endpoint, ["wordcount"])
     finally:
         await client.close()
 
@@ -129,7 +130,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
 
         mallory = IdentityKey.generate()  # a card naming the real seller's DID, signed by another key
         forged_profile = AgentProfile(name="seller", url="http://127.0.0.1:1", did=seller["did"],
-                                      wallet=seller["address"], service_tags=("compute",))  # fmt: skip
+                                      wallet=seller["address"], service_tags=("wordcount",))  # fmt: skip
         forged = CardServer(agent_card_to_dict(sign_card(build_card(forged_profile), mallory)))
         servers.append(forged)
         key = IdentityKey.generate()
@@ -139,7 +140,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
         thief = IdentityKey.generate()  # its own DID, but the real seller's wallet on its card
         url = f"http://127.0.0.1:{free_port()}"
         profile = AgentProfile(name="thief", url=url, did=thief.did, wallet=seller["address"],
-                               service_tags=("compute",))  # fmt: skip
+                               service_tags=("wordcount",))  # fmt: skip
         stolen = CardServer(agent_card_to_dict(signed_card(profile, thief)))
         servers.append(stolen)
         asyncio.run(register(home, chain, stolen.url, thief))

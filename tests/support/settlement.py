@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from pydantic import BaseModel
 
 from identity import CredentialStore, IdentityKey, issue_credential
 from policies import TokenRegistry, load_policy
@@ -26,6 +27,9 @@ from runtime.negotiation.buyer import Buyer
 from runtime.negotiation.deals import DealStore
 from runtime.negotiation.peers import PeerBook
 from runtime.negotiation.seller import Seller
+from runtime.services import ServiceContext, Services
+from runtime.services.loading import card_services
+from runtime.services.offering import Shop
 from tests.support.executor import CountingSigner, Market
 from tests.support.paths import REPO_ROOT
 from wallet.contracts import AgentRegistry, DealEscrow
@@ -34,7 +38,29 @@ from wallet.signer import Signer
 PRESETS = REPO_ROOT / "policies" / "presets"
 
 
-ARTIFACT = b"Bonjour le monde: the translation of 'hello world', 1000 words"
+class Text(BaseModel):
+    text: str
+
+
+class Translation(BaseModel):
+    text: str
+    words: int
+
+
+INPUT = {"text": "hello world"}
+"""What the rig's buyer asks `translation` for."""
+
+
+def translate(text: Text, context: ServiceContext) -> Translation:
+    return Translation(text=f"bonjour le monde ({text.text})", words=len(text.text.split()))
+
+
+def translation(handler: Any = translate, **options: Any) -> Services:
+    """The rig seller's services: `translation` at 15 TUSD (the seller's reservation; its target keeps
+    SELLER_BRAIN's ratio: 38), with `handler`."""
+    services = Services()
+    services.service("translation", input=Text, output=Translation, price="15", **options)(handler)
+    return services
 
 
 USD = 10**6
@@ -73,7 +99,12 @@ class Side:
 
 
 async def make_side(
-    stack: AsyncExitStack, market: Market, home: Path, name: str, issuer: str, handler: Any = None
+    stack: AsyncExitStack,
+    market: Market,
+    home: Path,
+    name: str,
+    issuer: str,
+    services: Services | None = None,
 ) -> Side:
     folder = home / name
     key = IdentityKey.generate()
@@ -87,7 +118,8 @@ async def make_side(
     ledger, executor, negotiator, messenger = parts.ledger, parts.executor, parts.negotiator, parts.messenger
     deals, peers, credentials, sink = parts.deals, parts.peers, parts.credentials, parts.sink
     sock, url = listen()
-    profile = AgentProfile(name=name, url=url, did=key.did, wallet=signer.address)
+    profile = AgentProfile(name=name, url=url, did=key.did, wallet=signer.address,
+                           services=card_services(services) if services is not None else ())  # fmt: skip
     server = AgentServer(negotiator, key, profile, sock=sock)
     stack.callback(sock.close)
     await server.start()
@@ -106,14 +138,17 @@ class Pair:
     seller_brain: Seller
     issuer: IdentityKey
     registry: Registry
+    services: Services
 
 
 async def make_pair(
-    stack: AsyncExitStack, market: Market, home: Path, *, credential: bool = True, deliver: bool = True
-) -> Pair:
+    stack: AsyncExitStack, market: Market, home: Path, *, credential: bool = True, deliver: bool = True,
+    services: Services | None = None,
+) -> Pair:  # fmt: skip
     issuer = IdentityKey.generate()
+    services = services if services is not None else translation()
     buyer = await make_side(stack, market, home, "buyer", issuer.did)
-    seller = await make_side(stack, market, home, "seller", issuer.did)
+    seller = await make_side(stack, market, home, "seller", issuer.did, services)
     contract = market.contracts["AgentRegistry"]
     assert isinstance(contract, AgentRegistry)
     registry = Registry(contract)
@@ -122,9 +157,12 @@ async def make_pair(
     if credential:
         vc = await issue_credential(issuer, seller.key.did, "VerifiedSupplier", {"service": "translation"})
         seller.credentials.add(vc)
+    scratch = home / "seller" / "scratch"
+    context = ServiceContext("seller", seller.key.did, scratch)
+    shop = Shop(services, context, lambda refs: tuple(refs) or (issuer.did,))
     seller_brain = Seller(
-        executor=seller.executor, deals=seller.deals, brain=SELLER_BRAIN, catalog={"translation": ARTIFACT},
-        ledger=seller.sink, deliver=deliver,
+        executor=seller.executor, deals=seller.deals, brain=SELLER_BRAIN, offers=shop, ledger=seller.sink,
+        deliver=deliver,
     )  # fmt: skip
     seller.negotiator.handler = seller_brain
     buyer_brain = Buyer(
@@ -133,7 +171,7 @@ async def make_pair(
         ledger=buyer.sink,
     )  # fmt: skip
     buyer.negotiator.handler = buyer_brain
-    return Pair(buyer, seller, buyer_brain, seller_brain, issuer, registry)
+    return Pair(buyer, seller, buyer_brain, seller_brain, issuer, registry, services)
 
 
 def escrow_of(market: Market) -> DealEscrow:
