@@ -114,31 +114,27 @@ def too_long(text: Text, context: ServiceContext) -> Translation:
         (too_long, "too_large", "translation's output is 521 bytes, over its limit of 256"),
     ],
 )
-async def test_a_service_without_an_output_asks_for_a_refund_and_nothing_is_released(
+async def test_a_service_without_an_output_refunds_the_buyer_at_once(
     market: Market, tmp_path: Path, handler: Any, why: str, said: str
 ) -> None:
     async with AsyncExitStack() as stack:
         services = translation(handler, timeout=0.5, max_output=256)
         pair = await make_pair(stack, market, tmp_path, services=services)
+        before = await market.balance(pair.buyer.signer.address)
         record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
-        assert record.state == "disputed"
-        assert f"the service failed ({why}): {said}" in record.reason
+        assert record.state == "refunded", record.reason
         theirs = pair.seller.deals.get(pair.buyer.key.did, record.thid)
         assert theirs is not None
-        assert theirs.state == "failed"
-        assert theirs.reason == f"the service failed ({why}): {said}"
+        assert theirs.state == "refunded"
         failed = [d for d in pair.seller.entries("deal") if d["event"] == "service_failed"]
         assert (failed[0]["why"], failed[0]["reason"]) == (why, theirs.reason)
-        # The seller asked for the refund at once (today DealEscrow refunds only after the deadline, and
-        # the seller may not: the executor refuses and the ledger says so; the deadline refund remains).
+        # The seller refunded at once (DealEscrow.cancel, its refund_escrow skill), not at the deadline.
         asked = [e for e in pair.seller.entries("decision") if e["intent"]["skill"] == "refund_escrow"]
-        assert [e["verdict"] for e in asked] == ["deny"]  # the seller preset allows no refund (yet)
-        assert events(pair.seller)[-1] == "refund_failed"
-        last = pair.seller.entries("deal")[-1]
-        assert "the deadline refund stays the fallback" in last["reason"]
+        assert [e["verdict"] for e in asked] == ["allow"]
         escrow = escrow_of(market)
-        assert await market.balance(escrow.address) == escrow_held(pair, record)  # held, not released
-        assert await escrow.state_of(bytes.fromhex(record.deal_id[2:])) == 1  # Open
+        assert await market.balance(escrow.address) == 0
+        assert await escrow.state_of(bytes.fromhex(record.deal_id[2:])) == 3  # Refunded
+        assert await market.balance(pair.buyer.signer.address) == before  # the money is back
         assert pair.buyer.signer.transactions == 2  # approve, open: no release
 
 
