@@ -80,7 +80,8 @@ def agents_yaml(n: int) -> str:
         lines += [
             f"  - name: seller{i + 1}",
             "    role: seller",
-            "    skills: [send_message, present_credential, sign_deal, refund_escrow, anchor_log, register_agent]",
+            "    skills: [send_message, present_credential, sign_deal, refund_escrow, anchor_log,"
+            " register_agent]",
             "    policy: policies/presets/seller.yaml",
             "    brain: {kind: rules, strategy: boulware, target: '14', reservation: '9', rounds: 10}",
             "    plugins: [examples.wordcount]",

@@ -22,7 +22,7 @@ from tests.support.agents import (
     PASS,
     agent_cmd,
     chain_running,
-    project,
+    llm_buyer_project,
     provision,
     released,
     wait_for,
@@ -31,11 +31,6 @@ from tests.support.cli import Procs, agents_cleaned_up, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
-RULES = 'brain: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}'
-LLM = (
-    'brain: {kind: llm, model: "scripted:brains/hostile.yaml", '
-    'fallback: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}}'
-)
 STRANGER = Account.create().address
 USD = 10**6
 
@@ -80,10 +75,7 @@ async def on_chain(config_path: Path, buyer: str, seller: str) -> tuple[int, int
 def test_a_hostile_llm_buyer_process_signs_nothing_past_policy(tmp_path: Path) -> None:
     from runtime.chain.provision import keystore_for
 
-    config_path = project(tmp_path / "proj")
-    text = config_path.read_text()
-    assert text.count(RULES) == 1
-    config_path.write_text(text.replace(RULES, LLM))
+    config_path = llm_buyer_project(tmp_path / "proj", "brains/hostile.yaml")
     (config_path.parent / "brains").mkdir()
     config = load_config(config_path)
     home = Home.for_config(config_path, config)

@@ -19,6 +19,7 @@ from tests.support.agents import (
     ROOT,
     agent_cmd,
     chain_running,
+    llm_buyer_project,
     project,
     provision,
     released,
@@ -28,18 +29,9 @@ from tests.support.cli import Procs, agents_cleaned_up, sova, stop_cleanly
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
-RULES = 'brain: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}'
-LLM = (
-    'brain: {kind: llm, model: "scripted:brains/scripted-buyer.yaml", '
-    'fallback: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}}'
-)
-
 
 def llm_project(tmp_path: Path) -> Path:
-    config = project(tmp_path)
-    text = config.read_text()
-    assert text.count(RULES) == 1
-    config.write_text(text.replace(RULES, LLM))
+    config = llm_buyer_project(tmp_path, "brains/scripted-buyer.yaml")
     shutil.copytree(ROOT / "brains", config.parent / "brains")
     return config
 

@@ -105,3 +105,21 @@ def released(home: Home) -> list[str]:
         return [r.price for r in store.all() if r.state == "released"]
     finally:
         store.close()
+
+
+RULES_BUYER = 'brain: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}'
+"""The demo buyer's brain line in agents.yaml."""
+
+
+def llm_buyer_project(tmp_path: Path, script: str) -> Path:
+    """`project(tmp_path)` whose buyer's brain is the scripted model of `script` (a path relative to
+    agents.yaml, e.g. "brains/scripted-buyer.yaml"), the demo's rules brain as its fallback."""
+    config = project(tmp_path)
+    text = config.read_text()
+    assert text.count(RULES_BUYER) == 1
+    llm = (
+        f'brain: {{kind: llm, model: "scripted:{script}", '
+        'fallback: {kind: rules, strategy: linear, target: "8", reservation: "12", rounds: 10}}'
+    )
+    config.write_text(text.replace(RULES_BUYER, llm))
+    return config
