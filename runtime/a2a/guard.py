@@ -2,7 +2,7 @@
 
 `BodyGuard` answers a JSON-RPC error (HTTP 200, as a2a-sdk's own errors go out), never a 500, to: a body
 over `max_body` (checked from Content-Length, and while reading a chunked one), a Content-Type other
-than JSON, a body that is not UTF-8, JSON nested deeper than MAX_DEPTH levels, a string holding a lone
+than JSON (HTTP 415 and -32005 ContentTypeNotSupported), a body that is not UTF-8, JSON nested deeper than MAX_DEPTH levels, a string holding a lone
 surrogate escape (`"\\ud800"`), and any exception that escapes the app. (a2a-sdk alone answers "internal
 error" to the non-UTF-8 and deep-nesting cases, and HTTP 500 to a lone surrogate in the request `id`,
 which Starlette cannot encode when it echoes the id back.)
@@ -38,7 +38,8 @@ class BodyGuard:
         headers = dict(scope["headers"])
         ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
         if ctype not in _JSON_TYPES:
-            await _error(send, -32600, f"Content-Type must be application/json, not {ctype[:60] or 'none'}")
+            why = f"Content type not supported: send application/json, not {ctype[:60] or 'none'}"
+            await _error(send, -32005, why, status=415)
             return
         declared = headers.get(b"content-length", b"0").decode("latin-1")
         if not declared.isdigit() or int(declared) > self.max_body:
@@ -104,8 +105,8 @@ def _too_deep(body: bytes) -> bool:
     return too_deep(body, MAX_DEPTH)
 
 
-async def _error(send: Send, code: int, message: str) -> None:
+async def _error(send: Send, code: int, message: str, *, status: int = 200) -> None:
     body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
