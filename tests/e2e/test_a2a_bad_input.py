@@ -110,7 +110,7 @@ JUNK: dict[str, tuple[Callable[[], dict[str, Any]], int]] = {
     "huge body": (lambda: {"content": b"[" + b"1," * MAX_BODY + b"1]", "headers": JSON}, -32600),
     "huge chunked body": (lambda: {"content": chunks(2 * MAX_BODY), "headers": JSON}, -32600),
     "wrong content type": (lambda: {"content": b"{}", "headers": {"content-type": "text/plain"}}, -32005),
-    "no content type": (lambda: {"content": b'{"jsonrpc": "2.0"}'}, -32600),
+    "no content type": (lambda: {"content": b'{"jsonrpc": "2.0"}'}, -32005),
     "deep nesting": (lambda: {"content": b"[" * 5000 + b"]" * 5000, "headers": JSON}, -32600),
     "batch": (lambda: {"json": [rpc("GetTask", {"id": "x"})], "headers": V1}, -32600),
     "not an object": (lambda: {"json": 42, "headers": V1}, -32600),
