@@ -63,7 +63,7 @@ class SovaRequestHandler(RequestHandler):
         book = self.book
         task = book.get_task(caller, task_id) if book is not None and caller else None
         if task is None:
-            raise TaskNotFoundError(f"no task {task_id[:80]!r} of this caller here")
+            raise TaskNotFoundError(f"task not found: {task_id[:80]!r} is no task of this caller")
         return task
 
     async def on_message_send(
@@ -148,7 +148,7 @@ class SovaRequestHandler(RequestHandler):
         async with self.negotiator.thread_lock(caller, task.context_id):
             canceled = await book.cancel_task(caller, params.id)
         if canceled is None:
-            raise TaskNotFoundError(f"no task {params.id[:80]!r} of this caller here")
+            raise TaskNotFoundError(f"task not found: {params.id[:80]!r} is no task of this caller")
         return canceled
 
     async def on_subscribe_to_task(

@@ -16,7 +16,7 @@
 // {"error": "..."} and exits 1.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { AgentCard, Role, verifyAgentCardSignature } from "@a2a-js/sdk";
+import { AgentCard, Role, TaskState, verifyAgentCardSignature } from "@a2a-js/sdk";
 import { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory } from "@a2a-js/sdk/client";
 
 // Our one JSON line goes to stdout; the SDK's own console chatter goes to stderr.
@@ -87,7 +87,8 @@ async function tasks(baseUrl, taskId, ...tokens) {
   const client = await new ClientFactory(options).createFromUrl(baseUrl);
   const out = {};
   out.get = await client.getTask({ id: taskId });
-  out.list = await client.listTasks({});
+  // The SDK writes an omitted `status` as "UNRECOGNIZED", which A2A 1.0 refuses (-32602): say UNSPECIFIED.
+  out.list = await client.listTasks({ status: TaskState.TASK_STATE_UNSPECIFIED });
   try {
     out.cancel = await client.cancelTask({ id: taskId });
   } catch (err) {
