@@ -40,7 +40,8 @@ def request_problem(body: bytes) -> tuple[Any, str] | None:
         rid = None
     if method == "ListTasks" and isinstance(params, dict) and "status" in params:
         status = params["status"]
-        if not (isinstance(status, str) and status in a2a.TaskState.keys()):
+        names, numbers = a2a.TaskState.DESCRIPTOR.values_by_name, a2a.TaskState.DESCRIPTOR.values_by_number
+        if not (status in names if isinstance(status, str) else type(status) is int and status in numbers):
             return rid, f"Invalid params: status {str(status)[:40]!r} is not a TaskState (TASK_STATE_…)"
     if "/" in method:
         return _v03_problem(method, request, rid)

@@ -70,35 +70,19 @@ class SovaRequestHandler(RequestHandler):
         self, params: a2a.SendMessageRequest, context: ServerCallContext
     ) -> a2a.Message | a2a.Task:
         """A negotiation envelope in, the signed replies out; a polite note for plain messages."""
-        message = params.message
-        if not params.HasField("message") or not message.parts:
-            raise InvalidParamsError("SendMessage needs a message with at least one part")
-        if not message.message_id:
-            raise InvalidParamsError("the message needs a messageId")
-        if message.role == a2a.ROLE_UNSPECIFIED:
-            raise InvalidParamsError("the message needs a role (ROLE_USER)")
-        if params.HasField("configuration"):
-            check_history_length(params.configuration)  # type: ignore[arg-type]
+        message = _checked(params)
         envelopes, data_parts = _envelopes(message)
         if not data_parts and NEGOTIATION_EXTENSION not in message.extensions:
             if message.task_id:
                 self._task(self._caller(context), message.task_id)
             return _info(message, self.negotiator.did)
         try:
-            if len(envelopes) > 1:
-                await self.negotiator.record_rejected(
-                    "malformed", "a message carries one envelope, not several"
-                )
-                raise ProtocolError("a message carries one envelope, not several", reason="malformed")
-            if not envelopes:
-                why = f'no signed envelope: send one data part {{"{ENVELOPE_KEY}": "<compact JWS>"}}'
-                await self.negotiator.record_rejected("unsigned", why)
-                raise ProtocolError(why, reason="unsigned")
-            claims = _claims(envelopes[0])
+            jws = await self._one(envelopes)
+            claims = _claims(jws)
             sender, thid = str(claims.get("from", "")), str(claims.get("thid", ""))
             if message.task_id and message.task_id != task_id_of(sender, thid):
-                raise TaskNotFoundError(f"task {message.task_id[:80]!r} is not this thread's task")
-            replies = await self.negotiator.receive(envelopes[0])
+                raise TaskNotFoundError(f"task not found: {message.task_id[:80]!r} is not this thread's task")
+            replies = await self.negotiator.receive(jws)
         except ProtocolError as exc:
             raise InvalidParamsError(str(exc), data={"sova_reason": exc.reason}) from None
         answer = a2a.Message(
@@ -106,17 +90,26 @@ class SovaRequestHandler(RequestHandler):
             role=a2a.ROLE_AGENT, extensions=[NEGOTIATION_EXTENSION],
         )  # fmt: skip
         answer.parts.add().data.struct_value.fields["sova_status"].string_value = "accepted"
-        for jws in replies:
-            answer.parts.add().data.struct_value.fields[ENVELOPE_KEY].string_value = jws
+        for reply in replies:
+            answer.parts.add().data.struct_value.fields[ENVELOPE_KEY].string_value = reply
         book = self.book
         task = book.thread_task(sender, thid) if book is not None and sender and thid else None
         if task is None:
             return answer
         answer.context_id, answer.task_id = task.context_id, task.id
         task.status.message.CopyFrom(answer)
-        if params.HasField("configuration"):
-            cut_history(task, params.configuration)  # type: ignore[arg-type]
-        return task
+        return cut_history(task, params.configuration)
+
+    async def _one(self, envelopes: list[str]) -> str:
+        """The one envelope of a negotiation message; ProtocolError (logged `rejected`) otherwise."""
+        if len(envelopes) > 1:
+            await self.negotiator.record_rejected("malformed", "a message carries one envelope, not several")
+            raise ProtocolError("a message carries one envelope, not several", reason="malformed")
+        if not envelopes:
+            why = f'no signed envelope: send one data part {{"{ENVELOPE_KEY}": "<compact JWS>"}}'
+            await self.negotiator.record_rejected("unsigned", why)
+            raise ProtocolError(why, reason="unsigned")
+        return envelopes[0]
 
     async def on_message_send_stream(
         self, params: a2a.SendMessageRequest, context: ServerCallContext
@@ -144,7 +137,8 @@ class SovaRequestHandler(RequestHandler):
         caller = self._caller(context)
         task = self._task(caller, params.id)
         book = self.book
-        assert book is not None and caller is not None  # _task found it
+        if book is None or caller is None:  # _task found it, so neither is None
+            raise TaskNotFoundError(f"task not found: {params.id[:80]!r} is no task of this caller")
         async with self.negotiator.thread_lock(caller, task.context_id):
             canceled = await book.cancel_task(caller, params.id)
         if canceled is None:
@@ -188,6 +182,20 @@ class SovaRequestHandler(RequestHandler):
     ) -> a2a.AgentCard:
         """There is no extended card: the public one says everything."""
         raise ExtendedAgentCardNotConfiguredError
+
+
+def _checked(params: a2a.SendMessageRequest) -> a2a.Message:
+    """The request's message; InvalidParams (-32602) without parts, `messageId` or `role` (all REQUIRED),
+    or with a negative `historyLength`."""
+    message = params.message
+    if not params.HasField("message") or not message.parts:
+        raise InvalidParamsError("SendMessage needs a message with at least one part")
+    if not message.message_id:
+        raise InvalidParamsError("the message needs a messageId")
+    if message.role == a2a.ROLE_UNSPECIFIED:
+        raise InvalidParamsError("the message needs a role (ROLE_USER)")
+    check_history_length(params.configuration)
+    return message
 
 
 def _envelopes(message: a2a.Message) -> tuple[list[str], int]:

@@ -19,7 +19,15 @@ from typing import Final, Protocol, runtime_checkable
 from a2a.types import a2a_pb2 as a2a
 from a2a.utils.errors import InvalidParamsError
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "TaskBook", "check_history_length", "cut_history", "list_page", "task_id_of"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "TaskBook",
+    "check_history_length",
+    "cut_history",
+    "list_page",
+    "task_id_of",
+]
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 100
@@ -54,7 +62,11 @@ def task_id_of(peer: str, thid: str) -> str:
     return hashlib.sha256(f"sova-task\n{peer}\n{thid}".encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def check_history_length(request: a2a.GetTaskRequest | a2a.ListTasksRequest) -> None:
+Asking = a2a.GetTaskRequest | a2a.ListTasksRequest | a2a.SendMessageConfiguration
+"""A request that may ask for at most `historyLength` messages of history."""
+
+
+def check_history_length(request: Asking) -> None:
     """InvalidParamsError (-32602) for a negative `historyLength`."""
     if request.HasField("history_length") and request.history_length < 0:
         raise InvalidParamsError(f"historyLength must be 0 or more, not {request.history_length}")
@@ -93,13 +105,13 @@ def list_page(tasks: list[a2a.Task], request: a2a.ListTasksRequest) -> a2a.ListT
     return response
 
 
-def cut_history(task: a2a.Task, request: a2a.GetTaskRequest | a2a.ListTasksRequest) -> a2a.Task:
+def cut_history(task: a2a.Task, request: Asking) -> a2a.Task:
     """`task` with at most `historyLength` messages of history (the newest; unset: all)."""
     _cut_history(task, request)
     return task
 
 
-def _cut_history(task: a2a.Task, request: a2a.GetTaskRequest | a2a.ListTasksRequest) -> None:
+def _cut_history(task: a2a.Task, request: Asking) -> None:
     if request.HasField("history_length") and len(task.history) > request.history_length:
         del task.history[: len(task.history) - request.history_length]
 

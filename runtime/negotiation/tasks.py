@@ -54,7 +54,9 @@ _FIXED: Final[dict[str, int]] = {
 }  # fmt: skip
 _SAYS: Final[dict[str, Callable[[DealRecord], str]]] = {
     "agreed": lambda r: f"agreed at {r.price} {r.token}: send your deal signature",
-    "signed": lambda r: f"signed at {r.price} {r.token}: lock it in the escrow (deal {r.deal_id}), send funded",
+    "signed": lambda r: (
+        f"signed at {r.price} {r.token}: lock it in the escrow (deal {r.deal_id}), send funded"
+    ),
     "funded": lambda r: f"the price is locked in the escrow: {r.item} is running",
     "delivered": lambda r: f"{r.item} delivered: release the payment",
     "released": lambda r: f"{r.item} delivered and paid",
@@ -66,7 +68,10 @@ def task_state(record: DealRecord) -> tuple[int, str]:
     if record.state == "negotiating":
         if not record.price:
             return a2a.TASK_STATE_SUBMITTED, f"the request for {record.item} is in"
-        return a2a.TASK_STATE_INPUT_REQUIRED, f"offer: {record.price} {record.token}; accept, counter or reject"
+        return (
+            a2a.TASK_STATE_INPUT_REQUIRED,
+            f"offer: {record.price} {record.token}; accept, counter or reject",
+        )
     state = _FIXED.get(record.state, a2a.TASK_STATE_WORKING)
     says = _SAYS.get(record.state)
     if says is not None:
@@ -146,8 +151,10 @@ class SellerTasks:
         if record.state not in CANCELABLE:
             state, _ = task_state(record)
             if state in (a2a.TASK_STATE_INPUT_REQUIRED, a2a.TASK_STATE_WORKING):
-                why = (f"the deal is {record.state}: the money may be locked, so it ends by delivery and "
-                       "release, or by the refund (at once if the service fails, else at the deadline)")  # fmt: skip
+                why = (
+                    f"the deal is {record.state}: the money may be locked, so it ends by delivery and "
+                    "release, or by the refund (at once if the service fails, else at the deadline)"
+                )
             else:
                 why = f"the task is already over ({a2a.TaskState.Name(state)}: {record.state})"
             raise TaskNotCancelableError(why)

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-
 import httpx
 import pytest
 from a2a.client import ClientConfig, ClientFactory
@@ -62,16 +61,20 @@ async def test_the_python_sdk_buys_and_sees_gets_lists_and_cancels_its_own_task(
         request = ParseDict(cfp_message(buyer, agent.did, "py-1"), a2a.SendMessageRequest())
         answers = [answer async for answer in client.send_message(request)]
         task = answers[-1].task
-        assert task.context_id == "py-1" and task.status.state == a2a.TASK_STATE_INPUT_REQUIRED
+        assert task.context_id == "py-1"
+        assert task.status.state == a2a.TASK_STATE_INPUT_REQUIRED
 
         got = await client.get_task(a2a.GetTaskRequest(id=task.id))
-        assert got.id == task.id and got.status.state == a2a.TASK_STATE_INPUT_REQUIRED
+        assert got.id == task.id
+        assert got.status.state == a2a.TASK_STATE_INPUT_REQUIRED
         listed = await client.list_tasks(a2a.ListTasksRequest())
         assert [t.id for t in listed.tasks] == [task.id]
         canceled = await client.cancel_task(a2a.CancelTaskRequest(id=task.id))
         assert canceled.status.state == a2a.TASK_STATE_CANCELED
 
-        strangers = await ClientFactory(ClientConfig(httpx_client=other, streaming=False)).create_from_url(url)
+        strangers = await ClientFactory(ClientConfig(httpx_client=other, streaming=False)).create_from_url(
+            url
+        )
         with pytest.raises((TaskNotFoundError, A2AClientError)):
             await strangers.get_task(a2a.GetTaskRequest(id=task.id))
         assert list((await strangers.list_tasks(a2a.ListTasksRequest())).tasks) == []
@@ -91,11 +94,11 @@ async def test_the_js_sdk_sees_gets_lists_and_cancels_its_own_task(seller: tuple
 
     code, out = await node("--tasks", url, task["id"], *tokens(buyer))
     assert code == 0, out
-    assert out["get"]["id"] == task["id"] and out["get"]["contextId"] == thid
+    assert out["get"]["id"] == task["id"]
+    assert out["get"]["contextId"] == thid
     assert [t["id"] for t in out["list"]["tasks"]] == [task["id"]]
     assert out["cancel"]["status"]["state"] in ("TASK_STATE_CANCELED", 5)
 
     code, out = await node("--tasks", url, task["id"], *tokens(stranger))
-    assert code == 1 and "not found" in json.dumps(out).lower(), out
-
-
+    assert code == 1, out
+    assert "task not found" in json.dumps(out), out

@@ -45,15 +45,18 @@ class Shop:
 
     async def buy(self, thid: str | None = None) -> dict[str, Any]:
         """A cfp from the buyer: the Task it created."""
-        answer = await self.call("SendMessage", cfp_message(self.buyer, self.agent.did, thid or uuid.uuid4().hex))
+        answer = await self.call(
+            "SendMessage", cfp_message(self.buyer, self.agent.did, thid or uuid.uuid4().hex)
+        )
         task: dict[str, Any] = answer["result"]["task"]
         return task
 
     def keep(self, thid: str, state: str, output: Any = None) -> str:
         """A deal put straight into the store (as the real seller would have moved it); its task id."""
         inline, digest = self.deals.payloads.keep(canonical(output)) if output is not None else ("", "")
-        self.deals.put(DealRecord(peer=self.buyer.did, thid=thid, role="seller", state=state, item="wordcount",
-                                  price="10", output=inline, output_hash=digest))  # fmt: skip
+        record = DealRecord(peer=self.buyer.did, thid=thid, role="seller", state=state, item="wordcount",
+                            price="10", output=inline, output_hash=digest)  # fmt: skip
+        self.deals.put(record)
         return task_id_of(self.buyer.did, thid)
 
 
@@ -81,13 +84,15 @@ async def test_send_message_with_text_gets_an_agent_message(shop: Shop) -> None:
     # TCK tests/mandatory/protocol/test_message_send_method.py::test_message_send_valid_text
     params = {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hello"}]}}
     result = (await shop.call("SendMessage", params))["result"]
-    assert result["message"]["role"] == "ROLE_AGENT" and result["message"]["parts"]
+    assert result["message"]["role"] == "ROLE_AGENT"
+    assert result["message"]["parts"]
 
 
 async def test_a_purchase_request_creates_a_task_awaiting_the_buyer(shop: Shop) -> None:
     # TCK test_message_send_valid_text (the Task branch)
     task = await shop.buy("thread-1")
-    assert task["id"] == task_id_of(shop.buyer.did, "thread-1") and task["contextId"] == "thread-1"
+    assert task["id"] == task_id_of(shop.buyer.did, "thread-1")
+    assert task["contextId"] == "thread-1"
     assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
     assert {"sova_status": "accepted"} in [p.get("data") for p in task["status"]["message"]["parts"]]
 
@@ -104,16 +109,19 @@ async def test_continuing_a_task_answers_with_the_same_task(shop: Shop) -> None:
     # TCK test_message_send_method.py::test_message_send_continue_task
     task = await shop.buy("t-continue")
     jws = sign_envelope(shop.buyer, type="accept", thid="t-continue", to=shop.agent.did, body={"price": "10"})
-    params = {"message": {"messageId": "m2", "role": "ROLE_USER", "taskId": task["id"], "contextId": "t-continue",
-                          "parts": [{"data": {"sova_envelope": jws}}]}}  # fmt: skip
+    message = {"messageId": "m2", "role": "ROLE_USER", "taskId": task["id"], "contextId": "t-continue",
+               "parts": [{"data": {"sova_envelope": jws}}]}  # fmt: skip
+    params = {"message": message}
     again = (await shop.call("SendMessage", params))["result"]["task"]
-    assert again["id"] == task["id"] and again["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+    assert again["id"] == task["id"]
+    assert again["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
     assert again["metadata"]["deal_state"] == "agreed"
 
 
 @pytest.mark.parametrize("text_only", [True, False])
 async def test_a_message_naming_an_unknown_task_is_task_not_found(shop: Shop, text_only: bool) -> None:
-    # TCK tests/mandatory/quality/test_error_validation_enhanced.py::test_nonexistent_resource_error_validation
+    # TCK tests/mandatory/quality/test_error_validation_enhanced.py
+    #     ::test_nonexistent_resource_error_validation
     if text_only:
         params = {"message": {"messageId": "m3", "role": "ROLE_USER", "taskId": "no-such-task",
                               "parts": [{"text": "and now?"}]}}  # fmt: skip
@@ -130,16 +138,20 @@ async def test_get_task_returns_the_callers_task_with_its_status(shop: Shop) -> 
     # TCK tests/mandatory/protocol/test_tasks_get_method.py::test_tasks_get_valid
     task = await shop.buy()
     got = (await shop.call("GetTask", {"id": task["id"]}, caller=shop.buyer))["result"]
-    assert got["id"] == task["id"] and got["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+    assert got["id"] == task["id"]
+    assert got["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
 
 
 async def test_get_task_with_history_length_returns_at_most_that_history(shop: Shop) -> None:
-    # TCK test_tasks_get_method.py::test_tasks_get_with_history_length, test_state_transitions.py::test_task_history_length
+    # TCK test_tasks_get_method.py::test_tasks_get_with_history_length,
+    #     test_state_transitions.py::test_task_history_length
     task = await shop.buy()
     full = (await shop.call("GetTask", {"id": task["id"]}, caller=shop.buyer))["result"]
     one = (await shop.call("GetTask", {"id": task["id"], "historyLength": 1}, caller=shop.buyer))["result"]
     none = (await shop.call("GetTask", {"id": task["id"], "historyLength": 0}, caller=shop.buyer))["result"]
-    assert len(full["history"]) == 2 and one["history"] == full["history"][-1:] and "history" not in none
+    assert len(full["history"]) == 2
+    assert one["history"] == full["history"][-1:]
+    assert "history" not in none
     negative = await shop.call("GetTask", {"id": task["id"], "historyLength": -1}, caller=shop.buyer)
     assert code(negative) == -32602
 
@@ -161,11 +173,16 @@ async def test_a_forged_caller_token_is_refused_in_one_line(shop: Shop) -> None:
     request = {"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": task["id"]}}
     async with httpx.AsyncClient() as http:
         for token in (f"{header}.{other.split('.')[1]}.{signature}", "junk"):
-            answer = (await http.post(shop.url, json=request, headers={**V1, "Authorization": f"Bearer {token}"})).json()
-            assert answer["error"]["code"] == -32600 and "\n" not in answer["error"]["message"]
+            answer = (
+                await http.post(shop.url, json=request, headers={**V1, "Authorization": f"Bearer {token}"})
+            ).json()
+            assert answer["error"]["code"] == -32600
+            assert "\n" not in answer["error"]["message"]
         reused = {**V1, "Authorization": f"Bearer {other}"}
         assert "result" in (await http.post(shop.url, json=request, headers=reused)).json()
-        assert "replayed" in (await http.post(shop.url, json=request, headers=reused)).json()["error"]["message"]
+        assert (
+            "replayed" in (await http.post(shop.url, json=request, headers=reused)).json()["error"]["message"]
+        )
     assert payload
 
 
@@ -180,7 +197,9 @@ async def test_list_tasks_shows_the_callers_tasks_newest_first_with_the_required
     assert [t["id"] for t in result["tasks"]] == [t["id"] for t in reversed(made)]
     assert (result["totalSize"], result["pageSize"]) == (3, 3)
     for task in result["tasks"]:
-        assert task["id"] and task["contextId"] and task["status"]["state"]
+        assert task["id"]
+        assert task["contextId"]
+        assert task["status"]["state"]
 
 
 async def test_list_tasks_is_empty_when_none_match(shop: Shop) -> None:
@@ -188,7 +207,8 @@ async def test_list_tasks_is_empty_when_none_match(shop: Shop) -> None:
     await shop.buy()
     for caller in (shop.stranger, None):
         result = (await shop.call("ListTasks", {}, caller=caller))["result"]
-        assert result.get("tasks", []) == [] and result.get("totalSize", 0) == 0
+        assert result.get("tasks", []) == []
+        assert result.get("totalSize", 0) == 0
         assert result.get("nextPageToken", "") == ""
 
 
@@ -201,13 +221,18 @@ async def test_list_tasks_filters_by_context_status_and_time(shop: Shop) -> None
     done = shop.keep("ctx-done", "delivered", {"words": 3})
     by_context = (await shop.call("ListTasks", {"contextId": "ctx-a"}, caller=shop.buyer))["result"]
     assert [t["id"] for t in by_context["tasks"]] == [first["id"]]
-    by_status = (await shop.call("ListTasks", {"status": "TASK_STATE_COMPLETED"}, caller=shop.buyer))["result"]
+    by_status = (await shop.call("ListTasks", {"status": "TASK_STATE_COMPLETED"}, caller=shop.buyer))[
+        "result"
+    ]
     assert [t["id"] for t in by_status["tasks"]] == [done]
     after = {"statusTimestampAfter": second["status"]["timestamp"]}
     recent = (await shop.call("ListTasks", after, caller=shop.buyer))["result"]
-    assert first["id"] not in [t["id"] for t in recent["tasks"]] and second["id"] in [t["id"] for t in recent["tasks"]]
+    assert first["id"] not in [t["id"] for t in recent["tasks"]]
+    assert second["id"] in [t["id"] for t in recent["tasks"]]
     both = {"contextId": "ctx-b", "status": "TASK_STATE_INPUT_REQUIRED"}
-    assert [t["id"] for t in (await shop.call("ListTasks", both, caller=shop.buyer))["result"]["tasks"]] == [second["id"]]
+    assert [t["id"] for t in (await shop.call("ListTasks", both, caller=shop.buyer))["result"]["tasks"]] == [
+        second["id"]
+    ]
 
 
 async def test_list_tasks_pages_50_by_default_and_by_token(shop: Shop) -> None:
@@ -226,7 +251,8 @@ async def test_list_tasks_pages_50_by_default_and_by_token(shop: Shop) -> None:
         if not token:
             assert page["pageSize"] == 15  # the last page, and it says so with no token
             break
-    assert sorted(seen) == sorted(ids) and len(seen) == 55
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == 55
 
 
 async def test_list_tasks_history_and_artifacts_as_asked(shop: Shop) -> None:
@@ -234,13 +260,16 @@ async def test_list_tasks_history_and_artifacts_as_asked(shop: Shop) -> None:
     # ::test_artifacts_excluded_by_default, ::test_artifacts_included_when_requested
     shop.keep("with-output", "delivered", {"words": 3})
     plain = (await shop.call("ListTasks", {}, caller=shop.buyer))["result"]["tasks"][0]
-    assert "artifacts" not in plain and len(plain["history"]) == 2
+    assert "artifacts" not in plain
+    assert len(plain["history"]) == 2
     asked = {"includeArtifacts": True, "historyLength": 1}
     full = (await shop.call("ListTasks", asked, caller=shop.buyer))["result"]["tasks"][0]
-    assert [p["data"] for p in full["artifacts"][0]["parts"]] == [{"words": 3}] and len(full["history"]) == 1
+    assert [p["data"] for p in full["artifacts"][0]["parts"]] == [{"words": 3}]
+    assert len(full["history"]) == 1
     none = (await shop.call("ListTasks", {"historyLength": 0}, caller=shop.buyer))["result"]["tasks"][0]
     many = (await shop.call("ListTasks", {"historyLength": 50}, caller=shop.buyer))["result"]["tasks"][0]
-    assert not none.get("history") and len(many["history"]) == 2
+    assert not none.get("history")
+    assert len(many["history"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -257,7 +286,8 @@ async def test_list_tasks_history_and_artifacts_as_asked(shop: Shop) -> None:
 )
 async def test_list_tasks_with_invalid_params_is_invalid_params(shop: Shop, params: dict[str, Any]) -> None:
     answer = await shop.call("ListTasks", params, caller=shop.buyer)
-    assert code(answer) == -32602 and "\n" not in answer["error"]["message"]
+    assert code(answer) == -32602
+    assert "\n" not in answer["error"]["message"]
 
 
 # ------------------------------------------------------------------ CancelTask
@@ -267,9 +297,11 @@ async def test_cancel_task_before_signing_cancels_it(shop: Shop) -> None:
     # TCK tests/mandatory/protocol/test_tasks_cancel_method.py::test_tasks_cancel_valid
     task = await shop.buy("t-cancel")
     canceled = (await shop.call("CancelTask", {"id": task["id"]}, caller=shop.buyer))["result"]
-    assert canceled["id"] == task["id"] and canceled["status"]["state"] == "TASK_STATE_CANCELED"
+    assert canceled["id"] == task["id"]
+    assert canceled["status"]["state"] == "TASK_STATE_CANCELED"
     record = shop.deals.get(shop.buyer.did, "t-cancel")
-    assert record is not None and record.state == "canceled"
+    assert record is not None
+    assert record.state == "canceled"
 
 
 async def test_cancel_task_of_an_unknown_or_anothers_task_is_task_not_found(shop: Shop) -> None:
@@ -278,14 +310,16 @@ async def test_cancel_task_of_an_unknown_or_anothers_task_is_task_not_found(shop
     assert code(await shop.call("CancelTask", {"id": "no-such-task"}, caller=shop.buyer)) == -32001
     assert code(await shop.call("CancelTask", {"id": task["id"]}, caller=shop.stranger)) == -32001
     record = shop.deals.get(shop.buyer.did, "t-theirs")
-    assert record is not None and record.state == "negotiating"
+    assert record is not None
+    assert record.state == "negotiating"
 
 
 async def test_cancel_task_once_the_money_may_be_locked_is_not_cancelable(shop: Shop) -> None:
     # TCK tests/optional/quality/test_task_state_quality.py (TaskNotCancelable, -32002)
     task_id = shop.keep("t-funded", "funded")
     answer = await shop.call("CancelTask", {"id": task_id}, caller=shop.buyer)
-    assert code(answer) == -32002 and "money may be locked" in answer["error"]["message"]
+    assert code(answer) == -32002
+    assert "money may be locked" in answer["error"]["message"]
 
 
 # ------------------------------------------------------------------ JSON-RPC and error codes
@@ -294,22 +328,37 @@ async def test_cancel_task_once_the_money_may_be_locked_is_not_cancelable(shop: 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (b'{"jsonrpc": "2.0", "method": "GetTask", "id": 1, "params": {', -32700),  # ::test_rejects_malformed_json, ::test_raw_invalid_json
-        (b'{"jsonrpc": "1.0", "method": "GetTask", "id": 1, "params": {}}', -32600),  # ::test_invalid_jsonrpc_version
+        (
+            b'{"jsonrpc": "2.0", "method": "GetTask", "id": 1, "params": {',
+            -32700,
+        ),  # ::test_rejects_malformed_json, ::test_raw_invalid_json
+        (
+            b'{"jsonrpc": "1.0", "method": "GetTask", "id": 1, "params": {}}',
+            -32600,
+        ),  # ::test_invalid_jsonrpc_version
         (b'{"jsonrpc": "2.0", "id": 1, "params": {}}', -32600),  # ::test_missing_method_field
-        (b'{"jsonrpc": "2.0", "method": "NoSuchMethod", "id": 1, "params": {}}', -32601),  # ::test_rejects_unknown_method
-        (b'{"jsonrpc": "2.0", "method": "GetTask", "id": 1, "params": {"id": 5}}', -32602),  # ::test_rejects_invalid_params
+        (
+            b'{"jsonrpc": "2.0", "method": "NoSuchMethod", "id": 1, "params": {}}',
+            -32601,
+        ),  # ::test_rejects_unknown_method
+        (
+            b'{"jsonrpc": "2.0", "method": "GetTask", "id": 1, "params": {"id": 5}}',
+            -32602,
+        ),  # ::test_rejects_invalid_params
     ],
 )
 async def test_json_rpc_errors_have_their_standard_codes(shop: Shop, body: bytes, expected: int) -> None:
     # TCK tests/mandatory/jsonrpc/test_json_rpc_compliance.py, test_protocol_violations.py
     async with httpx.AsyncClient() as http:
-        answer = (await http.post(shop.url, content=body, headers={**V1, "content-type": "application/json"})).json()
+        answer = (
+            await http.post(shop.url, content=body, headers={**V1, "content-type": "application/json"})
+        ).json()
     assert answer["error"]["code"] == expected
 
 
 async def test_push_notifications_and_streaming_are_answered_not_supported(shop: Shop) -> None:
-    # TCK test_a2a_error_codes.py::test_push_notification_not_supported_error_32003, ::test_unsupported_operation_error_32004
+    # TCK test_a2a_error_codes.py::test_push_notification_not_supported_error_32003,
+    #     ::test_unsupported_operation_error_32004
     config = {"taskId": "t", "url": "https://example.com/hook"}
     assert code(await shop.call("CreateTaskPushNotificationConfig", config)) == -32003
     task = await shop.buy()
@@ -320,7 +369,8 @@ async def test_a_body_that_is_not_json_is_content_type_not_supported(shop: Shop)
     # TCK test_a2a_error_codes.py::test_content_type_not_supported_error_32005 (-32005 or HTTP 415)
     async with httpx.AsyncClient() as http:
         response = await http.post(shop.url, content=b"hello", headers={**V1, "content-type": "text/plain"})
-    assert response.status_code == 415 and response.json()["error"]["code"] == -32005
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == -32005
 
 
 async def test_v0_3_invalid_params_are_invalid_params_in_one_line(shop: Shop) -> None:
@@ -328,7 +378,8 @@ async def test_v0_3_invalid_params_are_invalid_params_in_one_line(shop: Shop) ->
     request = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {"parts": 5}}}
     async with httpx.AsyncClient() as http:
         answer = (await http.post(shop.url, json=request)).json()
-    assert answer["error"]["code"] == -32602 and "\n" not in answer["error"]["message"]
+    assert answer["error"]["code"] == -32602
+    assert "\n" not in answer["error"]["message"]
     assert "data" not in answer["error"] or len(str(answer["error"]["data"])) < 300
 
 
@@ -336,19 +387,25 @@ async def test_v0_3_invalid_params_are_invalid_params_in_one_line(shop: Shop) ->
 
 
 async def test_the_agent_card_is_strict_a2a_1_0_with_its_mandatory_fields(shop: Shop) -> None:
-    # TCK tests/mandatory/protocol/test_agent_card.py::test_agent_card_available, ::test_mandatory_fields_present,
+    # TCK tests/mandatory/protocol/test_agent_card.py::test_agent_card_available,
+    #     ::test_mandatory_fields_present,
     # ::test_mandatory_field_types; test_agent_card_mandatory.py (all five)
     async with httpx.AsyncClient() as http:
         response = await http.get(shop.url + ".well-known/agent-card.json")
-    assert response.status_code == 200 and "max-age" in response.headers["cache-control"]
+    assert response.status_code == 200
+    assert "max-age" in response.headers["cache-control"]
     card = response.json()
     ParseDict(card, a2a.AgentCard())  # strict: an unknown field (v0.3 `url`, `preferredTransport`) fails
     for name in ("name", "description", "version", "supportedInterfaces", "capabilities", "defaultInputModes",
                  "defaultOutputModes", "skills"):  # fmt: skip
         assert card[name], name
-    assert isinstance(card["skills"], list) and isinstance(card["capabilities"], dict)
+    assert isinstance(card["skills"], list)
+    assert isinstance(card["capabilities"], dict)
     identity = card["capabilities"]["extensions"][0]["params"]
-    assert isinstance(identity["chainId"], int) and not isinstance(identity["chainId"], bool)
+    assert isinstance(identity["chainId"], int)
+    assert not isinstance(identity["chainId"], bool)
     async with httpx.AsyncClient() as http:
-        again = await http.get(shop.url + ".well-known/agent-card.json", headers={"if-none-match": response.headers["etag"]})
+        again = await http.get(
+            shop.url + ".well-known/agent-card.json", headers={"if-none-match": response.headers["etag"]}
+        )
     assert again.status_code == 304

@@ -64,10 +64,12 @@ def test_a_failed_deal_says_why_in_its_status_message() -> None:
 def test_a_completed_deal_carries_the_output_as_its_artifact() -> None:
     record = seller_deal("delivered")
     task = MessageToDict(deal_task(record, {"words": 3}))
-    assert task["id"] == task_id_of(BUYER, "t1") and task["contextId"] == "t1"
+    assert task["id"] == task_id_of(BUYER, "t1")
+    assert task["contextId"] == "t1"
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     [artifact] = task["artifacts"]
-    assert artifact["name"] == "wordcount" and artifact["parts"] == [{"data": {"words": 3}}]
+    assert artifact["name"] == "wordcount"
+    assert artifact["parts"] == [{"data": {"words": 3}}]
     assert task["metadata"]["deal_state"] == "delivered"
 
 
@@ -95,7 +97,8 @@ def test_the_task_of_a_delivered_deal_loads_the_kept_output(store: DealStore) ->
     store.put(DealRecord(peer=BUYER, thid="t1", role="seller", state="released", item="wordcount",
                          output=inline, output_hash=digest))  # fmt: skip
     task = SellerTasks(store, None).thread_task(BUYER, "t1")
-    assert task is not None and MessageToDict(task.artifacts[0])["parts"] == [{"data": {"words": 3}}]
+    assert task is not None
+    assert MessageToDict(task.artifacts[0])["parts"] == [{"data": {"words": 3}}]
 
 
 async def test_cancel_before_the_seller_signs_cancels_the_deal_and_logs_it(store: DealStore) -> None:
@@ -103,9 +106,11 @@ async def test_cancel_before_the_seller_signs_cancels_the_deal_and_logs_it(store
     tasks = SellerTasks(store, ledger)
     store.put(seller_deal("agreed"))
     canceled = await tasks.cancel_task(BUYER, task_id_of(BUYER, "t1"))
-    assert canceled is not None and canceled.status.state == a2a.TASK_STATE_CANCELED
+    assert canceled is not None
+    assert canceled.status.state == a2a.TASK_STATE_CANCELED
     record = store.get(BUYER, "t1")
-    assert record is not None and record.state == "canceled"
+    assert record is not None
+    assert record.state == "canceled"
     assert [(k, d["event"]) for k, d in ledger.entries] == [("deal", "canceled")]
 
 
@@ -115,10 +120,11 @@ async def test_cancel_once_money_may_be_locked_is_refused_with_the_reason(
 ) -> None:
     tasks = SellerTasks(store, MemorySink())
     store.put(seller_deal(state))
-    with pytest.raises(TaskNotCancelableError, match="money may be locked|already over"):
+    with pytest.raises(TaskNotCancelableError, match=r"money may be locked|already over"):
         await tasks.cancel_task(BUYER, task_id_of(BUYER, "t1"))
     record = store.get(BUYER, "t1")
-    assert record is not None and record.state == state
+    assert record is not None
+    assert record.state == state
 
 
 async def test_a_stranger_cannot_cancel_a_buyers_task(store: DealStore) -> None:
@@ -126,7 +132,8 @@ async def test_a_stranger_cannot_cancel_a_buyers_task(store: DealStore) -> None:
     store.put(seller_deal("negotiating"))
     assert await tasks.cancel_task(STRANGER, task_id_of(BUYER, "t1")) is None
     record = store.get(BUYER, "t1")
-    assert record is not None and record.state == "negotiating"
+    assert record is not None
+    assert record.state == "negotiating"
 
 
 def tasks_of(count: int) -> list[a2a.Task]:
@@ -165,7 +172,8 @@ def test_list_filters_by_status_and_context_and_leaves_out_artifacts_by_default(
     done = deal_task(seller_deal("delivered", thid="done"), {"words": 1})
     tasks = [done, *tasks_of(2)]
     completed = list_page(tasks, a2a.ListTasksRequest(status=a2a.TASK_STATE_COMPLETED))
-    assert [t.id for t in completed.tasks] == [done.id] and not completed.tasks[0].artifacts
+    assert [t.id for t in completed.tasks] == [done.id]
+    assert not completed.tasks[0].artifacts
     with_artifacts = list_page(tasks, a2a.ListTasksRequest(context_id="done", include_artifacts=True))
     assert [len(t.artifacts) for t in with_artifacts.tasks] == [1]
     none = list_page(tasks, a2a.ListTasksRequest(context_id="nothing"))
