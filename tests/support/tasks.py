@@ -44,9 +44,19 @@ class TaskShop:
         return []
 
 
-def cfp_message(buyer: IdentityKey, seller_did: str, thid: str, **message: Any) -> dict[str, Any]:
-    """SendMessage params carrying a signed cfp from `buyer` (extra message fields as given)."""
-    jws = sign_envelope(buyer, type="cfp", thid=thid, to=seller_did, body={"item": "wordcount"})
+def envelope_message(jws: str, thid: str) -> dict[str, Any]:
+    """SendMessage params carrying the signed envelope `jws` in thread `thid`."""
+    return {"message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "contextId": thid,
+                        "parts": [{"data": {"sova_envelope": jws}}]}}  # fmt: skip
+
+
+def cfp_message(
+    buyer: IdentityKey, seller_did: str, thid: str, body: dict[str, Any] | None = None, **message: Any
+) -> dict[str, Any]:
+    """SendMessage params carrying a signed cfp from `buyer` (its body: `body`, by default a request for
+    `wordcount`; extra message fields as given)."""
+    body = body if body is not None else {"item": "wordcount"}
+    jws = sign_envelope(buyer, type="cfp", thid=thid, to=seller_did, body=body)
     return {"message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "contextId": thid,
                         "parts": [{"data": {"sova_envelope": jws}}], **message}}  # fmt: skip
 
