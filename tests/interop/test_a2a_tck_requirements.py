@@ -401,7 +401,8 @@ async def test_the_agent_card_is_strict_a2a_1_0_with_its_mandatory_fields(shop: 
         assert card[name], name
     assert isinstance(card["skills"], list)
     assert isinstance(card["capabilities"], dict)
-    identity = card["capabilities"]["extensions"][0]["params"]
+    identity, negotiation = (e["params"] for e in card["capabilities"]["extensions"])
+    assert "a2a_caller" in negotiation["tasks"]  # how a plain client shows its DID to see its tasks
     assert isinstance(identity["chainId"], int)
     assert not isinstance(identity["chainId"], bool)
     async with httpx.AsyncClient() as http:
