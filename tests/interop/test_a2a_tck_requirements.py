@@ -25,6 +25,7 @@ from a2a.types import a2a_pb2 as a2a
 from google.protobuf.json_format import ParseDict
 
 from identity import IdentityKey, sign_envelope
+from runtime.a2a.caller import caller_header
 from runtime.a2a.tasks import task_id_of
 from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.terms import canonical
@@ -410,3 +411,14 @@ async def test_the_agent_card_is_strict_a2a_1_0_with_its_mandatory_fields(shop: 
             shop.url + ".well-known/agent-card.json", headers={"if-none-match": response.headers["etag"]}
         )
     assert again.status_code == 304
+
+
+async def test_the_v0_3_path_shows_the_callers_task_and_hides_it_from_a_stranger(shop: Shop) -> None:
+    # TCK test_a2a_v030_transport_compliance.py::test_required_method_availability (v0.3 `tasks/get`)
+    task = await shop.buy("v03")
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": task["id"]}}
+    async with httpx.AsyncClient() as http:
+        mine = await http.post(shop.url, json=request, headers=caller_header(shop.buyer, shop.agent.did))
+        theirs = await http.post(shop.url, json=request, headers=caller_header(shop.stranger, shop.agent.did))
+    assert mine.json()["result"]["id"] == task["id"]
+    assert theirs.json()["error"]["code"] == -32001
