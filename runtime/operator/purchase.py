@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from runtime.negotiation.buyer import Buyer
     from runtime.negotiation.deals import DealRecord, DealStore
 
-__all__ = ["MakeBuyer", "PurchaseRefused", "Purchaser", "find_sellers", "input_problem", "policy_cap"]
+__all__ = ["MakeBuyer", "PurchaseRefused", "Purchaser", "find_sellers", "input_problem", "policy_cap", "result_of"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,22 @@ async def find_sellers(registry: Registry, tag: str, own_wallet: str) -> list[Ag
     return found
 
 
+def result_of(record: DealRecord, deals: DealStore, names: Mapping[str, str]) -> BuyResult:
+    """The BuyResult of a buyer's deal record, its input and output loaded from `deals`; the seller
+    named by `names` ({agent name: DID}) when it is one of the fleet."""
+    name = next((n for n, did in names.items() if did == record.peer), "")
+    reason = record.reason if record.state != "released" else ""
+    if record.state not in DEAL_ENDS:
+        reason = f"the deal is still {record.state} (it goes on: see `sova deals show`)"
+    return BuyResult(
+        state=record.state, service=record.item, reason=reason, deal_id=record.deal_id,
+        thread=record.thid, seller=f"{name} ({record.peer})" if name else record.peer,
+        price=record.price, token=record.token,
+        input=deals.payloads.load(record.input, record.input_hash),
+        output=deals.payloads.load(record.output, record.output_hash), txs=dict(record.txs),
+    )  # fmt: skip
+
+
 class Purchaser:
     """Buys services for one agent: finds sellers, checks the input, lets the agent's Buyer negotiate
     and settle, waits for the end. `names`: {agent name: DID} of the fleet (for `seller: NAME`)."""
@@ -154,6 +170,22 @@ class Purchaser:
                 break
         return result
 
+    async def for_model(self, args: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | str]:
+        """`buy` for a model's `buy_service` call (runtime/brains/buying.py): its arguments are
+        untrusted; (released?, the result) or (False, why it was refused)."""
+        from pydantic import ValidationError
+
+        try:
+            request = BuyRequest.model_validate(dict(args))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return False, f"{'.'.join(str(p) for p in first['loc']) or 'arguments'}: {first['msg']}"
+        try:
+            result = await self.buy(request)
+        except PurchaseRefused as exc:
+            return False, str(exc)
+        return result.ok, result.model_dump(mode="json")
+
     async def _deal(self, request: BuyRequest, seller: AgentRecord, cap: Decimal | None, token: str,
                     timeout: float) -> BuyResult:  # fmt: skip
         buyer, thid = self.make_buyer(cap, token), uuid.uuid4().hex
@@ -186,17 +218,7 @@ class Purchaser:
 
     def result(self, record: DealRecord) -> BuyResult:
         """The BuyResult of a deal record (its input and output loaded from the deal store)."""
-        name = next((n for n, did in self.names.items() if did == record.peer), "")
-        reason = record.reason if record.state != "released" else ""
-        if record.state not in DEAL_ENDS:
-            reason = f"the deal is still {record.state} (it goes on: see `sova deals show`)"
-        return BuyResult(
-            state=record.state, service=record.item, reason=reason, deal_id=record.deal_id,
-            thread=record.thid, seller=f"{name} ({record.peer})" if name else record.peer,
-            price=record.price, token=record.token,
-            input=self.deals.payloads.load(record.input, record.input_hash),
-            output=self.deals.payloads.load(record.output, record.output_hash), txs=dict(record.txs),
-        )  # fmt: skip
+        return result_of(record, self.deals, self.names)
 
     async def _sellers(self, request: BuyRequest) -> list[AgentRecord] | str:
         """The sellers to try, or why there is none."""

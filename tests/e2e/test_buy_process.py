@@ -1,0 +1,124 @@
+"""`sova buy` against a real fleet (`sova up --detach`: issuer, seller of wordcount, buyer; anvil): the
+running buyer agent buys through its operator API and prints the checked result; bad input is refused
+with exit 2 before anything is signed; a max price over the buyer's policy cap is no deal (exit 1);
+`SovaClient` does the same from Python. One fleet for the module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runtime.config import load_config
+from runtime.home import Home
+from runtime.operator.buying import BuyRefused, SovaClient
+from runtime.operator.token import token_path
+from tests.support.cli import one_error_line, sova
+from tests.support.fleet import PASS, ROOT, status, wait_for
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+SIGNING = {"send_message", "present_credential", "sign_deal", "approve_token", "open_escrow"}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The demo market, its buyer's goal once an hour (it buys once at start), running."""
+    root = tmp_path_factory.mktemp("buy")
+    shutil.copytree(ROOT / "policies" / "presets", root / "policies" / "presets")
+    text = (ROOT / "agents.yaml").read_text()
+    assert "every: 20s" in text
+    (root / "agents.yaml").write_text(text.replace("every: 20s", "every: 1h"))
+    config = root / "agents.yaml"
+    try:
+        started = sova("up", "--detach", "-f", str(config), env=PASS, timeout=240)
+        assert started.code == 0, started.err + started.out
+        yield config
+    finally:
+        sova("down", "-f", str(config), env=PASS, timeout=90)
+
+
+def buyer_api(config: Path) -> httpx.Client:
+    home = Home.for_config(config, load_config(config))
+    ready = json.loads(home.ready_file("buyer").read_text())
+    token = token_path(home).read_text().strip()
+    return httpx.Client(base_url=ready["operator_url"], headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def signing_calls(config: Path) -> list[dict[str, Any]]:
+    """The buyer's executor decisions on skills that sign or send (every one is a ledger entry)."""
+    with buyer_api(config) as client:
+        found, after = [], 0
+        while after is not None:
+            page = client.get("/v1/ledger", params={"after": after, "limit": 500}).json()
+            found += [e for e in page["entries"] if e["kind"] == "decision" and e["data"].get("skill") in SIGNING]
+            after = page["next_after"]
+    return found
+
+
+def settled(config: Path) -> bool:
+    """No deal of the buyer is still open (its start-up goal deal has ended)."""
+    deals = {a["name"]: a for a in status(config)["agents"]}["buyer"]["deals"]
+    return bool(deals) and not set(deals) & {"negotiating", "agreed", "signed", "funded", "delivered"}
+
+
+def test_sova_buy_prints_the_checked_result_and_exits_0(fleet: Path) -> None:
+    bought = sova("buy", "wordcount", "--as", "buyer", "--input", '{"text":"a b c"}', "--json",
+                  "-f", str(fleet), env=PASS, timeout=200)  # fmt: skip
+    assert bought.code == 0, bought.err + bought.out
+    result = json.loads(bought.out)
+    assert result["state"] == "released"
+    assert result["output"]["words"] == 3
+    assert result["input"] == {"text": "a b c"}
+    assert result["seller"].startswith("seller (did:key:")
+    assert result["deal_id"].startswith("0x") and result["txs"].get("release", "").startswith("0x")
+    shown = sova("deals", "show", "buyer", result["deal_id"], "--json", "-f", str(fleet))
+    assert json.loads(shown.out)["result"]["words"] == 3
+
+
+def test_input_not_matching_the_schema_is_exit_2_and_nothing_is_signed(fleet: Path) -> None:
+    wait_for(lambda: settled(fleet), 120, "the buyer's open deals to end")
+    before = signing_calls(fleet)
+    for bad in ('{"txt": "a b c"}', '{"text": 3}'):
+        refused = sova("buy", "wordcount", "--as", "buyer", "--input", bad, "-f", str(fleet), env=PASS)
+        assert refused.code == 2, refused.err + refused.out
+        assert "does not match wordcount's input schema" in one_error_line(refused)
+    unparsable = sova("buy", "wordcount", "--as", "buyer", "--input", "{text: a}", "-f", str(fleet))
+    assert unparsable.code == 2 and "--input is not JSON" in one_error_line(unparsable)
+    assert signing_calls(fleet) == before
+
+
+def test_a_max_price_over_the_policy_cap_is_no_deal_and_exit_1(fleet: Path) -> None:
+    wait_for(lambda: settled(fleet), 120, "the buyer's open deals to end")
+    before = signing_calls(fleet)
+    over = sova("buy", "wordcount", "--as", "buyer", "--input", '{"text": "a"}', "--max-price", "50",
+                "-f", str(fleet), env=PASS)  # fmt: skip
+    assert over.code == 1, over.err + over.out
+    line = one_error_line(over)
+    assert line.startswith("no deal:") and "over this agent's policy cap of 12 TUSD" in line
+    below = sova("buy", "wordcount", "--as", "buyer", "--input", '{"text": "a"}', "--max-price", "5",
+                 "-f", str(fleet), env=PASS, timeout=200)  # fmt: skip
+    assert below.code == 1, below.err + below.out  # the seller's floor is 9 TUSD
+    assert one_error_line(below).startswith("no deal:")
+    assert not any(c["data"]["skill"] in ("sign_deal", "open_escrow") for c in signing_calls(fleet)[len(before):])
+
+
+def test_the_python_client_buys_and_reads_the_deal(fleet: Path) -> None:
+    async def run() -> None:
+        async with SovaClient.for_agent("buyer", fleet) as client:
+            result = await client.buy("wordcount", {"text": "one two"}, max_price="12", seller="seller")
+            assert result.ok, result.reason
+            assert result.output["words"] == 2
+            deal = await client.deal(result.deal_id)
+            assert deal.result == result.output and deal.input == {"text": "one two"}
+            with pytest.raises(BuyRefused) as refused:
+                await client.buy("wordcount", {"text": 1})
+            assert refused.value.status == 422
+
+    asyncio.run(run())
