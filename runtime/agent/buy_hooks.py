@@ -33,7 +33,9 @@ def load_function(ref: str, root: Path, what: str) -> Callable[..., Any]:
     module = _module(module_name, root, what, ref)
     found = getattr(module, name, None)
     if found is None:
-        raise SovaError(f"{what} {ref!r}: module {module_name} has no {name!r}: define `def {name}(...)` there")
+        raise SovaError(
+            f"{what} {ref!r}: module {module_name} has no {name!r}: define `def {name}(...)` there"
+        )
     if not callable(found):
         raise SovaError(f"{what} {ref!r}: {module_name}.{name} is a {type(found).__name__}, not a function")
     return found  # type: ignore[no-any-return]
@@ -44,7 +46,10 @@ def _module(name: str, root: Path, what: str, ref: str) -> ModuleType:
     try:
         if beside.is_file():
             loaded = sys.modules.get(name)
-            if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == beside.resolve():
+            if (
+                loaded is not None
+                and Path(getattr(loaded, "__file__", "") or "").resolve() == beside.resolve()
+            ):
                 return loaded
             spec = importlib.util.spec_from_file_location(name, beside)
             if spec is None or spec.loader is None:

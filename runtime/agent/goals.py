@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from runtime.agent.buy_hooks import BuyHooks
 from runtime.config import Agent as AgentSpec
 from runtime.config import BuyGoal, IssueGoal, SellGoal
-
 from runtime.operator.purchase import find_sellers
 
 if TYPE_CHECKING:

@@ -41,8 +41,10 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "service": {"type": "string", "description": "the service to buy (sellers register under it)"},
         "input": {"type": "object", "description": "the service's input (its seller's input schema)"},
-        "max_price": {"type": "string", "description": "the most to pay, a decimal string, within the "
-                                                       "agent's policy cap"},  # fmt: skip
+        "max_price": {
+            "type": "string",
+            "description": "the most to pay, a decimal string, within the agent's policy cap",
+        },
         "seller": {"type": "string", "description": "a seller's agent name or DID (default: any)"},
     },
     "required": ["service", "input"],

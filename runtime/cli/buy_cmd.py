@@ -23,7 +23,9 @@ __all__ = ["buy"]
 
 ServiceArg = Annotated[str, typer.Argument(help="the service to buy (sellers register under its name)")]
 AsOption = Annotated[str, typer.Option("--as", help="the buyer agent (running) that buys and pays")]
-InputOption = Annotated[str, typer.Option("--input", help="the service's input as JSON, e.g. '{\"text\": \"a b\"}'")]
+InputOption = Annotated[
+    str, typer.Option("--input", help='the service\'s input as JSON, e.g. \'{"text": "a b"}\'')
+]
 MaxPriceOption = Annotated[
     str | None, typer.Option("--max-price", help="pay at most this (only lowers the agent's policy cap)")
 ]
@@ -81,5 +83,3 @@ def buy(
 def _fail(line: str, code: int) -> NoReturn:
     sys.stderr.write(" ".join(line.split()) + "\n")
     raise typer.Exit(code)
-
-

@@ -56,8 +56,10 @@ class BuyResult(BaseModel):
     def line(self) -> str:
         """One line for a log or a terminal."""
         if self.ok:
-            return (f"deal {self.deal_id or self.thread} {self.service} from {self.seller}: "
-                    f"{self.price} {self.token}, released; result {json.dumps(self.output, sort_keys=True)}")  # fmt: skip
+            output = json.dumps(self.output, sort_keys=True)
+            deal = self.deal_id or self.thread
+            paid = f"{self.price} {self.token}"
+            return f"deal {deal} {self.service} from {self.seller}: {paid}, released; result {output}"
         return f"no deal for {self.service}: {self.reason or self.state}"
 
 

@@ -83,8 +83,11 @@ class SovaClient:
         url = ready.get("operator_url") if isinstance(ready, dict) else None
         token = read_token(home)
         if not isinstance(url, str) or not url.startswith("http://127.0.0.1:") or token is None:
-            raise OperatorApiError(f"agent {name} is not running (no operator API in "
-                                   f"{home.ready_file(name)}): start the fleet with `sova up --detach`", 503)
+            raise OperatorApiError(
+                f"agent {name} is not running (no operator API in "
+                f"{home.ready_file(name)}): start the fleet with `sova up --detach`",
+                503,
+            )
         return cls(url, token, label=f"agent {name}")
 
     async def close(self) -> None:

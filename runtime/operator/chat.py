@@ -25,8 +25,8 @@ from runtime.operator.facts import OperatorBackend, OperatorRefusal
 
 if TYPE_CHECKING:
     from runtime.brains.chat import LlmChat
-    from runtime.operator.purchase import Purchaser
     from runtime.config import LlmBrain
+    from runtime.operator.purchase import Purchaser
 
 MAX_LEDGER_LINES = 50
 SCAN_BACK = 5000  # entries searched for the last refusal
@@ -128,7 +128,7 @@ class OperatorChat:
             return 'say `buy SERVICE {json input}`, e.g. buy wordcount {"text": "a b c"}'
         try:
             data = parse_input(raw) if raw.strip() else {}
-            result = await self.purchaser.buy(BuyRequest(service=service, input=data))
+            result = await self.purchaser.buy(BuyRequest(service=service, input=data, timeout=120))
         except ValueError as exc:  # ValidationError is one too
             first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             return f"not bought: {first.replace('--input', 'the input')}"

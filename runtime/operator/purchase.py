@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     from runtime.negotiation.buyer import Buyer
     from runtime.negotiation.deals import DealRecord, DealStore
 
-__all__ = ["MakeBuyer", "PurchaseRefused", "Purchaser", "find_sellers", "input_problem", "policy_cap", "result_of"]
+__all__ = [
+    "MakeBuyer",
+    "PurchaseRefused",
+    "Purchaser",
+    "find_sellers",
+    "input_problem",
+    "policy_cap",
+    "result_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -137,28 +145,14 @@ class Purchaser:
         cap = policy_cap(self.policy, token)
         wanted = parse_amount(request.max_price) if request.max_price is not None else None
         if wanted is not None and cap is not None and wanted > cap:
-            return self._none(request, f"the max price {wanted:f} {token} is over this agent's policy cap "
-                              f"of {cap:f} {token} a deal (deal_price): a max price can only lower it")  # fmt: skip
+            why = (f"the max price {wanted:f} {token} is over this agent's policy cap of {cap:f} {token} "
+                   "a deal (its deal_price rule): a max price can only lower that cap")  # fmt: skip
+            return self._none(request, why)
         if wanted is not None:
             cap = wanted if cap is None else min(cap, wanted)
-        sellers = await self._sellers(request)
-        if isinstance(sellers, str):
-            return self._none(request, sellers)
-        checked = []
-        for seller in sellers:
-            card = await self._card(seller)
-            if card is None:
-                continue
-            spec = card.services.get(request.service)
-            if spec is None:
-                continue
-            problem = input_problem(spec.input_schema, request.input, request.service)
-            if problem is not None:
-                raise PurchaseRefused(422, problem)
-            checked.append(seller)
-        if not checked:
-            return self._none(request, f"no registered seller of {request.service!r} answers with a card "
-                              "listing that service")  # fmt: skip
+        checked = await self._checked_sellers(request)
+        if isinstance(checked, str):
+            return self._none(request, checked)
         deadline = time.monotonic() + request.timeout
         result = self._none(request, "no seller made a deal")
         for seller in checked:
@@ -169,6 +163,24 @@ class Purchaser:
             if result.ok or result.deal_id:  # money moved or a deal was signed: do not go on to another
                 break
         return result
+
+    async def _checked_sellers(self, request: BuyRequest) -> list[AgentRecord] | str:
+        """The sellers whose signed card lists the service, or why there is none; PurchaseRefused (422)
+        when the input does not match the service's input schema."""
+        sellers = await self._sellers(request)
+        if isinstance(sellers, str):
+            return sellers
+        checked = []
+        for seller in sellers:
+            card = await self._card(seller)
+            spec = card.services.get(request.service) if card is not None else None
+            if spec is None:
+                continue
+            problem = input_problem(spec.input_schema, request.input, request.service)
+            if problem is not None:
+                raise PurchaseRefused(422, problem)
+            checked.append(seller)
+        return checked or f"no registered seller of {request.service!r} answers with a card listing it"
 
     async def for_model(self, args: Mapping[str, Any]) -> tuple[bool, Mapping[str, Any] | str]:
         """`buy` for a model's `buy_service` call (runtime/brains/buying.py): its arguments are
@@ -187,15 +199,17 @@ class Purchaser:
         return result.ok, result.model_dump(mode="json")
 
     async def _deal(self, request: BuyRequest, seller: AgentRecord, cap: Decimal | None, token: str,
-                    timeout: float) -> BuyResult:  # fmt: skip
+                    wait: float) -> BuyResult:  # fmt: skip
         buyer, thid = self.make_buyer(cap, token), uuid.uuid4().hex
         # The deal runs as its own task: a timeout here ends the wait, never a settlement half-way.
         task = asyncio.ensure_future(
-            buyer.buy(seller.endpoint, request.service, input=request.input, thid=thid, expected_did=seller.did)
+            buyer.buy(
+                seller.endpoint, request.service, input=request.input, thid=thid, expected_did=seller.did
+            )
         )
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        done, _ = await asyncio.wait({task}, timeout=timeout)
+        done, _ = await asyncio.wait({task}, timeout=wait)
         if not done:
             record = self.deals.get(seller.did, thid)
             if record is None:
@@ -206,7 +220,7 @@ class Purchaser:
         except Exception as exc:  # the Buyer records what it can; say the rest in one line
             log.exception("buy %s from %s failed", request.service, seller.endpoint)
             return self._none(request, f"the purchase failed ({type(exc).__name__}: {str(exc)[:200]})")
-        record = await self._ended(record, time.monotonic() + timeout)
+        record = await self._ended(record, time.monotonic() + wait)
         return self.result(record)
 
     async def _ended(self, record: DealRecord, deadline: float) -> DealRecord:

@@ -1,4 +1,5 @@
 """The Purchaser of a running agent (runtime/operator/purchase.py), built from its parts at start.
+`site` is the agent as runtime/operator/start.py's OperatorSite sees it.
 
 Each purchase gets its own Buyer with the agent's brain, trusted issuers, deal store, messenger, peer
 book, registry and ledger, and the purchase's cap: the same Buyer path as a `buy` goal's, so the same
@@ -16,12 +17,11 @@ if TYPE_CHECKING:
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.negotiation.buyer import Buyer
-    from runtime.operator.start import OperatorSite
 
 __all__ = ["fleet_dids", "make_purchaser"]
 
 
-def fleet_dids(site: OperatorSite) -> dict[str, str]:
+def fleet_dids(site: Any) -> dict[str, str]:
     """{agent name: DID} of the agents of agents.yaml that have an identity key."""
     from identity import IdentityKeyStore
 
@@ -29,7 +29,7 @@ def fleet_dids(site: OperatorSite) -> dict[str, str]:
     return {a.name: keys.did(a.key_name) for a in site.config.agents if keys.exists(a.key_name)}
 
 
-def make_purchaser(site: OperatorSite, parts: Any, session: ChainSession, executor: Executor) -> Purchaser:
+def make_purchaser(site: Any, parts: Any, session: ChainSession, executor: Executor) -> Purchaser:
     """The agent's Purchaser. A buy goal's Buyer lends its brain and trusted issuers; without one, the
     agent's brain from agents.yaml (an LLM one as its decider) and its `trusted_issuers`. An agent whose
     A2A server has no handler yet gets one of these Buyers, so later deliveries reach it."""
@@ -65,7 +65,7 @@ def make_purchaser(site: OperatorSite, parts: Any, session: ChainSession, execut
     )  # fmt: skip
 
 
-def _llm_decider(site: OperatorSite, executor: Executor, ledger: Any) -> Any:
+def _llm_decider(site: Any, executor: Executor, ledger: Any) -> Any:
     from runtime.brains.llm import LlmDecider
     from runtime.brains.models import chat_model
     from runtime.config import LlmBrain

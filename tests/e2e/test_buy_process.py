@@ -27,14 +27,31 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 SIGNING = {"send_message", "present_credential", "sign_deal", "approve_token", "open_escrow"}
 
 
+HOOKS = """
+import json, pathlib
+
+def next_text():
+    return {"text": "four words from hooks"}
+
+async def keep(result):
+    pathlib.Path(__file__).with_name("results.jsonl").open("a").write(result.model_dump_json() + "\\n")
+"""
+STATIC_INPUT = 'input: {text: "the quick brown fox jumps over the lazy dog"}'
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The demo market, its buyer's goal once an hour (it buys once at start), running."""
+    """The demo market running, its buyer's goal once an hour (it buys once at start) with its input
+    from a function and its results to a callback (buyhooks.py beside agents.yaml)."""
     root = tmp_path_factory.mktemp("buy")
     shutil.copytree(ROOT / "policies" / "presets", root / "policies" / "presets")
     text = (ROOT / "agents.yaml").read_text()
     assert "every: 20s" in text
-    (root / "agents.yaml").write_text(text.replace("every: 20s", "every: 1h"))
+    assert STATIC_INPUT in text
+    text = text.replace("every: 20s", "every: 1h")
+    text = text.replace(STATIC_INPUT, 'input_from: "buyhooks:next_text"\n        on_result: "buyhooks:keep"')
+    (root / "agents.yaml").write_text(text)
+    (root / "buyhooks.py").write_text(HOOKS)
     config = root / "agents.yaml"
     try:
         started = sova("up", "--detach", "-f", str(config), env=PASS, timeout=240)
@@ -48,7 +65,9 @@ def buyer_api(config: Path) -> httpx.Client:
     home = Home.for_config(config, load_config(config))
     ready = json.loads(home.ready_file("buyer").read_text())
     token = token_path(home).read_text().strip()
-    return httpx.Client(base_url=ready["operator_url"], headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return httpx.Client(
+        base_url=ready["operator_url"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
 
 
 def signing_calls(config: Path) -> list[dict[str, Any]]:
@@ -57,7 +76,9 @@ def signing_calls(config: Path) -> list[dict[str, Any]]:
         found, after = [], 0
         while after is not None:
             page = client.get("/v1/ledger", params={"after": after, "limit": 500}).json()
-            found += [e for e in page["entries"] if e["kind"] == "decision" and e["data"].get("skill") in SIGNING]
+            found += [
+                e for e in page["entries"] if e["kind"] == "decision" and e["data"].get("skill") in SIGNING
+            ]
             after = page["next_after"]
     return found
 
@@ -77,9 +98,19 @@ def test_sova_buy_prints_the_checked_result_and_exits_0(fleet: Path) -> None:
     assert result["output"]["words"] == 3
     assert result["input"] == {"text": "a b c"}
     assert result["seller"].startswith("seller (did:key:")
-    assert result["deal_id"].startswith("0x") and result["txs"].get("release", "").startswith("0x")
+    assert result["deal_id"].startswith("0x")
+    assert result["txs"].get("release", "").startswith("0x")
     shown = sova("deals", "show", "buyer", result["deal_id"], "--json", "-f", str(fleet))
     assert json.loads(shown.out)["result"]["words"] == 3
+
+
+def test_the_goal_takes_its_input_from_a_function_and_reports_to_the_callback(fleet: Path) -> None:
+    results = fleet.with_name("results.jsonl")
+    wait_for(lambda: results.exists() and results.read_text().strip(), 120, "the goal's on_result callback")
+    first = json.loads(results.read_text().splitlines()[0])
+    assert first["state"] == "released", first
+    assert first["input"] == {"text": "four words from hooks"}
+    assert first["output"]["words"] == 4
 
 
 def test_input_not_matching_the_schema_is_exit_2_and_nothing_is_signed(fleet: Path) -> None:
@@ -90,7 +121,8 @@ def test_input_not_matching_the_schema_is_exit_2_and_nothing_is_signed(fleet: Pa
         assert refused.code == 2, refused.err + refused.out
         assert "does not match wordcount's input schema" in one_error_line(refused)
     unparsable = sova("buy", "wordcount", "--as", "buyer", "--input", "{text: a}", "-f", str(fleet))
-    assert unparsable.code == 2 and "--input is not JSON" in one_error_line(unparsable)
+    assert unparsable.code == 2
+    assert "--input is not JSON" in one_error_line(unparsable)
     assert signing_calls(fleet) == before
 
 
@@ -101,12 +133,15 @@ def test_a_max_price_over_the_policy_cap_is_no_deal_and_exit_1(fleet: Path) -> N
                 "-f", str(fleet), env=PASS)  # fmt: skip
     assert over.code == 1, over.err + over.out
     line = one_error_line(over)
-    assert line.startswith("no deal:") and "over this agent's policy cap of 12 TUSD" in line
+    assert line.startswith("no deal:")
+    assert "over this agent's policy cap of 12 TUSD" in line
     below = sova("buy", "wordcount", "--as", "buyer", "--input", '{"text": "a"}', "--max-price", "5",
                  "-f", str(fleet), env=PASS, timeout=200)  # fmt: skip
     assert below.code == 1, below.err + below.out  # the seller's floor is 9 TUSD
     assert one_error_line(below).startswith("no deal:")
-    assert not any(c["data"]["skill"] in ("sign_deal", "open_escrow") for c in signing_calls(fleet)[len(before):])
+    assert not any(
+        c["data"]["skill"] in ("sign_deal", "open_escrow") for c in signing_calls(fleet)[len(before) :]
+    )
 
 
 def test_the_python_client_buys_and_reads_the_deal(fleet: Path) -> None:
@@ -116,7 +151,8 @@ def test_the_python_client_buys_and_reads_the_deal(fleet: Path) -> None:
             assert result.ok, result.reason
             assert result.output["words"] == 2
             deal = await client.deal(result.deal_id)
-            assert deal.result == result.output and deal.input == {"text": "one two"}
+            assert deal.result == result.output
+            assert deal.input == {"text": "one two"}
             with pytest.raises(BuyRefused) as refused:
                 await client.buy("wordcount", {"text": 1})
             assert refused.value.status == 422

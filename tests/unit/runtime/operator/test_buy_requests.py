@@ -15,14 +15,17 @@ from pydantic import ValidationError
 
 from runtime.operator.buy_models import BuyRequest, BuyResult, max_price_problem, parse_input
 from runtime.operator.purchase import Purchaser, input_problem, policy_cap
-from tests.support.executor import TUSD, make_rig, policy
+from tests.support.executor import make_rig, policy
 from tests.support.operator import POLICY, Served, serve
 
 WORDCOUNT_INPUT = {
     "type": "object", "additionalProperties": False, "required": ["text"],
     "properties": {"text": {"type": "string", "maxLength": 100}},
 }  # fmt: skip
-CAPS = ({"kind": "deal_price", "token": "TUSD", "max": "12"}, {"kind": "deal_price", "token": "TUSD", "max": "20"})
+CAPS = (
+    {"kind": "deal_price", "token": "TUSD", "max": "12"},
+    {"kind": "deal_price", "token": "TUSD", "max": "20"},
+)
 
 
 def test_a_max_price_must_be_a_positive_amount() -> None:
@@ -31,7 +34,8 @@ def test_a_max_price_must_be_a_positive_amount() -> None:
     for bad, words in (("abc", "not a decimal amount"), ("-3", "negative"), ("1e5", "not a decimal"),
                        ("0", "over 0"), ("١٢", "ASCII digits")):  # fmt: skip
         problem = max_price_problem(bad)
-        assert problem is not None and words in problem, (bad, problem)
+        assert problem is not None
+        assert words in problem, (bad, problem)
         assert "\n" not in problem
 
 
@@ -53,11 +57,14 @@ def test_a_buy_request_refuses_unknown_fields_and_bounds_its_wait() -> None:
 def test_input_not_matching_the_schema_is_named_with_its_place() -> None:
     assert input_problem(WORDCOUNT_INPUT, {"text": "a b"}, "wordcount") is None
     wrong = input_problem(WORDCOUNT_INPUT, {"text": 3}, "wordcount")
-    assert wrong is not None and wrong.startswith("the input does not match wordcount's input schema: text:")
+    assert wrong is not None
+    assert wrong.startswith("the input does not match wordcount's input schema: text:")
     missing = input_problem(WORDCOUNT_INPUT, {}, "wordcount")
-    assert missing is not None and "'text' is a required property" in missing
+    assert missing is not None
+    assert "'text' is a required property" in missing
     extra = input_problem(WORDCOUNT_INPUT, {"txt": "a"}, "wordcount")
-    assert extra is not None and "'txt' was unexpected" in extra
+    assert extra is not None
+    assert "'txt' was unexpected" in extra
     assert input_problem({}, {"anything": 1}, "free") is None
 
 
@@ -70,7 +77,8 @@ def test_the_policy_cap_is_the_lowest_deal_price_of_the_token(tmp_path: Path) ->
 def test_a_result_is_ok_only_when_released() -> None:
     assert BuyResult(state="released", service="s", output={"words": 3}).ok
     no = BuyResult(state="declined", service="wordcount", reason="the seller made no offer")
-    assert not no.ok and no.line() == "no deal for wordcount: the seller made no offer"
+    assert not no.ok
+    assert no.line() == "no deal for wordcount: the seller made no offer"
 
 
 @pytest.fixture
@@ -102,7 +110,8 @@ async def test_a_max_price_over_the_policy_cap_is_no_deal(api: Served) -> None:
     response = await api.client.post("/v1/buy", json={"service": "wordcount", "max_price": "13"})
     assert response.status_code == 200, response.text
     result = BuyResult.model_validate(response.json())
-    assert result.state == "no deal" and not result.ok
+    assert result.state == "no deal"
+    assert not result.ok
     assert "the max price 13 TUSD is over this agent's policy cap of 12 TUSD" in result.reason
     assert api.rig.entries("decision") == []
 
