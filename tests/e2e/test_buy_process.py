@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,31 +32,27 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 SIGNING = {"send_message", "present_credential", "sign_deal", "approve_token", "open_escrow"}
 
 
-HOOKS = """
-import json, pathlib
-
-def next_text():
-    return {"text": "four words from hooks"}
-
-async def keep(result):
-    pathlib.Path(__file__).with_name("results.jsonl").open("a").write(result.model_dump_json() + "\\n")
-"""
-STATIC_INPUT = 'input: {text: "the quick brown fox jumps over the lazy dog"}'
+def snippet(name: str) -> str:
+    """The fenced block after `<!-- snippet: name -->` in README.md."""
+    found = re.search(
+        rf"<!-- snippet: {name} -->\n```[a-z]*\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL
+    )
+    assert found, f"README.md has no snippet {name!r}"
+    return found.group(1)
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The demo market running, its buyer's goal once an hour (it buys once at start) with its input
-    from a function and its results to a callback (buyhooks.py beside agents.yaml)."""
+    """The demo market running, its buyer's goal the README's (once an hour, so it buys once at start,
+    its input from `texts.next_text`, its results to `texts.keep`)."""
     root = tmp_path_factory.mktemp("buy")
     shutil.copytree(ROOT / "policies" / "presets", root / "policies" / "presets")
     text = (ROOT / "agents.yaml").read_text()
-    assert "every: 20s" in text
-    assert STATIC_INPUT in text
-    text = text.replace("every: 20s", "every: 1h")
-    text = text.replace(STATIC_INPUT, 'input_from: "buyhooks:next_text"\n        on_result: "buyhooks:keep"')
-    (root / "agents.yaml").write_text(text)
-    (root / "buyhooks.py").write_text(HOOKS)
+    goal = text.index("      - kind: buy\n")
+    assert "max_price" in text[goal:]
+    assert "name:" not in text[goal:]
+    (root / "agents.yaml").write_text(text[:goal] + snippet("buy-goal"))
+    (root / "texts.py").write_text(snippet("buy-hooks"))
     config = root / "agents.yaml"
     try:
         started = sova("up", "--detach", "-f", str(config), env=PASS, timeout=240)
@@ -89,9 +90,10 @@ def settled(config: Path) -> bool:
     return bool(deals) and not set(deals) & {"negotiating", "agreed", "signed", "funded", "delivered"}
 
 
-def test_sova_buy_prints_the_checked_result_and_exits_0(fleet: Path) -> None:
-    bought = sova("buy", "wordcount", "--as", "buyer", "--input", '{"text":"a b c"}', "--json",
-                  "-f", str(fleet), env=PASS, timeout=200)  # fmt: skip
+def test_the_readme_sova_buy_prints_the_checked_result_and_exits_0(fleet: Path) -> None:
+    command = shlex.split(snippet("buy-cli"))
+    assert command[:2] == ["sova", "buy"]
+    bought = sova(*command[1:], "-f", str(fleet), env=PASS, timeout=200)
     assert bought.code == 0, bought.err + bought.out
     result = json.loads(bought.out)
     assert result["state"] == "released"
@@ -109,7 +111,7 @@ def test_the_goal_takes_its_input_from_a_function_and_reports_to_the_callback(fl
     wait_for(lambda: results.exists() and results.read_text().strip(), 120, "the goal's on_result callback")
     first = json.loads(results.read_text().splitlines()[0])
     assert first["state"] == "released", first
-    assert first["input"] == {"text": "four words from hooks"}
+    assert first["input"] == {"text": "four words from texts"}
     assert first["output"]["words"] == 4
 
 
@@ -144,7 +146,17 @@ def test_a_max_price_over_the_policy_cap_is_no_deal_and_exit_1(fleet: Path) -> N
     )
 
 
-def test_the_python_client_buys_and_reads_the_deal(fleet: Path) -> None:
+def test_the_readme_python_client_buys_and_lists_deals(fleet: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOVA_")}
+    run = subprocess.run([sys.executable, "-c", snippet("buy-python")], cwd=fleet.parent, env=env,
+                         capture_output=True, text=True, timeout=200)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    assert first == "released 3"
+    assert json.loads(second.split(" ", 1)[1].replace("'", '"'))["words"] == 3
+
+
+def test_the_python_client_reads_one_deal_and_raises_on_bad_input(fleet: Path) -> None:
     async def run() -> None:
         async with SovaClient.for_agent("buyer", fleet) as client:
             result = await client.buy("wordcount", {"text": "one two"}, max_price="12", seller="seller")
