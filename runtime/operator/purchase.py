@@ -200,7 +200,10 @@ class Purchaser:
 
     async def _deal(self, request: BuyRequest, seller: AgentRecord, cap: Decimal | None, token: str,
                     wait: float) -> BuyResult:  # fmt: skip
-        buyer, thid = self.make_buyer(cap, token), uuid.uuid4().hex
+        try:
+            buyer, thid = self.make_buyer(cap, token), uuid.uuid4().hex
+        except SovaError as exc:  # e.g. the LLM brain's model cannot be made
+            return self._none(request, f"this agent cannot negotiate: {exc}")
         # The deal runs as its own task: a timeout here ends the wait, never a settlement half-way.
         task = asyncio.ensure_future(
             buyer.buy(

@@ -43,15 +43,16 @@ def make_purchaser(site: Any, parts: Any, session: ChainSession, executor: Execu
         brain: Any = template.decider
         trusted: tuple[str, ...] = template.trusted_issuers
     else:
-        brain = site.spec.brain
-        if not isinstance(brain, RuleBrain):
-            brain = _llm_decider(site, executor, parts.sink)
+        brain = site.spec.brain  # an LLM brain's decider is made on the first purchase (its model too)
         trusted = tuple(
             ref if ref.startswith("did:") else names[ref] for ref in site.spec.trusted_issuers
             if ref.startswith("did:") or ref in names
         )  # fmt: skip
 
     def make_buyer(cap: Decimal | None, token: str) -> Buyer:
+        nonlocal brain
+        if not isinstance(brain, RuleBrain) and brain is site.spec.brain:
+            brain = _llm_decider(site, executor, parts.sink)
         return Buyer(
             executor=executor, messenger=parts.messenger, deals=parts.deals, brain=brain, peers=parts.peers,
             cap=cap, trusted_issuers=trusted, registry=session.registry, ledger=parts.sink, token=token,
