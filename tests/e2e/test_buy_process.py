@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,9 +58,23 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         started = sova("up", "--detach", "-f", str(config), env=PASS, timeout=240)
         assert started.code == 0, started.err + started.out
+        restart_buyer(config)
         yield config
     finally:
         sova("down", "-f", str(config), env=PASS, timeout=90)
+
+
+def restart_buyer(config: Path) -> None:
+    """Kill the buyer; the supervisor starts it again. `sova up` starts the agents together, so the
+    goal's first run may have found no seller registered yet; restarted, it runs at once and finds one."""
+    pid = {a["name"]: a for a in status(config)["agents"]}["buyer"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+
+    def back() -> bool:
+        buyer = {a["name"]: a for a in status(config)["agents"]}["buyer"]
+        return bool(buyer["ready"] and buyer["pid"] != pid)
+
+    wait_for(back, 60, "the supervisor to restart the buyer")
 
 
 def buyer_api(config: Path) -> httpx.Client:
