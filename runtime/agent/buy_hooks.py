@@ -23,7 +23,7 @@ from typing import Any
 
 from runtime.errors import SovaError
 
-__all__ = ["BuyHooks", "load_function"]
+__all__ = ["BuyHooks", "hook_problems", "load_function"]
 
 
 def load_function(ref: str, root: Path, what: str) -> Callable[..., Any]:
@@ -69,6 +69,23 @@ def _module(name: str, root: Path, what: str, ref: str) -> ModuleType:
         detail = " ".join(str(exc).split())[:200]
         raise SovaError(f"{what} {ref!r}: module {name} cannot be imported: {type(exc).__name__}: "
                         f"{detail}{where}") from None  # fmt: skip
+
+
+def hook_problems(config: Any, path: Path) -> list[str]:
+    """One line per buy goal of agents.yaml (`config`, read from `path`) whose `input_from` or
+    `on_result` does not load, or that gives both `input:` and `input_from:` (for `sova config check`)."""
+    from runtime.config import BuyGoal
+
+    problems: list[str] = []
+    for index, spec in enumerate(config.agents):
+        for number, goal in enumerate(spec.goals):
+            if not isinstance(goal, BuyGoal) or not (goal.input_from or goal.on_result):
+                continue
+            try:
+                BuyHooks(goal.input_from, goal.on_result, path.parent, goal.input)
+            except SovaError as exc:
+                problems.append(f"{path}: agents[{index}] ({spec.name}) goals[{number}]: {exc}")
+    return problems
 
 
 async def _call(function: Callable[..., Any], *args: Any) -> Any:

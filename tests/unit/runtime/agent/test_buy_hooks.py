@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from runtime.agent.buy_hooks import BuyHooks, load_function
-from runtime.config import BuyGoal
+from runtime.agent.buy_hooks import BuyHooks, hook_problems, load_function
+from runtime.config import BuyGoal, load_config
 from runtime.errors import SovaError
 
 MODULE = """
@@ -106,3 +106,19 @@ def test_the_goal_takes_module_function_references_only() -> None:
     for bad in ("mod.fn", "mod:", ":fn", "mod:fn()", "1mod:fn"):
         with pytest.raises(ValueError, match="should match pattern"):
             BuyGoal(kind="buy", service="s", every="1m", max_price="3", input_from=bad)
+
+
+def test_hook_problems_lists_each_goal_that_does_not_load(root: Path) -> None:
+    (root / "p.yaml").write_text("version: 1\nrules: []\n")
+    (root / "agents.yaml").write_text(
+        "version: 1\nchain: {kind: local}\nagents:\n"
+        "  - name: buyer\n    policy: p.yaml\n    goals:\n"
+        '      - {kind: buy, service: s, every: 1m, max_price: "3", input_from: "hooksmod:text"}\n'
+        '      - {kind: buy, service: s, every: 1m, max_price: "3", on_result: "hooksmod:gone"}\n'
+        '      - {kind: buy, service: s, every: 1m, max_price: "3", input_from: "nomod:f"}\n'
+    )
+    path = root / "agents.yaml"
+    problems = hook_problems(load_config(path), path)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"{path}: agents[0] (buyer) goals[1]: on_result 'hooksmod:gone'")
+    assert "goals[2]: input_from 'nomod:f': module nomod cannot be imported" in problems[1]
