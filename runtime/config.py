@@ -23,7 +23,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -164,7 +166,11 @@ class RuleBrain(Model):
     """Deterministic time-dependent concession between a target and a reservation price."""
 
     kind: Literal["rules"] = "rules"
-    strategy: Literal["boulware", "linear", "conceder"] = "linear"
+    strategy: str = Field(
+        "linear",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="boulware, linear, conceder, or a strategy a plugin of the agent registers",
+    )
     target: Amount = Field(description="the price hoped for (token units)")
     reservation: Amount = Field(description="the worst price still accepted (token units)")
     rounds: int = Field(5, ge=1, le=100)
@@ -226,7 +232,39 @@ class IssueGoal(Model):
     valid_for: Duration = Field(default_factory=lambda: timedelta(days=30))
 
 
-Goal = Annotated[BuyGoal | SellGoal | IssueGoal, Field(discriminator="kind")]
+class PluginGoal(BaseModel):
+    """A goal of a kind a plugin of the agent registers (`plugin.goal`): `kind`, an optional `every`
+    (run on that interval; without it, once at start), and the options the goal kind's own config
+    model validates (`sova config check` and the agent do, with their lines)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="a goal kind a plugin registers")
+    every: Duration | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The goal's own keys, for its kind's config model."""
+        return dict(self.model_extra or {})
+
+
+BUILTIN_GOALS = ("buy", "sell", "issue")
+
+
+def _goal_kind(value: Any) -> str | None:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    if kind is None:
+        return None  # pydantic reports the missing `kind`
+    return str(kind) if kind in BUILTIN_GOALS else "plugin"
+
+
+Goal = Annotated[
+    Annotated[BuyGoal, Tag("buy")]
+    | Annotated[SellGoal, Tag("sell")]
+    | Annotated[IssueGoal, Tag("issue")]
+    | Annotated[PluginGoal, Tag("plugin")],
+    Discriminator(_goal_kind),
+]
 
 
 # --- agents ------------------------------------------------------------------------------------
@@ -334,7 +372,7 @@ def _problems(exc: ValidationError, located: LocatedYaml) -> Iterator[tuple[int,
         yield located.line_of(path), format_path(path), _explain(err, path)
 
 
-_TAGS = {"local", "rpc", "rules", "llm", "buy", "sell", "issue"}
+_TAGS = {"local", "rpc", "rules", "llm", "buy", "sell", "issue", "plugin"}
 
 
 def _explain(err: Any, path: tuple[str | int, ...]) -> str:
@@ -347,6 +385,8 @@ def _explain(err: Any, path: tuple[str | int, ...]) -> str:
         ctx = err.get("ctx", {})
         return f"unknown kind {ctx.get('tag')!r}: use one of {ctx.get('expected_tags', '')}"
     if kind == "union_tag_not_found":
+        if len(path) >= 2 and path[-2] == "goals":
+            return f"`kind` is missing: add one of {', '.join(BUILTIN_GOALS)} or a goal kind of a plugin"
         return f"`kind` is missing: add one of {err.get('ctx', {}).get('discriminator', 'kind')}"
     if kind == "value_error":
         return str(msg).removeprefix("Value error, ")
