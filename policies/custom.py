@@ -129,7 +129,7 @@ def _kind_of(model: Any) -> str:
     literal = field is not None and typing.get_origin(field.annotation) is Literal
     if not literal or len(values) != 1 or not isinstance(values[0], str) or not values[0]:
         raise RuleKindError(
-            f"rule kind {model.__name__} needs a field `kind: Literal[\"its_name\"]` (one string)"
+            f'rule kind {model.__name__} needs a field `kind: Literal["its_name"]` (one string)'
         )
     name: str = values[0]
     return name
@@ -170,4 +170,3 @@ def custom_check(index: int, rule: Any) -> Check:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:60] + "…"
-

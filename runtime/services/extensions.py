@@ -38,10 +38,7 @@ class Extensions:
         plugin skill has a built-in's name, SkillNotFound for a name neither has."""
         from skills import default_catalog
 
-        full = default_catalog()
-        for skill in self.skills:
-            full.add(skill)
-        return full if names is None else full.only(names)
+        return default_catalog().extended(self.skills).only(names)
 
     def skill_names(self) -> frozenset[str]:
         """Every skill name a policy may list: the built-in ones and the plugins'."""

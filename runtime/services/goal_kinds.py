@@ -82,7 +82,9 @@ class GoalKinds:
     def __init__(self) -> None:
         self._kinds: dict[str, GoalKind] = {}
 
-    def goal(self, name: str, *, config: type[BaseModel], description: str = "") -> Callable[[GoalRun], GoalRun]:
+    def goal(
+        self, name: str, *, config: type[BaseModel], description: str = ""
+    ) -> Callable[[GoalRun], GoalRun]:
         """Decorator: register the function as the run of goal kind `name`; returned unchanged."""
         import re
 
@@ -95,7 +97,9 @@ class GoalKinds:
         if not (isinstance(config, type) and issubclass(config, BaseModel)):
             raise PluginError(f"goal kind {name!r}: `config` must be a pydantic model class")
         if "every" in config.model_fields or "kind" in config.model_fields:
-            raise PluginError(f"goal kind {name!r}: its config may not have `kind` or `every` (agents.yaml's)")
+            raise PluginError(
+                f"goal kind {name!r}: its config may not have `kind` or `every` (agents.yaml's)"
+            )
 
         def register(run: GoalRun) -> GoalRun:
             if not callable(run):

@@ -42,10 +42,14 @@ def name_problems(spec: Agent, ext: Extensions) -> list[tuple[YamlPath, str]]:
     known_skills = sorted(ext.skill_names())
     for j, skill in enumerate(spec.skills):
         if skill not in known_skills:
-            out.append((("skills", j), f"unknown skill {skill[:40]!r}: {_none_has(skill, known_skills, 'skill')}"))
+            out.append(
+                (("skills", j), f"unknown skill {skill[:40]!r}: {_none_has(skill, known_skills, 'skill')}")
+            )
     for g, goal in enumerate(spec.goals):
         if isinstance(goal, SellGoal) and goal.service not in ext.services:
-            offered = ", ".join(ext.services.names()) or "none: add a plugin that registers it (plugins: [module])"
+            offered = (
+                ", ".join(ext.services.names()) or "none: add a plugin that registers it (plugins: [module])"
+            )
             message = f"sells {goal.service!r}, which no plugin of it registers (registered: {offered})"
             out.append((("goals", g, "service"), message))
         elif isinstance(goal, PluginGoal):
@@ -64,7 +68,9 @@ def name_problems(spec: Agent, ext: Extensions) -> list[tuple[YamlPath, str]]:
     for where, brain in brains:
         if brain.strategy not in ext.strategies:
             known = ext.strategies.names()
-            message = f"unknown strategy {brain.strategy[:40]!r}: {_none_has(brain.strategy, known, 'strategy')}"
+            message = (
+                f"unknown strategy {brain.strategy[:40]!r}: {_none_has(brain.strategy, known, 'strategy')}"
+            )
             out.append((where, message))
     return out
 
@@ -75,7 +81,8 @@ def _none_has(name: str, known: list[str], what: str) -> str:
 
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}remove it, or name a built-in {what} or one this agent's plugins register (known: {', '.join(known)})"
+    listed = ", ".join(known)
+    return f"{hint}remove it, or name a built-in {what} or one of this agent's plugins (known: {listed})"
 
 
 def config_problems(config: AgentsFile, path: Path) -> list[str]:

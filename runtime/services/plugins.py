@@ -71,7 +71,9 @@ class Plugin:
         from skills import Skill
 
         if not (isinstance(cls, type) and issubclass(cls, Skill)):
-            raise PluginError(f"plugin {self.module}: @plugin.skill takes a skills.Skill subclass, not {cls!r}")
+            raise PluginError(
+                f"plugin {self.module}: @plugin.skill takes a skills.Skill subclass, not {cls!r}"
+            )
         for method in ("plan", "run"):
             if getattr(cls, method) is getattr(Skill, method):
                 raise PluginError(f"plugin {self.module}: skill {cls.__name__} does not define `{method}`")
@@ -80,12 +82,14 @@ class Plugin:
         name = getattr(cls, "name", None)
         if name in DEFAULT_SKILLS:
             raise PluginError(f"plugin {self.module}: skill {name!r} is built in: give yours another name")
-        return self._guard(self.extensions.skills.skill, cls)
+        registered: type[T] = self._guard(self.extensions.skills.skill, cls)
+        return registered
 
     def rule_kind(self, model: type[T]) -> type[T]:
         """Class decorator: a policy rule kind (policies.CustomRule: `kind: Literal[...]` and
         `evaluate(intent, facts)`), usable in this agent's policy file."""
-        return self._guard(self.extensions.rule_kinds.rule_kind, model)
+        registered: type[T] = self._guard(self.extensions.rule_kinds.rule_kind, model)
+        return registered
 
     def strategy(self, name: str) -> Callable[[T], T]:
         """Decorator: a concession curve t -> share conceded, as rules-brain strategy `name`."""
@@ -101,7 +105,9 @@ class Plugin:
         except (PluginError, SkillError, RuleKindError, StrategyError) as exc:
             text = str(exc)
             prefix = f"plugin {self.module}: "
-            raise PluginError(text if text.startswith(prefix) else prefix + text, plugin=self.module) from None
+            raise PluginError(
+                text if text.startswith(prefix) else prefix + text, plugin=self.module
+            ) from None
 
 
 def load_extensions(modules: Sequence[str], root: Path, extensions: Extensions | None = None) -> Extensions:
