@@ -52,6 +52,7 @@ def check_config(path: Path) -> AgentsFile:
     extensions = _plugins(path, config, located, found)
     found += _names(path, config, located)
     found += _brains(path, config, located)
+    found.sort(key=lambda problem: problem[1])  # in file order (all are agents.yaml's)
     lines = [f"{file}:{line}: {where}: {message}" for file, line, where, message in found]
     checked: set[tuple[Path, tuple[str, ...]]] = set()
     for agent, ext in zip(config.agents, extensions, strict=True):
