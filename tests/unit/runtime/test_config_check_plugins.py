@@ -129,8 +129,8 @@ def test_a_policy_using_a_rule_kind_of_no_plugin_of_its_agent_is_refused(tmp_pat
         (
             "from typing import Literal\nfrom policies import CustomRule\nclass R(CustomRule):\n"
             "    kind: Literal['max_tip']\ndef register(plugin):\n    plugin.rule_kind(R)\n",
-            "plugin tipjar: rule kind 'max_tip' (R) has no evaluation: define `def evaluate(self, intent, facts)` "
-            "returning None or ('allow' | 'deny', why)",
+            "plugin tipjar: rule kind 'max_tip' (R) has no evaluation: define "
+            "`def evaluate(self, intent, facts)` returning None or ('allow' | 'deny', why)",
         ),
     ],
 )

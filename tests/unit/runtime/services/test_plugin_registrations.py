@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from policies import Facts, Intent, evaluate, parse_policy
+from runtime.agent.goals import PluginGoalJob
 from runtime.brains.rules import RuleDecider, Situation
 from runtime.config import PluginGoal, RuleBrain
 from runtime.services import Extensions, GoalContext, PluginError, load_extensions
-from runtime.agent.goals import PluginGoalJob
 from tests.support.executor import TUSD, make_rig
 
 TIPJAR = "tests.fixtures.plugins.tipjar"
@@ -53,7 +53,8 @@ def test_a_plugin_skill_joins_the_built_in_skills_in_the_agents_catalog() -> Non
     assert ext.skills.names() == ["tip"]
     catalog = ext.catalog(["tip", "transfer_token"])
     assert catalog.names() == ["tip", "transfer_token"]
-    assert "tip" in ext.skill_names() and "sign_deal" in ext.skill_names()
+    assert "tip" in ext.skill_names()
+    assert "sign_deal" in ext.skill_names()
 
 
 def test_a_plugin_skill_plans_an_intent_and_exact_effects_and_a_denied_one_is_never_signed(
@@ -66,7 +67,8 @@ def test_a_plugin_skill_plans_an_intent_and_exact_effects_and_a_denied_one_is_ne
         planned = ext.catalog()["tip"].plan(
             rig.context, ext.catalog()["tip"].parse({"to": "seller", "amount": "2"})
         )
-        assert planned.intent.skill == "tip" and planned.intent.amount == Decimal(2)
+        assert planned.intent.skill == "tip"
+        assert planned.intent.amount == Decimal(2)
         assert [e.describe()["label"] for e in planned.effects] == ["TestUSD.transfer"]
         outcome = asyncio.run(rig.executor.execute("tip", {"to": "seller", "amount": "9"}, origin="test"))
         assert outcome.status == "denied"
@@ -362,7 +364,8 @@ def test_an_installed_plugin_is_found_by_its_sova_plugins_entry_point_name(
     (dist / "entry_points.txt").write_text(f"[sova.plugins]\ntips = {TIPJAR}:register\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     ext = load_extensions(["tips"], tmp_path / "project")
-    assert ext.skills.names() == ["tip"] and ext.plugins == ["tips"]
+    assert ext.skills.names() == ["tip"]
+    assert ext.plugins == ["tips"]
 
 
 def test_a_plugin_found_nowhere_says_where_it_looked(tmp_path: Path) -> None:
@@ -370,5 +373,6 @@ def test_a_plugin_found_nowhere_says_where_it_looked(tmp_path: Path) -> None:
         load_extensions(["nowhere_at_all"], tmp_path)
     assert str(raised.value) == (
         "plugin nowhere_at_all cannot be imported: ModuleNotFoundError: No module named 'nowhere_at_all' "
-        f"(looked for {tmp_path / 'nowhere_at_all.py'}, an entry point in sova.plugins and an installed module)"
+        f"(looked for {tmp_path / 'nowhere_at_all.py'}, an entry point in sova.plugins and an installed "
+        "module)"
     )
