@@ -148,3 +148,16 @@ def test_sova_config_check_prints_each_plugin_problem_with_its_line_and_exits_2(
     assert result.code == 2
     assert '"ok": false' in result.out
     assert f"{path}:7: agents[0].brain.strategy: unknown strategy 'mule'" in result.out
+
+
+def test_sova_policy_check_knows_the_rule_kinds_of_the_plugins_of_the_policys_agent(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    intent = tmp_path / "intent.json"
+    intent.write_text(
+        '{"skill": "tip", "agent": "did:key:z6Mk", "chain_id": 31337, "token": "TUSD", "amount": "9"}'
+    )
+    result = sova(
+        "policy", "check", "--policy", str(tmp_path / "tipper.yaml"), "--intent", str(intent), "-f", str(path)
+    )
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[:2] == ["DENY", "  deny     rules[2] max_tip: a tip of 9 is over 5"]
