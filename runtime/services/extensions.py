@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from policies import RuleKinds
 from runtime.brains.rules import Strategies
 from runtime.services.goal_kinds import GoalKinds
 from runtime.services.service import Services
-from skills import Catalog, Skill
+from skills import Catalog
 
 __all__ = ["Extensions"]
 
@@ -45,6 +44,3 @@ class Extensions:
         from policies import DEFAULT_SKILLS
 
         return DEFAULT_SKILLS | frozenset(self.skills.names())
-
-    def plugin_skill(self, name: str) -> Skill[Any] | None:
-        return self.skills.get(name)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ __all__ = ["GoalContext", "GoalKind", "GoalKinds", "GoalRun"]
 
 GoalRun = Callable[[Any, "GoalContext"], Any]
 """(validated config, context) -> None; async, or sync (run on a worker thread)."""
-_NAME = "^[a-z][a-z0-9_]{0,63}$"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,7 @@ class GoalKinds:
         self, name: str, *, config: type[BaseModel], description: str = ""
     ) -> Callable[[GoalRun], GoalRun]:
         """Decorator: register the function as the run of goal kind `name`; returned unchanged."""
-        import re
-
-        if not isinstance(name, str) or not re.match(_NAME, name):
+        if not isinstance(name, str) or not _NAME.match(name):
             raise PluginError(f"goal kind {name!r} must be lowercase a-z, 0-9 and _ (like nightly_report)")
         if name in self.BUILTIN:
             raise PluginError(f"goal kind {name!r} is built in: give the new one another name")

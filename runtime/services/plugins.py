@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ __all__ = ["ENTRY_POINT_GROUP", "Plugin", "load_extensions", "load_plugins"]
 
 ENTRY_POINT_GROUP = "sova.plugins"
 T = TypeVar("T")
+_SKILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class Plugin:
@@ -80,6 +82,11 @@ class Plugin:
         from policies import DEFAULT_SKILLS
 
         name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not _SKILL_NAME.match(name):
+            raise PluginError(
+                f"plugin {self.module}: skill {cls.__name__} needs a `name` of a-z, 0-9 and _ (≤ 64), "
+                f"not {name!r}: it is also the LLM's tool name and what policies list"
+            )
         if name in DEFAULT_SKILLS:
             raise PluginError(f"plugin {self.module}: skill {name!r} is built in: give yours another name")
         registered: type[T] = self._guard(self.extensions.skills.skill, cls)

@@ -108,6 +108,21 @@ def test_a_plugin_skill_plans_an_intent_and_exact_effects_and_a_denied_one_is_ne
         ),
         (
             """
+            from skills import Skill, SkillArgs
+            class A(SkillArgs): pass
+            class Odd(Skill[A]):
+                name = "Pay Me"
+                args_model = A
+                def plan(self, ctx, args): ...
+                async def run(self, ctx, planned, signer): ...
+            def register(plugin):
+                plugin.skill(Odd)
+            """,
+            "plugin bad: skill Odd needs a `name` of a-z, 0-9 and _ (≤ 64), not 'Pay Me': it is also the "
+            "LLM's tool name and what policies list",
+        ),
+        (
+            """
             def register(plugin):
                 plugin.skill(object)
             """,
