@@ -146,13 +146,12 @@ class Agent:
     async def _start(self) -> Ready:
         from runtime.chain.provision import key_passphrase
         from runtime.chain.session import chain_session
-        from runtime.services.loading import agent_extensions, card_services
+        from runtime.services.loading import card_services
 
         spec = self.spec
-        # Plugins first: a bad one stops the agent before any key is unlocked or anything registered.
-        self.extensions = agent_extensions(spec, self.config_path.parent)
-        self.services = self.extensions.services
+        # Plugins first: a bad one stops the agent before anything is registered (while scrypt runs).
         if self._handed_keys is not None:
+            self._load_plugins()
             signer, key = self._adopt(self._handed_keys)
         else:
             signer, key = await self._unlock(key_passphrase(self.config, self.home))
@@ -170,6 +169,7 @@ class Agent:
         sock, url = listen("127.0.0.1", int(os.environ.get("SOVA_AGENT_PORT") or spec.port))
         self._stack.callback(sock.close)
         agent_id = await self._register(session, signer, key, url)
+        assert self.services is not None  # loaded with the keys (_load_plugins)
         profile = AgentProfile(
             name=self.name, url=url, did=key.did, wallet=signer.address, chain_id=session.client.chain_id,
             registry=session.contracts["AgentRegistry"].address, agent_id=str(agent_id),
@@ -231,10 +231,17 @@ class Agent:
             raise missing
         wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
         try:
+            self._load_plugins()
             _preload()
         finally:
             signer, key = await asyncio.gather(wallet, identity)
         return signer, key
+
+    def _load_plugins(self) -> None:
+        from runtime.services.loading import agent_extensions
+
+        self.extensions = agent_extensions(self.spec, self.config_path.parent)
+        self.services = self.extensions.services
 
     def _adopt(self, keys: AgentKeys) -> tuple[Signer, IdentityKey]:
         """The keys `sova up` handed over, once checked against the agent's key files (no scrypt)."""
