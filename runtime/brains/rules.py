@@ -232,8 +232,8 @@ class RuleDecider:
         """The same, synchronously (the LLM brain's fallback uses it too). A strategy that fails
         rejects: no deal rather than a price nobody chose."""
         config = priced(self.config, s.quote) if s.role == "seller" else self.config
-        brain = ConcessionBrain(config, s.role, cap=s.cap, strategies=self.strategies)
         try:
+            brain = ConcessionBrain(config, s.role, cap=s.cap, strategies=self.strategies)
             if s.their_price is None:
                 price = brain.offer(0, 0.0)
                 return Move("counter", price, f"opening at {price} ({brain._describe()})")
