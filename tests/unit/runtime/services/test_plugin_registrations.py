@@ -391,3 +391,9 @@ def test_a_plugin_found_nowhere_says_where_it_looked(tmp_path: Path) -> None:
         f"(looked for {tmp_path / 'nowhere_at_all.py'}, an entry point in sova.plugins and an installed "
         "module)"
     )
+
+
+def test_a_strategy_no_plugin_registers_makes_the_brain_reject_not_crash() -> None:
+    config = RuleBrain(strategy="gone", target="20", reservation="10")
+    move = RuleDecider(config).move(situation(None, 0))
+    assert (move.kind, move.reason) == ("reject", "unknown strategy 'gone' (known: boulware, conceder, linear)")
