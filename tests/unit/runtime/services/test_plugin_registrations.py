@@ -396,4 +396,7 @@ def test_a_plugin_found_nowhere_says_where_it_looked(tmp_path: Path) -> None:
 def test_a_strategy_no_plugin_registers_makes_the_brain_reject_not_crash() -> None:
     config = RuleBrain(strategy="gone", target="20", reservation="10")
     move = RuleDecider(config).move(situation(None, 0))
-    assert (move.kind, move.reason) == ("reject", "unknown strategy 'gone' (known: boulware, conceder, linear)")
+    assert (move.kind, move.reason) == (
+        "reject",
+        "unknown strategy 'gone' (known: boulware, conceder, linear)",
+    )
