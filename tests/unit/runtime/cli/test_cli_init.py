@@ -6,6 +6,7 @@ a folder that is not empty (or is a file) is one line, exit 2, and nothing is wr
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from tests.support.cli import one_error_line, sova
+from tests.support.paths import REPO_ROOT
 
 FILES = {
     ".gitignore", "README.md", "agents.yaml", "wordcount.py", "tests/test_wordcount.py",
@@ -102,3 +104,24 @@ def test_an_empty_folder_is_taken(tmp_path: Path) -> None:
     result = sova("init", str(tmp_path))
     assert result.code == 0, result.err
     assert (tmp_path / "agents.yaml").is_file()
+
+
+def commands(text: str) -> list[str]:
+    """The lines of a command block, without their comments."""
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def test_the_readme_init_snippet_is_what_the_new_project_runs(tmp_path: Path) -> None:
+    """README's `sova init` snippet: init, then the project's tests (run above), then the commands of
+    the new project's own README, which tests/e2e/test_init_project.py runs."""
+    found = re.search(
+        r"<!-- snippet: init -->\n```\n(.*?)```", (REPO_ROOT / "README.md").read_text(), re.DOTALL
+    )
+    assert found
+    lines = commands(found.group(1))
+    assert lines[:3] == ["sova init myshop", "cd myshop", "pytest"]
+    result = sova(*lines[0].split()[1:], cwd=tmp_path)
+    assert result.code == 0, result.err
+    own = re.search(r"## Run it\n\n```\n(.*?)```", (tmp_path / "myshop" / "README.md").read_text(), re.DOTALL)
+    assert own
+    assert lines[3:] == commands(own.group(1))
