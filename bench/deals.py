@@ -22,14 +22,20 @@ are pairs, each waiting for its receipt before the next (what a deal's transacti
 3 transactions (approve, open, release), so the chain caps deals at transfers/s / 3.
 
 Each configuration (1, 5, 10 pairs) runs on a fresh anvil (anvil slows as its chain grows, see
-bench/wallet.py). Throughput = deals released in the measuring window / window; latency from
+bench/wallet.py).
+
+Service row: the same deal for `transform`, whose input is 1 KiB of text and whose output is 1 KiB
+(the text upper-cased, and its SHA-256), through a real handler, at SERVICE_PAIRS pairs: its CPU per
+deal (agents + anvil) against the small `compute` deal's at as many pairs in the same run; target
+<= 1.1x (the payload is hashed, signed inside envelopes, checked against the schemas and kept with
+the deal on both sides). Throughput = deals released in the measuring window / window; latency from
 `buy` called to `buy` returned (released). Prints a table, writes bench/results/deals.txt, exits 1
 when a target is missed.
 
 Usage: .venv/bin/python -P bench/deals.py [--quick | --smoke] [--procs N] [--seconds S] [--pairs 1,5,10]
-    --smoke: one pair in one worker for 1 s, a short chain ceiling; every deal must still be released
-    and paid, but the rate target is not checked and the results file is left alone
-    (`make bench-smoke`).
+    --smoke: one pair in one worker for 1 s, a short chain ceiling, and the service row at one pair;
+    every deal must still be released and paid, but the targets are not checked and the results file
+    is left alone (`make bench-smoke`).
 """
 
 from __future__ import annotations
@@ -65,6 +71,12 @@ USD = 10**6
 ITEM = "compute"
 INPUT = {"text": "one unit of batch compute"}
 """What each buyer buys `compute` (bench_services: the SHA-256 of the text) for."""
+KIB_ITEM = "transform"
+KIB_INPUT = {"text": ("agents trade work for tokens " * 36)[:1024]}
+"""The service row's input: 1 KiB of text; `transform` answers with 1 KiB (the text upper-cased)."""
+SERVICE_PAIRS = 5
+SERVICE_TARGET = 1.1
+KINDS = {"small": (ITEM, INPUT), "kib": (KIB_ITEM, KIB_INPUT)}
 # Linear concession, 4 rounds: propose 34, counter 15, counter 24.5, the buyer accepts (3 offers).
 BUYER_BRAIN = {"strategy": "linear", "target": "10", "reservation": "30", "rounds": 4}
 SELLER_BRAIN = {"strategy": "linear", "target": "34", "reservation": "15", "rounds": 4}
@@ -72,7 +84,8 @@ OFFERS_PER_DEAL = 3
 
 
 def bench_services() -> Any:
-    """The sellers' one service: `compute`, the SHA-256 of a text, at 15 TUSD (the seller brain's
+    """The sellers' services: `compute`, the SHA-256 of a text, and `transform`, the text upper-cased
+    with its SHA-256 (1 KiB in, 1 KiB out for KIB_INPUT); both at 15 TUSD (the seller brain's
     reservation, so its target stays 34 and a deal takes the same offers as before services)."""
     import hashlib
 
@@ -86,11 +99,19 @@ def bench_services() -> Any:
     class Digest(BaseModel):
         sha256: str
 
+    class Transformed(BaseModel):
+        text: str
+        sha256: str
+
     services = Services()
 
     @services.service(ITEM, input=Text, output=Digest, price="15")
     def compute(text: Text, context: Any) -> Digest:
         return Digest(sha256=hashlib.sha256(text.text.encode()).hexdigest())
+
+    @services.service(KIB_ITEM, input=Text, output=Transformed, price="15")
+    def transform(text: Text, context: Any) -> Transformed:
+        return Transformed(text=text.text.upper(), sha256=hashlib.sha256(text.text.encode()).hexdigest())
 
     return services
 
@@ -180,6 +201,8 @@ class Pair:
     buyer: Side
     seller: Side
     brain: Any
+    item: str = ITEM
+    input: dict[str, Any] = field(default_factory=lambda: dict(INPUT))
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -218,13 +241,19 @@ async def make_pair(
         ledger=buyer.sink,
     )  # fmt: skip
     buyer.negotiator.handler = brain
-    return Pair(buyer, seller, brain)
+    item, data = KINDS[spec.get("kind", "small")]
+    return Pair(buyer, seller, brain, item, data)
 
 
 async def one_deal(pair: Pair) -> dict[str, Any]:
     start = time.monotonic()
-    record = await pair.brain.buy(pair.seller.server.url, ITEM, input=INPUT)
+    record = await pair.brain.buy(pair.seller.server.url, pair.item, input=pair.input)
     end = time.monotonic()
+    if record.state == "released" and pair.item == KIB_ITEM:
+        output = pair.buyer.deals.payloads.load(record.output, record.output_hash)
+        if output is None or output.get("text") != pair.input["text"].upper():
+            return {"start": start, "end": end, "state": "wrong result", "reason": f"{output!r:.80}",
+                    "price": record.price, "messages": 0}  # fmt: skip
     thread = pair.buyer.negotiator.thread(pair.seller.key.did, record.thid)
     return {"start": start, "end": end, "state": record.state, "reason": record.reason,
             "price": record.price, "messages": thread.messages if thread else 0}  # fmt: skip
@@ -328,10 +357,18 @@ class Config:
     cpu_agents: float
     cpu_anvil: float
     all_deals: int
+    kind: str = "small"
 
     @property
     def released(self) -> list[dict[str, Any]]:
         return [d for d in self.deals if d["state"] == "released"]
+
+    @property
+    def cpu_per_deal(self) -> tuple[float, float]:
+        """CPU ms per deal: (agents, anvil)."""
+        if not self.all_deals:
+            return 0.0, 0.0
+        return 1000 * self.cpu_agents / self.all_deals, 1000 * self.cpu_anvil / self.all_deals
 
     @property
     def rate(self) -> float:
@@ -378,20 +415,24 @@ def process_cpu(pid: int | None) -> float:
 
 
 def spawn(spec: dict[str, Any], folder: Path, w: int, mine: list[int]) -> subprocess.Popen[str]:
+    """A worker process for pairs `mine` of `spec` (its `kind` says which service they buy)."""
     path = folder / f"worker{w}.json"
     path.write_text(json.dumps({**spec, "home": str(folder / f"w{w}"), "mine": mine}))
     return subprocess.Popen([sys.executable, "-P", str(Path(__file__).resolve()), "--worker", str(path)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
 
 
-async def measure_config(pairs: int, procs: int, seconds: float, transfers: int = 400) -> Config:
-    """One row: `pairs` pairs in `procs` workers buying for `seconds`; the chain ceiling from about
-    `transfers` pre-signed transfers (at least 40 per sender)."""
+async def measure_config(
+    pairs: int, procs: int, seconds: float, transfers: int = 400, kind: str = "small"
+) -> Config:
+    """One row: `pairs` pairs in `procs` workers buying for `seconds` (`kind`: the small `compute`
+    deal, or "kib", the 1 KiB `transform` one); the chain ceiling from about `transfers` pre-signed
+    transfers (at least 40 per sender)."""
     from runtime.chain.anvil import AnvilNode
 
     with AnvilNode() as node, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        spec = await fund(node.url, folder, pairs)
+        spec = {**await fund(node.url, folder, pairs), "kind": kind}
         ceiling = await chain_ceiling(node.url, pairs, max(40, transfers // pairs))
         procs = min(procs, pairs)
         workers = [spawn(spec, folder, w, list(range(w, pairs, procs))) for w in range(procs)]
@@ -434,7 +475,7 @@ async def measure_config(pairs: int, procs: int, seconds: float, transfers: int 
         failed += [f"{d['state']}: {d['reason']}" for d in deals if d["state"] != "released"]
         done = sum(1 for d in deals if d["state"] == "released")
         return Config(
-            pairs, procs, seconds, in_window, failed, ceiling, messages, cpu_agents, anvil_cpu, done
+            pairs, procs, seconds, in_window, failed, ceiling, messages, cpu_agents, anvil_cpu, done, kind
         )
 
 
@@ -489,6 +530,36 @@ def render(configs: list[Config]) -> tuple[str, list[str], list[str]]:
     return "\n".join(lines) + "\n", failed, broken
 
 
+def render_service(small: Config, kib: Config) -> tuple[str, list[str]]:
+    """The service row's table: CPU per deal of the 1 KiB deal against the small one (same pairs, same
+    run), and the target missed if any."""
+    lines = [
+        f"service row: {KIB_ITEM} (1 KiB input, 1 KiB output, a real handler) vs {ITEM} (a 25-byte input,",
+        f"a 64-hex output), {kib.pairs} pairs each, in this run",
+        f"{'deal':<12}{'pairs':>6}{'deals':>7}{'deals/s':>9}{'p50 ms':>8}{'CPU ms/deal':>18}{'ratio':>7}"
+        f"{'agents only':>13}  {'target':<10}result",
+        f"{'':<40}{'agents+anvil':>18}",
+        "-" * 96,
+    ]
+    base_agents, base_anvil = small.cpu_per_deal
+    agents, anvil = kib.cpu_per_deal
+    ratio = (agents + anvil) / (base_agents + base_anvil) if base_agents + base_anvil else float("nan")
+    agents_ratio = agents / base_agents if base_agents else float("nan")
+    passed = ratio <= SERVICE_TARGET
+    verdict = "pass" if passed else "FAIL"
+    for name, c, r, ra, target, result in (
+        (ITEM, small, "1.00", "1.00", "", ""),
+        (KIB_ITEM, kib, f"{ratio:.2f}", f"{agents_ratio:.2f}", f"<= {SERVICE_TARGET}x", verdict),
+    ):  # fmt: skip
+        a, n = c.cpu_per_deal
+        lines.append(
+            f"{name:<12}{c.pairs:>6}{len(c.released):>7}{c.rate:>9.1f}{c.pct(0.5):>8.0f}"
+            f"{f'{a:.0f} + {n:.0f}':>18}{r:>7}{ra:>13}  {target:<10}{result}"
+        )
+    failed = [] if passed else [f"service row: CPU per deal {ratio:.2f}x the small deal's"]
+    return "\n".join(lines) + "\n", failed
+
+
 def main() -> None:
     """Measure, print and save the table; exit 1 when a target is missed or a deal was not released
     (in a smoke run: only the latter)."""
@@ -505,6 +576,17 @@ def main() -> None:
     transfers = 20 if args.smoke else 400
     configs = [asyncio.run(measure_config(int(n), procs, seconds, transfers)) for n in pairs.split(",")]
     table, failed, broken = render(configs)
+    service_pairs = 1 if args.smoke else SERVICE_PAIRS
+    small = next((c for c in configs if c.pairs == service_pairs), None)
+    if small is None:
+        small = asyncio.run(measure_config(service_pairs, procs, seconds, transfers))
+    kib = asyncio.run(measure_config(service_pairs, procs, seconds, transfers, kind="kib"))
+    service, missed = render_service(small, kib)
+    table += "\n" + service
+    failed += missed
+    for c in (small, kib):
+        if c.failed and c not in configs:
+            broken.append(f"{c.kind} deals, {c.pairs} pairs: {len(c.failed)} not released ({c.failed[0]})")
     print(table, end="")
     if args.smoke:
         print(f"smoke run: tiny counts, so targets not checked and {RESULTS.name} not written")
