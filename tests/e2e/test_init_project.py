@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,8 +28,8 @@ def project(tmp_path: Path) -> Iterator[Path]:
 
 
 def run(folder: Path, command: str, timeout: float = 240) -> Result:
-    """One README command (`sova ...`), in the project's folder."""
-    result = sova(*command.split()[1:], env=PASS, cwd=folder, timeout=timeout)
+    """One README command (`sova ...`, shell-quoted as a user types it), in the project's folder."""
+    result = sova(*shlex.split(command)[1:], env=PASS, cwd=folder, timeout=timeout)
     assert result.code == 0, f"{command}: {result.err}{result.out}"
     return result
 
