@@ -40,10 +40,10 @@ if TYPE_CHECKING:
     from runtime.ledger.verify import verify_ledger
     from runtime.operator.buying import BuyRefused, BuyResult, SovaClient
     from runtime.operator.client import OperatorClient
+    from runtime.services import GoalContext
     from runtime.services.errors import BadServiceInput, PluginError, ServiceError, ServiceFailed
     from runtime.services.plugins import Plugin, load_plugins
     from runtime.services.run import run_service
-    from runtime.services import GoalContext
     from runtime.services.service import Requirement, Service, ServiceContext, Services
     from skills import Skill
 

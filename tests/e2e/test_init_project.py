@@ -55,10 +55,11 @@ def deal_with_a_result(folder: Path) -> None:
 
 def buy_now(folder: Path) -> None:
     bought = json.loads(run(folder, BUY).out)
-    assert (bought["state"], bought["input"], bought["output"]["words"]) == ("released", {"text": "one two"}, 2)
+    assert (bought["state"], bought["input"]) == ("released", {"text": "one two"})
+    assert bought["output"]["words"] == 2
 
 
-BUY = "sova buy wordcount --as buyer --input '{\"text\": \"one two\"}' --json"
+BUY = 'sova buy wordcount --as buyer --input \'{"text": "one two"}\' --json'
 
 
 def down(folder: Path) -> None:

@@ -14,10 +14,11 @@ import sova
 from tests.support.paths import REPO_ROOT
 
 PUBLIC = [
-    "Agent", "BadServiceInput", "BuyRefused", "BuyResult", "ConfigError", "CustomRule", "GoalContext", "Decision", "Intent", "Ledger", "LedgerEntry",
-    "OperatorClient", "Plugin", "PluginError", "Policy", "PolicyError", "Requirement", "Service",
-    "ServiceContext", "ServiceError", "ServiceFailed", "Services", "Skill", "SovaClient", "SovaError", "evaluate", "load_config",
-    "load_plugins", "load_policy", "run_service", "verify_ledger",
+    "Agent", "BadServiceInput", "BuyRefused", "BuyResult", "ConfigError", "CustomRule", "GoalContext",
+    "Decision", "Intent", "Ledger", "LedgerEntry", "OperatorClient", "Plugin", "PluginError", "Policy",
+    "PolicyError", "Requirement", "Service", "ServiceContext", "ServiceError", "ServiceFailed",
+    "Services", "Skill", "SovaClient", "SovaError", "evaluate", "load_config", "load_plugins",
+    "load_policy", "run_service", "verify_ledger",
 ]  # fmt: skip
 
 HEAVY = ("web3", "eth_account", "langchain", "langchain_core", "a2a", "starlette", "uvicorn", "didkit")
