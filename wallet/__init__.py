@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     )
     from wallet.typed_data import (
         Deal,
+        agent_wallet_typed_data,
         binding_digest,
         deal_digest,
         deal_typed_data,
@@ -127,6 +128,7 @@ _LAZY = {
     "SignedTransaction": "wallet.signer",
     "Signer": "wallet.signer",
     "Deal": "wallet.typed_data",
+    "agent_wallet_typed_data": "wallet.typed_data",
     "binding_digest": "wallet.typed_data",
     "deal_digest": "wallet.typed_data",
     "deal_typed_data": "wallet.typed_data",
@@ -179,6 +181,7 @@ __all__ = [
     "TransactionTimeout",
     "WalletError",
     "WrongPassphrase",
+    "agent_wallet_typed_data",
     "bind",
     "binding_digest",
     "contracts_for",

@@ -138,8 +138,32 @@ class TestUSD(ContractBinding):
         return self.build("approve", spender, amount)
 
 
+REGISTRATION_PATH = "/.well-known/agent-registration.json"
+"""Where an agent serves its ERC-8004 registration file, under its A2A base URL."""
+
+
+def registration_uri(endpoint: str) -> str:
+    """The agent URI of an agent serving at `endpoint` (its registration file), "" for no endpoint."""
+    return endpoint.rstrip("/") + REGISTRATION_PATH if endpoint else ""
+
+
+def sova_metadata(did: str, endpoint: str, tags: Sequence[str], did_proof: bytes) -> list[tuple[str, bytes]]:
+    """AgentRegistry's reserved metadata entries of a Sova agent: `did`, `endpoint`, `serviceTags`
+    (joined by commas) and `didProof` (see contracts/AgentRegistry.sol)."""
+    bad = [tag for tag in tags if not tag or len(tag.encode()) > 64 or "," in tag]
+    if bad:
+        raise ChainError(f"service tag {bad[0]!r} is not 1-64 bytes without a comma: rename the service")
+    return [
+        ("did", did.encode()),
+        ("endpoint", endpoint.encode()),
+        ("serviceTags", ",".join(tags).encode()),
+        ("didProof", bytes(did_proof)),
+    ]
+
+
 class AgentRegistry(ContractBinding):
-    """Agent identities, the DID binding, the on-chain pause switch, credential revocation."""
+    """ERC-8004 Identity Registry (agents as ERC-721 tokens, agent URI, metadata, `agentWallet`) with
+    Sova's lookups by wallet, DID and tag, the DID binding, the on-chain pause switch, revocation."""
 
     async def agent_id_of(self, wallet: str) -> int:
         return int(await self.call("agentIdOf", wallet))
@@ -151,7 +175,45 @@ class AgentRegistry(ContractBinding):
         return bytes(await self.call("bindingDigest", wallet))
 
     def register_tx(self, did: str, endpoint: str, tags: list[str], did_proof: bytes) -> dict[str, Any]:
+        """Sova's shorthand `register(did, endpoint, tags, didProof)` (no agent URI)."""
         return self.build("register", did, endpoint, tags, did_proof)
+
+    def register_agent_tx(self, agent_uri: str, metadata: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
+        """ERC-8004 `register(agentURI, MetadataEntry[])`."""
+        return self.build("register", agent_uri, [(key, value) for key, value in metadata])
+
+    def register_sova_tx(
+        self, did: str, endpoint: str, tags: Sequence[str], did_proof: bytes
+    ) -> dict[str, Any]:
+        """ERC-8004 `register` of a Sova agent: agent URI = its registration file under `endpoint`,
+        metadata = `sova_metadata(...)`."""
+        return self.register_agent_tx(
+            registration_uri(endpoint), sova_metadata(did, endpoint, tags, did_proof)
+        )
+
+    async def agent_uri(self, agent_id: int) -> str:
+        """The agent URI (ERC-721 `tokenURI`) of `agent_id`."""
+        return str(await self.call("tokenURI", agent_id))
+
+    async def metadata(self, agent_id: int, key: str) -> bytes:
+        """The metadata entry `key` of `agent_id` (empty when unset)."""
+        return bytes(await self.call("getMetadata", agent_id, key))
+
+    async def agent_wallet(self, agent_id: int) -> str:
+        """The `agentWallet` of `agent_id` (the zero address when unset or cleared by a transfer)."""
+        return str(await self.call("getAgentWallet", agent_id))
+
+    def set_metadata_tx(self, agent_id: int, key: str, value: bytes) -> dict[str, Any]:
+        return self.build("setMetadata", agent_id, key, value)
+
+    def set_agent_uri_tx(self, agent_id: int, agent_uri: str) -> dict[str, Any]:
+        return self.build("setAgentURI", agent_id, agent_uri)
+
+    def set_agent_wallet_tx(
+        self, agent_id: int, wallet: str, deadline: int, signature: bytes
+    ) -> dict[str, Any]:
+        """`setAgentWallet`: `signature` is the new wallet's over `agent_wallet_typed_data(...)`."""
+        return self.build("setAgentWallet", agent_id, wallet, deadline, signature)
 
     def pause_tx(self, wallet: str) -> dict[str, Any]:
         return self.build("pause", wallet)

@@ -102,3 +102,21 @@ async def test_revocation_check_fails_closed_for_a_squatted_did(world: World) ->
     await world.client.transact(world.mallory, contract.register_tx(victim.did, "", [], forged))
     with pytest.raises(BindingError):
         await world.registry.is_revoked(victim.did, "urn:uuid:4")
+
+
+async def test_a_transferred_agent_is_bound_to_no_wallet_until_it_is_proved_again(world: World) -> None:
+    key = IdentityKey.generate()
+    record = await world.registry.register(world.alice, key, "http://127.0.0.1:9/a2a", ["compute"])
+    contract = world.registry.contract
+    assert (
+        await contract.agent_uri(record.agent_id)
+        == "http://127.0.0.1:9/a2a/.well-known/agent-registration.json"
+    )
+    await contract.transact(
+        world.alice, "transferFrom", world.alice.address, world.mallory.address, record.agent_id
+    )
+    assert await contract.agent_wallet(record.agent_id) == "0x" + "0" * 40
+    with pytest.raises(BindingError) as info:  # deals with it are refused: no wallet holds the DID
+        await world.registry.verify_binding(key.did, world.alice.address)
+    assert info.value.direction == "wallet->did"
+    assert "transferred" in str(info.value)

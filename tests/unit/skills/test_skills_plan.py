@@ -301,11 +301,21 @@ def test_anchor_log_with_nothing_new_is_refused_at_planning(ctx: SkillContext) -
 def test_register_agent_carries_a_binding_proof_that_verifies(ctx: SkillContext) -> None:
     planned = plan(ctx, "register_agent", {"endpoint": "http://127.0.0.1:9000", "tags": ["compute"]})
     assert (planned.intent.contract, planned.intent.method) == ("AgentRegistry", "register")
-    did, endpoint, tags, proof = abi_decode(
-        ["string", "string", "string[]", "bytes"], planned.effects[0].data[4:]
-    )
-    assert (did, endpoint, list(tags)) == (KEY.did, "http://127.0.0.1:9000", ["compute"])
-    verify_binding(KEY.did, binding_digest(OFFLINE_CONTRACTS["AgentRegistry"], CHAIN_ID, BUYER), proof)
+    data = planned.effects[0].data
+    assert data[:4] == keccak(text="register(string,(string,bytes)[])")[:4]  # ERC-8004's register
+    agent_uri, entries = abi_decode(["string", "(string,bytes)[]"], data[4:])
+    assert agent_uri == "http://127.0.0.1:9000/.well-known/agent-registration.json"
+    metadata = dict(entries)
+    assert metadata["did"] == KEY.did.encode()
+    assert metadata["endpoint"] == b"http://127.0.0.1:9000"
+    assert metadata["serviceTags"] == b"compute"
+    digest = binding_digest(OFFLINE_CONTRACTS["AgentRegistry"], CHAIN_ID, BUYER)
+    verify_binding(KEY.did, digest, metadata["didProof"])
+
+
+def test_register_agent_refuses_a_tag_with_a_comma(ctx: SkillContext) -> None:
+    with pytest.raises(PlanError, match="without commas"):
+        plan(ctx, "register_agent", {"endpoint": "http://127.0.0.1:9000", "tags": ["a,b"]})
 
 
 def test_plans_are_pure_the_same_args_give_the_same_effects(ctx: SkillContext) -> None:
