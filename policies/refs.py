@@ -32,6 +32,7 @@ DEFAULT_SKILLS: frozenset[str] = frozenset(
         "send_message",
         "anchor_log",
         "register_agent",
+        "give_feedback",
     ]
 )
 """The skill catalog's names; a policy naming any other skill is refused unless the caller says so."""

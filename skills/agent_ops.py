@@ -64,7 +64,7 @@ class RegisterAgent(Skill[RegisterArgs]):
             raise PlanError("this agent cannot prove its DID binding (no binding_proof in its context)")
         if any(not tag or len(tag.encode()) > 64 or "," in tag for tag in args.tags):
             raise PlanError("tags are 1-64 bytes each, without commas")
-        from wallet.contracts import registration_uri, sova_metadata
+        from wallet.metadata import registration_uri, sova_metadata
 
         proof = ctx.binding_proof(registry.address)
         metadata = sova_metadata(ctx.agent_did, args.endpoint, args.tags, proof)

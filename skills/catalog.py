@@ -94,6 +94,7 @@ def default_catalog() -> Catalog:
     from skills.agent_ops import AnchorLog, RegisterAgent
     from skills.credentials import IssueCredential, PresentCredential
     from skills.escrow import OpenEscrow, RefundEscrow, ReleaseEscrow, SignDeal
+    from skills.feedback import GiveFeedback
     from skills.messaging import SendMessage
     from skills.tokens import ApproveToken, TransferToken
 
@@ -110,6 +111,7 @@ def default_catalog() -> Catalog:
         SendMessage,
         AnchorLog,
         RegisterAgent,
+        GiveFeedback,
     ):
         catalog.skill(cls)
     return catalog

@@ -9,7 +9,7 @@ from typing import Any
 
 from wallet.errors import ArtifactError
 
-CONTRACT_NAMES = ("AgentRegistry", "DealEscrow", "ActionLogAnchor", "TestUSD")
+CONTRACT_NAMES = ("AgentRegistry", "DealEscrow", "ActionLogAnchor", "TestUSD", "ReputationRegistry")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from wallet.abi import checksum, decode_event, decode_values, encode_args, selec
 from wallet.artifacts import load_artifact
 from wallet.chain import ChainClient
 from wallet.errors import ChainError
+from wallet.metadata import registration_uri, sova_metadata
 from wallet.receipts import Receipt
 from wallet.signer import Signer
 from wallet.typed_data import Deal
@@ -138,29 +139,6 @@ class TestUSD(ContractBinding):
         return self.build("approve", spender, amount)
 
 
-REGISTRATION_PATH = "/.well-known/agent-registration.json"
-"""Where an agent serves its ERC-8004 registration file, under its A2A base URL."""
-
-
-def registration_uri(endpoint: str) -> str:
-    """The agent URI of an agent serving at `endpoint` (its registration file), "" for no endpoint."""
-    return endpoint.rstrip("/") + REGISTRATION_PATH if endpoint else ""
-
-
-def sova_metadata(did: str, endpoint: str, tags: Sequence[str], did_proof: bytes) -> list[tuple[str, bytes]]:
-    """AgentRegistry's reserved metadata entries of a Sova agent: `did`, `endpoint`, `serviceTags`
-    (joined by commas) and `didProof` (see contracts/AgentRegistry.sol)."""
-    bad = [tag for tag in tags if not tag or len(tag.encode()) > 64 or "," in tag]
-    if bad:
-        raise ChainError(f"service tag {bad[0]!r} is not 1-64 bytes without a comma: rename the service")
-    return [
-        ("did", did.encode()),
-        ("endpoint", endpoint.encode()),
-        ("serviceTags", ",".join(tags).encode()),
-        ("didProof", bytes(did_proof)),
-    ]
-
-
 class AgentRegistry(ContractBinding):
     """ERC-8004 Identity Registry (agents as ERC-721 tokens, agent URI, metadata, `agentWallet`) with
     Sova's lookups by wallet, DID and tag, the DID binding, the on-chain pause switch, revocation."""
@@ -244,6 +222,36 @@ class DealEscrow(ContractBinding):
         return self.build("refund", deal.as_tuple())
 
 
+class ReputationRegistry(ContractBinding):
+    """ERC-8004 feedback, accepted only from a client with a released DealEscrow deal with the agent,
+    once per deal (`recordSettledDeal`, then `giveFeedback`)."""
+
+    def record_settled_deal_tx(self, agent_id: int, deal: Deal) -> dict[str, Any]:
+        return self.build("recordSettledDeal", agent_id, deal.as_tuple())
+
+    def give_feedback_tx(
+        self,
+        agent_id: int,
+        value: int,
+        decimals: int = 0,
+        tag1: str = "",
+        tag2: str = "",
+        endpoint: str = "",
+        feedback_uri: str = "",
+        feedback_hash: bytes = b"\0" * 32,
+    ) -> dict[str, Any]:
+        return self.build(
+            "giveFeedback", agent_id, value, decimals, tag1, tag2, endpoint, feedback_uri, feedback_hash
+        )
+
+    async def summary(
+        self, agent_id: int, clients: Sequence[str] = (), tag1: str = "", tag2: str = ""
+    ) -> tuple[int, int, int]:
+        """`getSummary`: (count, value, decimals) over `clients` (every client when empty)."""
+        count, value, decimals = await self.call("getSummary", agent_id, list(clients), tag1, tag2)
+        return int(count), int(value), int(decimals)
+
+
 class ActionLogAnchor(ContractBinding):
     """Merkle roots of agents' action logs, and on-chain proof checks."""
 
@@ -259,6 +267,7 @@ BINDINGS: dict[str, type[ContractBinding]] = {
     "AgentRegistry": AgentRegistry,
     "DealEscrow": DealEscrow,
     "ActionLogAnchor": ActionLogAnchor,
+    "ReputationRegistry": ReputationRegistry,
 }
 
 

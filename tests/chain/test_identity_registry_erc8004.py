@@ -12,7 +12,7 @@ from eth_utils import keccak
 
 from runtime.chain.anvil import AnvilNode
 from tests.support.contracts import CHAIN_ID, Contracts, deploy_all, dev_account, now, reverts_with, send
-from wallet.contracts import registration_uri, sova_metadata
+from wallet.metadata import registration_uri, sova_metadata
 from wallet.typed_data import agent_wallet_typed_data
 
 pytestmark = pytest.mark.chain

@@ -29,6 +29,7 @@ from tests.support.executor import (
     OFFLINE_CONTRACTS,
     SELLER_ADDRESS,
     SELLER_KEY,
+    STRANGER_ADDRESS,
     TUSD,
     TUSD_ADDRESS,
     Peers,
@@ -331,3 +332,39 @@ def test_plans_are_pure_the_same_args_give_the_same_effects(ctx: SkillContext) -
     )
     assert one.effects == two.effects
     assert one.intent == two.intent
+
+
+def test_give_feedback_records_the_deal_then_rates_the_seller_as_its_buyer(ctx: SkillContext) -> None:
+    planned = plan(
+        ctx, "give_feedback", {"deal": deal_args(), "agent_id": 3, "value": 90, "tag2": "translation"}
+    )
+    intent = planned.intent
+    assert (intent.contract, intent.method, intent.amount) == ("ReputationRegistry", "giveFeedback", None)
+    assert intent.counterparty is not None
+    assert intent.counterparty.address == SELLER_ADDRESS
+    record, rate = planned.effects
+    assert (
+        record.data[:4]
+        == keccak(text="recordSettledDeal(uint256,(address,address,address,uint256,bytes32,uint64,uint256))")[
+            :4
+        ]
+    )
+    assert (
+        rate.data[:4]
+        == keccak(text="giveFeedback(uint256,int128,uint8,string,string,string,string,bytes32)")[:4]
+    )
+    agent_id, value, decimals, tag1, tag2, *_ = abi_decode(
+        ["uint256", "int128", "uint8", "string", "string", "string", "string", "bytes32"], rate.data[4:]
+    )
+    assert (agent_id, value, decimals, tag1, tag2) == (3, 90, 0, "starred", "translation")
+
+
+def test_only_the_deals_buyer_may_give_feedback(ctx: SkillContext) -> None:
+    with pytest.raises(PlanError, match="only the deal's buyer"):
+        plan(ctx, "give_feedback", {"deal": deal_args(buyer=STRANGER_ADDRESS), "agent_id": 3, "value": 90})
+
+
+@pytest.mark.parametrize("value", [-1, 101])
+def test_a_rating_outside_0_100_is_refused(ctx: SkillContext, value: int) -> None:
+    with pytest.raises(InvalidSkillArgs, match="value"):
+        plan(ctx, "give_feedback", {"deal": deal_args(), "agent_id": 3, "value": value})

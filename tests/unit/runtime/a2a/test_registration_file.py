@@ -20,7 +20,7 @@ from runtime.a2a.registration import (
     signed_registration,
     verify_registration,
 )
-from wallet.contracts import REGISTRATION_PATH, registration_uri
+from wallet.metadata import REGISTRATION_PATH, registration_uri
 
 KEY = IdentityKey.generate()
 REGISTRY = "0x" + "cd" * 20
