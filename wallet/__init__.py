@@ -46,7 +46,6 @@ if TYPE_CHECKING:
         AgentRegistry,
         ContractBinding,
         DealEscrow,
-        ReputationRegistry,
         TestUSD,
         bind,
         deploy_contract,
@@ -87,6 +86,10 @@ if TYPE_CHECKING:
         SignedTransaction,
         Signer,
     )
+    from wallet.trust import (
+        ReputationRegistry,
+        ValidationRegistry,
+    )
     from wallet.typed_data import (
         Deal,
         agent_wallet_typed_data,
@@ -105,7 +108,8 @@ _LAZY = {
     "AgentRegistry": "wallet.contracts",
     "ContractBinding": "wallet.contracts",
     "DealEscrow": "wallet.contracts",
-    "ReputationRegistry": "wallet.contracts",
+    "ReputationRegistry": "wallet.trust",
+    "ValidationRegistry": "wallet.trust",
     "TestUSD": "wallet.contracts",
     "bind": "wallet.contracts",
     "deploy_contract": "wallet.contracts",
@@ -182,6 +186,7 @@ __all__ = [
     "TestUSD",
     "TransactionReverted",
     "TransactionTimeout",
+    "ValidationRegistry",
     "WalletError",
     "WrongPassphrase",
     "agent_wallet_typed_data",

@@ -222,36 +222,6 @@ class DealEscrow(ContractBinding):
         return self.build("refund", deal.as_tuple())
 
 
-class ReputationRegistry(ContractBinding):
-    """ERC-8004 feedback, accepted only from a client with a released DealEscrow deal with the agent,
-    once per deal (`recordSettledDeal`, then `giveFeedback`)."""
-
-    def record_settled_deal_tx(self, agent_id: int, deal: Deal) -> dict[str, Any]:
-        return self.build("recordSettledDeal", agent_id, deal.as_tuple())
-
-    def give_feedback_tx(
-        self,
-        agent_id: int,
-        value: int,
-        decimals: int = 0,
-        tag1: str = "",
-        tag2: str = "",
-        endpoint: str = "",
-        feedback_uri: str = "",
-        feedback_hash: bytes = b"\0" * 32,
-    ) -> dict[str, Any]:
-        return self.build(
-            "giveFeedback", agent_id, value, decimals, tag1, tag2, endpoint, feedback_uri, feedback_hash
-        )
-
-    async def summary(
-        self, agent_id: int, clients: Sequence[str] = (), tag1: str = "", tag2: str = ""
-    ) -> tuple[int, int, int]:
-        """`getSummary`: (count, value, decimals) over `clients` (every client when empty)."""
-        count, value, decimals = await self.call("getSummary", agent_id, list(clients), tag1, tag2)
-        return int(count), int(value), int(decimals)
-
-
 class ActionLogAnchor(ContractBinding):
     """Merkle roots of agents' action logs, and on-chain proof checks."""
 
@@ -267,13 +237,15 @@ BINDINGS: dict[str, type[ContractBinding]] = {
     "AgentRegistry": AgentRegistry,
     "DealEscrow": DealEscrow,
     "ActionLogAnchor": ActionLogAnchor,
-    "ReputationRegistry": ReputationRegistry,
 }
 
 
 def bind(client: ChainClient, name: str, address: str) -> ContractBinding:
     """The typed binding of contract `name` at `address`."""
-    return BINDINGS.get(name, ContractBinding)(client, name, address, load_artifact(name).abi)
+    from wallet.trust import TRUST_BINDINGS  # it builds on ContractBinding: imported here, not above
+
+    kind = BINDINGS.get(name) or TRUST_BINDINGS.get(name, ContractBinding)
+    return kind(client, name, address, load_artifact(name).abi)
 
 
 async def deploy_contract(

@@ -128,8 +128,11 @@ async def deploy_all(client: ChainClient, signer: Signer, path: Path) -> DeployR
         deploy_contract(client, signer, "ActionLogAnchor"),
     )
     escrow = await deploy_contract(client, signer, "DealEscrow", registry.address, signer.address)
-    reputation = await deploy_contract(client, signer, "ReputationRegistry", registry.address, escrow.address)
-    contracts = {c.name: c.address for c in (token, registry, escrow, anchor, reputation)}
+    reputation, validation = await asyncio.gather(
+        deploy_contract(client, signer, "ReputationRegistry", registry.address, escrow.address),
+        deploy_contract(client, signer, "ValidationRegistry", registry.address),
+    )
+    contracts = {c.name: c.address for c in (token, registry, escrow, anchor, reputation, validation)}
     deployments = Deployments(
         chain_id=client.chain_id,
         contracts={name: contracts[name] for name in CONTRACT_NAMES},

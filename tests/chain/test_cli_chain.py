@@ -49,6 +49,7 @@ def test_chain_up_deploys_once_and_keeps_state_across_restarts(local_project: Pa
         "ActionLogAnchor",
         "TestUSD",
         "ReputationRegistry",
+        "ValidationRegistry",
     }
 
     again = sova("chain", "up", "--detach", "-f", f, env=PASS)

@@ -65,11 +65,12 @@ class Contracts:
     anchor: Contract
     usd: Contract
     reputation: Contract
+    validation: Contract
 
 
 def deploy_all(url: str) -> Contracts:
-    """Deploy AgentRegistry, DealEscrow (arbiter = dev account 9), ActionLogAnchor, TestUSD and
-    ReputationRegistry."""
+    """Deploy AgentRegistry, DealEscrow (arbiter = dev account 9), ActionLogAnchor, TestUSD,
+    ReputationRegistry and ValidationRegistry."""
     w3 = connect(url)
     operator, arbiter = dev_account(0), dev_account(9)
     registry = deploy(w3, "AgentRegistry", sender=operator.address)
@@ -77,7 +78,8 @@ def deploy_all(url: str) -> Contracts:
     anchor = deploy(w3, "ActionLogAnchor", sender=operator.address)
     usd = deploy(w3, "TestUSD", sender=operator.address)
     reputation = deploy(w3, "ReputationRegistry", registry.address, escrow.address, sender=operator.address)
-    return Contracts(w3, operator, arbiter, registry, escrow, anchor, usd, reputation)
+    validation = deploy(w3, "ValidationRegistry", registry.address, sender=operator.address)
+    return Contracts(w3, operator, arbiter, registry, escrow, anchor, usd, reputation, validation)
 
 
 def now(w3: Web3) -> int:
