@@ -97,6 +97,7 @@ def default_catalog() -> Catalog:
     from skills.feedback import GiveFeedback
     from skills.messaging import SendMessage
     from skills.tokens import ApproveToken, TransferToken
+    from skills.validation import AnswerValidation, RequestValidation
 
     catalog = Catalog()
     for cls in (
@@ -112,6 +113,8 @@ def default_catalog() -> Catalog:
         AnchorLog,
         RegisterAgent,
         GiveFeedback,
+        RequestValidation,
+        AnswerValidation,
     ):
         catalog.skill(cls)
     return catalog

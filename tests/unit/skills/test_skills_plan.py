@@ -368,3 +368,43 @@ def test_only_the_deals_buyer_may_give_feedback(ctx: SkillContext) -> None:
 def test_a_rating_outside_0_100_is_refused(ctx: SkillContext, value: int) -> None:
     with pytest.raises(InvalidSkillArgs, match="value"):
         plan(ctx, "give_feedback", {"deal": deal_args(), "agent_id": 3, "value": value})
+
+
+def test_request_validation_asks_the_validator_in_the_validation_registry(ctx: SkillContext) -> None:
+    request = "0x" + "ab" * 32
+    args = {
+        "validator": STRANGER_ADDRESS,
+        "agent_id": 2,
+        "request_uri": "ipfs://job",
+        "request_hash": request,
+    }
+    planned = plan(ctx, "request_validation", args)
+    intent = planned.intent
+    assert (intent.contract, intent.method, intent.amount) == (
+        "ValidationRegistry",
+        "validationRequest",
+        None,
+    )
+    assert intent.counterparty is not None
+    assert intent.counterparty.address == STRANGER_ADDRESS
+    validator, agent_id, uri, got = abi_decode(
+        ["address", "uint256", "string", "bytes32"], planned.effects[0].data[4:]
+    )
+    assert (validator.lower(), agent_id, uri, "0x" + got.hex()) == (
+        STRANGER_ADDRESS.lower(),
+        2,
+        "ipfs://job",
+        request,
+    )
+
+
+def test_answer_validation_scores_0_to_100(ctx: SkillContext) -> None:
+    request = "0x" + "cd" * 32
+    planned = plan(ctx, "answer_validation", {"request_hash": request, "response": 100, "tag": "rerun"})
+    assert (planned.intent.contract, planned.intent.method) == ("ValidationRegistry", "validationResponse")
+    got, response, uri, _, tag = abi_decode(
+        ["bytes32", "uint8", "string", "bytes32", "string"], planned.effects[0].data[4:]
+    )
+    assert ("0x" + got.hex(), response, uri, tag) == (request, 100, "", "rerun")
+    with pytest.raises(InvalidSkillArgs, match="response"):
+        plan(ctx, "answer_validation", {"request_hash": request, "response": 101})
