@@ -46,7 +46,7 @@ class Row:
 
 
 class Bench:
-    """The four contracts on one anvil, and the accounts that use them."""
+    """The contracts on one anvil, and the accounts that use them."""
 
     def __init__(self, url: str) -> None:
         Account.enable_unaudited_hdwallet_features()
@@ -59,6 +59,8 @@ class Bench:
         self.escrow = self.deploy("DealEscrow", self.registry.address, self.keys[9].address)
         self.anchor = self.deploy("ActionLogAnchor")
         self.usd = self.deploy("TestUSD")
+        self.reputation = self.deploy("ReputationRegistry", self.registry.address, self.escrow.address)
+        self.validation = self.deploy("ValidationRegistry", self.registry.address)
 
     def deploy(self, name: str, *args: Any) -> Any:
         """Deploy `name` from its artifact; the contract bound to its address."""
@@ -133,6 +135,42 @@ def measure(b: Bench) -> list[Row]:
     add("registry register (2 tags, 64-byte proof)", b.gas(register, b.seller))
     add("registry revokeCredential", b.gas(b.registry.functions.revokeCredential(os.urandom(32)), b.seller))
     add("registry pause", b.gas(b.registry.functions.pause(b.seller), b.operator))
+    b.gas(b.registry.functions.unpause(b.seller), b.operator)
+    rows.extend(measure_erc8004(b, first_deal, later_deal))
+    return rows
+
+
+def measure_erc8004(b: Bench, *released: Deal) -> list[Row]:
+    """ERC-8004: register with Sova's metadata, setAgentWallet, paid feedback, validation. The seller
+    is agent 1 (registered above) and was paid in the `released` deals."""
+    from wallet.metadata import registration_uri, sova_metadata
+    from wallet.typed_data import agent_wallet_typed_data
+
+    owner, fresh, validator = b.keys[5], b.keys[6], b.keys[7]
+    endpoint = "https://agent.example"
+    entries = sova_metadata("did:key:z6MkErc8004", endpoint, ["translate", "code"], bytes(64))
+    register = b.registry.functions.register(registration_uri(endpoint), entries)
+    rows = [Row("ERC-8004 register(agentURI, 4 Sova metadata entries)", b.gas(register, owner.address))]
+    deadline = int(b.w3.eth.get_block("latest")["timestamp"]) + 240
+    consent = agent_wallet_typed_data(
+        b.registry.address, ANVIL_CHAIN_ID, 2, fresh.address, owner.address, deadline
+    )
+    signature = bytes(fresh.sign_typed_data(full_message=consent).signature)
+    set_wallet = b.registry.functions.setAgentWallet(2, fresh.address, deadline, signature)
+    rows.append(Row("ERC-8004 setAgentWallet (EIP-712 proof)", b.gas(set_wallet, owner.address)))
+    record = b.reputation.functions.recordSettledDeal
+    rows.append(
+        Row("reputation recordSettledDeal (escrow check)", b.gas(record(1, released[0].as_tuple()), b.buyer))
+    )
+    give = b.reputation.functions.giveFeedback(1, 90, 0, "starred", "translate", "", "", bytes(32))
+    rows.append(Row("reputation giveFeedback, first (spends the deal)", b.gas(give, b.buyer)))
+    b.gas(record(1, released[1].as_tuple()), b.buyer)
+    rows.append(Row("reputation giveFeedback, later", b.gas(give, b.buyer)))
+    request_hash = os.urandom(32)
+    ask = b.validation.functions.validationRequest(validator.address, 1, "ipfs://job", request_hash)
+    rows.append(Row("validation validationRequest", b.gas(ask, b.seller)))
+    answer = b.validation.functions.validationResponse(request_hash, 100, "ipfs://ev", bytes(32), "rerun")
+    rows.append(Row("validation validationResponse", b.gas(answer, validator.address)))
     return rows
 
 

@@ -2,15 +2,21 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IdentityRegistry} from "./IdentityRegistry.sol";
 
 /// @title AgentRegistry
-/// @notice ERC-8004-style identity registry: agent id, DID, wallet, endpoint and service tags, a DID
-///         binding proof, the operator's kill switch (`pause`) and credential revocation.
-/// @dev The owner is the deployer, i.e. the operator. The DID binding proof is an Ed25519 signature by
-///      the DID key over `bindingDigest(wallet)`; it is stored, not checked on-chain (there is no
-///      Ed25519 precompile), and verifiers check it off-chain.
-contract AgentRegistry is Ownable {
-    /// @notice One registered agent.
+/// @notice Sova's registry: an ERC-8004 Identity Registry (see IdentityRegistry: ERC-721, agent URI,
+///         metadata, `agentWallet`) plus what Sova needs on top: lookups by wallet, DID and service tag
+///         kept from reserved metadata entries, the operator's kill switch (`pause`, read by DealEscrow)
+///         and credential revocation.
+/// @dev Reserved metadata keys (UTF-8 text unless said): `did` (unique, not empty), `didProof` (the DID
+///      key's Ed25519 signature over `bindingDigest(wallet)`, 64 bytes), `serviceTags` (tags joined by
+///      commas; `agentsWithTag` lists them), `endpoint` (the A2A base URL). The proof is stored, not
+///      checked on-chain (there is no Ed25519 precompile); verifiers check it off-chain. One agent per
+///      wallet: `agentWallet` is unique across agents, because a wallet's pause, deals and feedback are
+///      keyed by it. The owner is the deployer, i.e. the operator.
+contract AgentRegistry is IdentityRegistry, Ownable {
+    /// @notice One registered agent, as Sova reads it.
     struct Agent {
         address wallet;
         string did;
@@ -24,8 +30,11 @@ contract AgentRegistry is Ownable {
     bytes32 public constant BINDING_TYPEHASH =
         keccak256("SovaDidBinding(address registry,uint256 chainId,address wallet)");
 
-    uint256 private _total;
-    mapping(uint256 id => Agent) private _agents;
+    bytes32 private constant DID_KEY = keccak256("did");
+    bytes32 private constant TAGS_KEY = keccak256("serviceTags");
+
+    mapping(uint256 id => string[]) private _tags;
+    mapping(uint256 id => uint64) private _registeredAt;
     mapping(address wallet => uint256 id) private _idOfWallet;
     mapping(bytes32 didHash => uint256 id) private _idOfDid;
     mapping(bytes32 tagHash => uint256[] ids) private _tagged;
@@ -34,16 +43,16 @@ contract AgentRegistry is Ownable {
     mapping(address wallet => bool) private _paused;
     mapping(address issuer => mapping(bytes32 credentialId => uint64 revokedAt)) private _revokedAt;
 
-    /// @notice A wallet registered as agent `agentId` with DID `did`.
+    /// @notice A wallet registered as agent `agentId` with DID `did` (Sova's `register`).
     event AgentRegistered(uint256 indexed agentId, address indexed wallet, string did);
-    /// @notice Agent `agentId` changed its endpoint, tags or DID proof.
+    /// @notice Agent `agentId` changed its endpoint, tags and DID proof (Sova's `update`).
     event AgentUpdated(uint256 indexed agentId, address indexed wallet);
     /// @notice The owner paused (`paused` true) or unpaused `wallet`.
     event AgentPaused(address indexed wallet, bool paused);
     /// @notice `issuer` revoked its credential `credentialId` at `revokedAt` (unix seconds).
     event CredentialRevoked(address indexed issuer, bytes32 indexed credentialId, uint64 revokedAt);
 
-    /// @notice The caller's wallet is registered already.
+    /// @notice The wallet is the `agentWallet` of another agent already.
     error AlreadyRegistered(address wallet);
     /// @notice Another agent registered this DID already.
     error DidTaken(string did);
@@ -55,15 +64,18 @@ contract AgentRegistry is Ownable {
     error UnknownAgent(uint256 agentId);
     /// @notice The caller revoked this credential already.
     error AlreadyRevoked(address issuer, bytes32 credentialId);
+    /// @notice A service tag is empty, longer than 64 bytes or holds a comma.
+    error BadTag(string tag);
 
     /// @notice Deploys the registry; the deployer (the operator) becomes the owner.
     constructor() Ownable(msg.sender) {}
 
-    // ----------------------------------------------------------------------------------------- agents
+    // ------------------------------------------------------------------------------ Sova's shorthand
 
-    /// @notice Registers the caller's wallet as a new agent.
+    /// @notice Registers the caller's wallet as a new agent (ERC-8004 agent without an agent URI) with
+    ///         the reserved entries `did`, `endpoint`, `serviceTags` and `didProof`.
     /// @param did The agent's DID (unique across the registry, not empty).
-    /// @param endpoint The agent's service endpoint URI.
+    /// @param endpoint The agent's A2A base URL.
     /// @param tags Service tags, for discovery through `agentsWithTag` (duplicates are ignored).
     /// @param didProof Ed25519 signature by the DID key over `bindingDigest(msg.sender)`.
     /// @return agentId The new agent's id (ids start at 1).
@@ -73,40 +85,30 @@ contract AgentRegistry is Ownable {
         string[] calldata tags,
         bytes calldata didProof
     ) external returns (uint256 agentId) {
-        if (bytes(did).length == 0) revert EmptyDid();
-        if (_idOfWallet[msg.sender] != 0) revert AlreadyRegistered(msg.sender);
-        bytes32 didHash = keccak256(bytes(did));
-        if (_idOfDid[didHash] != 0) revert DidTaken(did);
-
-        agentId = ++_total;
-        Agent storage a = _agents[agentId];
-        a.wallet = msg.sender;
-        a.did = did;
-        a.endpoint = endpoint;
-        a.didProof = didProof;
-        a.registeredAt = uint64(block.timestamp);
-        _idOfWallet[msg.sender] = agentId;
-        _idOfDid[didHash] = agentId;
-        _setTags(agentId, a, tags);
+        agentId = _registerAgent("", false);
+        _setMetadata(agentId, "did", bytes(did));
+        _setMetadata(agentId, "endpoint", bytes(endpoint));
+        _setMetadata(agentId, "serviceTags", _joined(tags));
+        _setMetadata(agentId, "didProof", didProof);
         emit AgentRegistered(agentId, msg.sender, did);
     }
 
     /// @notice Updates the caller's endpoint, tags and DID proof.
-    /// @param endpoint The new service endpoint URI.
+    /// @param endpoint The new A2A base URL.
     /// @param tags The new service tags (they replace the old ones).
     /// @param didProof The new DID binding proof.
     function update(string calldata endpoint, string[] calldata tags, bytes calldata didProof) external {
         uint256 agentId = _idOfWallet[msg.sender];
         if (agentId == 0) revert NotRegistered(msg.sender);
-        Agent storage a = _agents[agentId];
-        a.endpoint = endpoint;
-        a.didProof = didProof;
-        _clearTags(agentId, a);
-        _setTags(agentId, a, tags);
+        _setMetadata(agentId, "endpoint", bytes(endpoint));
+        _setMetadata(agentId, "serviceTags", _joined(tags));
+        _setMetadata(agentId, "didProof", didProof);
         emit AgentUpdated(agentId, msg.sender);
     }
 
-    /// @notice The agent id of `wallet`, or 0 when it is not registered.
+    // ----------------------------------------------------------------------------------------- reads
+
+    /// @notice The agent id whose `agentWallet` is `wallet`, or 0 when none.
     /// @param wallet The wallet address.
     /// @return The agent id (0 = none).
     function agentIdOf(address wallet) external view returns (uint256) {
@@ -122,10 +124,17 @@ contract AgentRegistry is Ownable {
 
     /// @notice The record of agent `agentId`; reverts `UnknownAgent` for an id never issued.
     /// @param agentId The agent id.
-    /// @return The agent record.
+    /// @return The agent record (`wallet` is `agentWallet`, zero after a transfer until proved again).
     function getAgent(uint256 agentId) external view returns (Agent memory) {
-        if (agentId == 0 || agentId > _total) revert UnknownAgent(agentId);
-        return _agents[agentId];
+        if (agentId == 0 || agentId > totalAgents()) revert UnknownAgent(agentId);
+        return Agent({
+            wallet: getAgentWallet(agentId),
+            did: string(_metadataOf(agentId, "did")),
+            endpoint: string(_metadataOf(agentId, "endpoint")),
+            tags: _tags[agentId],
+            didProof: _metadataOf(agentId, "didProof"),
+            registeredAt: _registeredAt[agentId]
+        });
     }
 
     /// @notice Ids of the agents that carry `tag` (in no particular order).
@@ -133,12 +142,6 @@ contract AgentRegistry is Ownable {
     /// @return The agent ids.
     function agentsWithTag(string calldata tag) external view returns (uint256[] memory) {
         return _tagged[keccak256(bytes(tag))];
-    }
-
-    /// @notice How many agents registered so far (also the highest id).
-    /// @return The number of agents.
-    function totalAgents() external view returns (uint256) {
-        return _total;
     }
 
     /// @notice The digest the DID key signs (Ed25519) to bind the DID to `wallet` in this registry.
@@ -199,22 +202,59 @@ contract AgentRegistry is Ownable {
         return _revokedAt[issuer][credentialId];
     }
 
-    // -------------------------------------------------------------------------------------- internal
+    // -------------------------------------------------------------------------------------- indexes
 
-    function _setTags(uint256 agentId, Agent storage a, string[] calldata tags) private {
-        for (uint256 i = 0; i < tags.length; ++i) {
-            bytes32 h = keccak256(bytes(tags[i]));
-            if (_tagPos[h][agentId] != 0) continue;
-            _tagged[h].push(agentId);
-            _tagPos[h][agentId] = _tagged[h].length;
-            a.tags.push(tags[i]);
+    function _metadataWillChange(uint256 agentId, string memory key, bytes memory value) internal override {
+        bytes32 k = keccak256(bytes(key));
+        if (k == DID_KEY) {
+            if (value.length == 0) revert EmptyDid();
+            bytes32 h = keccak256(value);
+            uint256 holder = _idOfDid[h];
+            if (holder != 0 && holder != agentId) revert DidTaken(string(value));
+            bytes memory old = _metadataOf(agentId, "did");
+            if (old.length != 0) delete _idOfDid[keccak256(old)];
+            _idOfDid[h] = agentId;
+        } else if (k == TAGS_KEY) {
+            _clearTags(agentId);
+            _setTags(agentId, value);
         }
     }
 
-    function _clearTags(uint256 agentId, Agent storage a) private {
-        uint256 n = a.tags.length;
+    function _walletChanged(uint256 agentId, address oldWallet, address newWallet) internal override {
+        if (oldWallet != address(0) && _idOfWallet[oldWallet] == agentId) delete _idOfWallet[oldWallet];
+        if (newWallet == address(0)) return;
+        uint256 holder = _idOfWallet[newWallet];
+        if (holder != 0 && holder != agentId) revert AlreadyRegistered(newWallet);
+        _idOfWallet[newWallet] = agentId;
+        if (_registeredAt[agentId] == 0) _registeredAt[agentId] = uint64(block.timestamp);
+    }
+
+    /// @dev Splits the comma-joined `value` and indexes each tag once.
+    function _setTags(uint256 agentId, bytes memory value) private {
+        uint256 start = 0;
+        for (uint256 i = 0; i <= value.length; ++i) {
+            if (i < value.length && value[i] != ",") continue;
+            if (i > start) {
+                bytes memory tag = new bytes(i - start);
+                for (uint256 j = 0; j < tag.length; ++j) {
+                    tag[j] = value[start + j];
+                }
+                bytes32 h = keccak256(tag);
+                if (_tagPos[h][agentId] == 0) {
+                    _tagged[h].push(agentId);
+                    _tagPos[h][agentId] = _tagged[h].length;
+                    _tags[agentId].push(string(tag));
+                }
+            }
+            start = i + 1;
+        }
+    }
+
+    function _clearTags(uint256 agentId) private {
+        string[] storage tags = _tags[agentId];
+        uint256 n = tags.length;
         for (uint256 i = 0; i < n; ++i) {
-            bytes32 h = keccak256(bytes(a.tags[i]));
+            bytes32 h = keccak256(bytes(tags[i]));
             uint256[] storage list = _tagged[h];
             uint256 pos = _tagPos[h][agentId];
             uint256 last = list[list.length - 1];
@@ -223,6 +263,22 @@ contract AgentRegistry is Ownable {
             list.pop();
             delete _tagPos[h][agentId];
         }
-        delete a.tags;
+        delete _tags[agentId];
+    }
+
+    /// @dev `tags` joined by commas; each 1-64 bytes without a comma.
+    function _joined(string[] calldata tags) private pure returns (bytes memory out) {
+        for (uint256 i = 0; i < tags.length; ++i) {
+            bytes calldata tag = bytes(tags[i]);
+            if (tag.length == 0 || tag.length > 64 || _hasComma(tag)) revert BadTag(tags[i]);
+            out = i == 0 ? bytes(tag) : bytes.concat(out, ",", tag);
+        }
+    }
+
+    function _hasComma(bytes calldata tag) private pure returns (bool) {
+        for (uint256 i = 0; i < tag.length; ++i) {
+            if (tag[i] == ",") return true;
+        }
+        return false;
     }
 }

@@ -32,6 +32,9 @@ DEFAULT_SKILLS: frozenset[str] = frozenset(
         "send_message",
         "anchor_log",
         "register_agent",
+        "give_feedback",
+        "request_validation",
+        "answer_validation",
     ]
 )
 """The skill catalog's names; a policy naming any other skill is refused unless the caller says so."""

@@ -51,8 +51,9 @@ class RegisterArgs(SkillArgs):
 
 
 class RegisterAgent(Skill[RegisterArgs]):
-    """Register this agent's wallet in AgentRegistry with its DID, endpoint, tags and the DID-key proof
-    binding the two."""
+    """Register this agent in AgentRegistry, ERC-8004's way (`register(agentURI, metadata)`): its wallet
+    mints the agent token, the agent URI is its registration file under `endpoint`, and the metadata
+    holds its DID, endpoint, tags and the DID-key proof binding DID and wallet."""
 
     name = "register_agent"
     args_model = RegisterArgs
@@ -61,12 +62,13 @@ class RegisterAgent(Skill[RegisterArgs]):
         registry = ctx.contract("AgentRegistry")
         if ctx.binding_proof is None:
             raise PlanError("this agent cannot prove its DID binding (no binding_proof in its context)")
-        if any(not tag or len(tag) > 64 for tag in args.tags):
-            raise PlanError("tags are 1-64 characters each")
+        if any(not tag or len(tag.encode()) > 64 or "," in tag for tag in args.tags):
+            raise PlanError("tags are 1-64 bytes each, without commas")
+        from wallet.metadata import registration_uri, sova_metadata
+
         proof = ctx.binding_proof(registry.address)
-        effect, selector = call_effect(
-            ctx, registry, "register", ctx.agent_did, args.endpoint, args.tags, proof
-        )
+        metadata = sova_metadata(ctx.agent_did, args.endpoint, args.tags, proof)
+        effect, selector = call_effect(ctx, registry, "register", registration_uri(args.endpoint), metadata)
         intent = ctx.intent(self.name, contract=registry.name, method="register", selector=selector)
         return Planned(intent, args, (effect,))
 

@@ -99,8 +99,10 @@ def default_catalog() -> Catalog:
     from skills.agent_ops import AnchorLog, RegisterAgent
     from skills.credentials import IssueCredential, PresentCredential
     from skills.escrow import OpenEscrow, RefundEscrow, ReleaseEscrow, SignDeal
+    from skills.feedback import GiveFeedback
     from skills.messaging import SendMessage
     from skills.tokens import ApproveToken, TransferToken
+    from skills.validation import AnswerValidation, RequestValidation
 
     catalog = Catalog()
     for cls in (
@@ -115,6 +117,9 @@ def default_catalog() -> Catalog:
         SendMessage,
         AnchorLog,
         RegisterAgent,
+        GiveFeedback,
+        RequestValidation,
+        AnswerValidation,
     ):
         catalog.skill(cls)
     return catalog

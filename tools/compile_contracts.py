@@ -22,7 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "tools" / "node_modules"
 CONTRACTS_DIR = ROOT / "contracts"
 DEFAULT_OUT = ROOT / "wallet" / "artifacts"
-CONTRACT_NAMES = ("AgentRegistry", "DealEscrow", "ActionLogAnchor", "TestUSD")
+CONTRACT_NAMES = (
+    "AgentRegistry",
+    "DealEscrow",
+    "ActionLogAnchor",
+    "TestUSD",
+    "ReputationRegistry",
+    "ValidationRegistry",
+)
 
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},

@@ -9,7 +9,14 @@ from typing import Any
 
 from wallet.errors import ArtifactError
 
-CONTRACT_NAMES = ("AgentRegistry", "DealEscrow", "ActionLogAnchor", "TestUSD")
+CONTRACT_NAMES = (
+    "AgentRegistry",
+    "DealEscrow",
+    "ActionLogAnchor",
+    "TestUSD",
+    "ReputationRegistry",
+    "ValidationRegistry",
+)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from wallet.abi import checksum, decode_event, decode_values, encode_args, selec
 from wallet.artifacts import load_artifact
 from wallet.chain import ChainClient
 from wallet.errors import ChainError
+from wallet.metadata import registration_uri, sova_metadata
 from wallet.receipts import Receipt
 from wallet.signer import Signer
 from wallet.typed_data import Deal
@@ -139,7 +140,8 @@ class TestUSD(ContractBinding):
 
 
 class AgentRegistry(ContractBinding):
-    """Agent identities, the DID binding, the on-chain pause switch, credential revocation."""
+    """ERC-8004 Identity Registry (agents as ERC-721 tokens, agent URI, metadata, `agentWallet`) with
+    Sova's lookups by wallet, DID and tag, the DID binding, the on-chain pause switch, revocation."""
 
     async def agent_id_of(self, wallet: str) -> int:
         return int(await self.call("agentIdOf", wallet))
@@ -151,7 +153,45 @@ class AgentRegistry(ContractBinding):
         return bytes(await self.call("bindingDigest", wallet))
 
     def register_tx(self, did: str, endpoint: str, tags: list[str], did_proof: bytes) -> dict[str, Any]:
+        """Sova's shorthand `register(did, endpoint, tags, didProof)` (no agent URI)."""
         return self.build("register", did, endpoint, tags, did_proof)
+
+    def register_agent_tx(self, agent_uri: str, metadata: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
+        """ERC-8004 `register(agentURI, MetadataEntry[])`."""
+        return self.build("register", agent_uri, [(key, value) for key, value in metadata])
+
+    def register_sova_tx(
+        self, did: str, endpoint: str, tags: Sequence[str], did_proof: bytes
+    ) -> dict[str, Any]:
+        """ERC-8004 `register` of a Sova agent: agent URI = its registration file under `endpoint`,
+        metadata = `sova_metadata(...)`."""
+        return self.register_agent_tx(
+            registration_uri(endpoint), sova_metadata(did, endpoint, tags, did_proof)
+        )
+
+    async def agent_uri(self, agent_id: int) -> str:
+        """The agent URI (ERC-721 `tokenURI`) of `agent_id`."""
+        return str(await self.call("tokenURI", agent_id))
+
+    async def metadata(self, agent_id: int, key: str) -> bytes:
+        """The metadata entry `key` of `agent_id` (empty when unset)."""
+        return bytes(await self.call("getMetadata", agent_id, key))
+
+    async def agent_wallet(self, agent_id: int) -> str:
+        """The `agentWallet` of `agent_id` (the zero address when unset or cleared by a transfer)."""
+        return str(await self.call("getAgentWallet", agent_id))
+
+    def set_metadata_tx(self, agent_id: int, key: str, value: bytes) -> dict[str, Any]:
+        return self.build("setMetadata", agent_id, key, value)
+
+    def set_agent_uri_tx(self, agent_id: int, agent_uri: str) -> dict[str, Any]:
+        return self.build("setAgentURI", agent_id, agent_uri)
+
+    def set_agent_wallet_tx(
+        self, agent_id: int, wallet: str, deadline: int, signature: bytes
+    ) -> dict[str, Any]:
+        """`setAgentWallet`: `signature` is the new wallet's over `agent_wallet_typed_data(...)`."""
+        return self.build("setAgentWallet", agent_id, wallet, deadline, signature)
 
     def pause_tx(self, wallet: str) -> dict[str, Any]:
         return self.build("pause", wallet)
@@ -202,7 +242,10 @@ BINDINGS: dict[str, type[ContractBinding]] = {
 
 def bind(client: ChainClient, name: str, address: str) -> ContractBinding:
     """The typed binding of contract `name` at `address`."""
-    return BINDINGS.get(name, ContractBinding)(client, name, address, load_artifact(name).abi)
+    from wallet.trust import TRUST_BINDINGS  # it builds on ContractBinding: imported here, not above
+
+    kind = BINDINGS.get(name) or TRUST_BINDINGS.get(name, ContractBinding)
+    return kind(client, name, address, load_artifact(name).abi)
 
 
 async def deploy_contract(

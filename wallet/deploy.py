@@ -1,4 +1,4 @@
-"""Deploy the four contracts once per chain and remember where: `<sova_home>/deployments/<chain_id>.json`.
+"""Deploy the contracts once per chain and remember where: `<sova_home>/deployments/<chain_id>.json`.
 
 `deploy_all` reuses a recorded deployment when the file is for the node's chain, every address has
 code, and the artifacts are the ones deployed (same source hashes); otherwise it deploys afresh and
@@ -128,7 +128,11 @@ async def deploy_all(client: ChainClient, signer: Signer, path: Path) -> DeployR
         deploy_contract(client, signer, "ActionLogAnchor"),
     )
     escrow = await deploy_contract(client, signer, "DealEscrow", registry.address, signer.address)
-    contracts = {c.name: c.address for c in (token, registry, escrow, anchor)}
+    reputation, validation = await asyncio.gather(
+        deploy_contract(client, signer, "ReputationRegistry", registry.address, escrow.address),
+        deploy_contract(client, signer, "ValidationRegistry", registry.address),
+    )
+    contracts = {c.name: c.address for c in (token, registry, escrow, anchor, reputation, validation)}
     deployments = Deployments(
         chain_id=client.chain_id,
         contracts={name: contracts[name] for name in CONTRACT_NAMES},

@@ -179,3 +179,34 @@ def binding_digest(registry_address: str, chain_id: int, wallet: str) -> bytes:
         [BINDING_TYPEHASH, to_checksum_address(registry_address), chain_id, to_checksum_address(wallet)],
     )
     return bytes(keccak(encoded))
+
+
+AGENT_WALLET_SET_TYPES = [
+    {"name": "agentId", "type": "uint256"},
+    {"name": "newWallet", "type": "address"},
+    {"name": "owner", "type": "address"},
+    {"name": "deadline", "type": "uint256"},
+]
+
+
+def agent_wallet_typed_data(
+    registry_address: str, chain_id: int, agent_id: int, new_wallet: str, owner: str, deadline: int
+) -> dict[str, Any]:
+    """ERC-8004 `AgentWalletSet` under domain ERC8004IdentityRegistry / 1: what `new_wallet` signs to
+    become agent `agent_id`'s `agentWallet` (AgentRegistry.setAgentWallet; deadline at most 5 min ahead)."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "AgentWalletSet": AGENT_WALLET_SET_TYPES},
+        "primaryType": "AgentWalletSet",
+        "domain": {
+            "name": "ERC8004IdentityRegistry",
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": to_checksum_address(registry_address),
+        },
+        "message": {
+            "agentId": agent_id,
+            "newWallet": to_checksum_address(new_wallet),
+            "owner": to_checksum_address(owner),
+            "deadline": deadline,
+        },
+    }

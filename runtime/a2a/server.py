@@ -1,6 +1,7 @@
 """The agent's A2A 1.0 server: a2a-sdk's JSON-RPC and agent-card routes on Starlette, served by uvicorn.
 
     GET  /.well-known/agent-card.json   the signed card (runtime/a2a/card.py)
+    GET  /.well-known/agent-registration.json   the signed ERC-8004 registration file (registration.py)
     POST <rpc_path>                     JSON-RPC 2.0: A2A 1.0 methods (`SendMessage`, `GetTask`, …; header
                                         `A2A-Version: 1.0`) and the v0.3 ones (`message/send`, …)
 
@@ -24,6 +25,7 @@ import asyncio
 import hashlib
 import json
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import uvicorn
@@ -41,6 +43,7 @@ from identity.keys import IdentityKey
 from runtime.a2a.card import AgentProfile, signed_card
 from runtime.a2a.guard import MAX_BODY, BodyGuard
 from runtime.a2a.protocol import Negotiator
+from runtime.a2a.registration import registration_routes, signed_registration
 from runtime.a2a.rpc import SovaRequestHandler
 
 __all__ = ["AgentServer", "SovaRequestHandler", "card_json", "create_app", "listen", "serve_started"]
@@ -50,12 +53,19 @@ CARD_CACHE = "public, max-age=60"
 
 
 def create_app(
-    negotiator: Negotiator, card: a2a.AgentCard, *, rpc_path: str = "/", max_body: int = MAX_BODY
+    negotiator: Negotiator,
+    card: a2a.AgentCard,
+    *,
+    rpc_path: str = "/",
+    max_body: int = MAX_BODY,
+    registration: Mapping[str, Any] | None = None,
 ) -> ASGIApp:
-    """The ASGI app of one agent: the signed card and the JSON-RPC endpoint behind BodyGuard."""
+    """The ASGI app of one agent: the signed card, the ERC-8004 registration file (when given) and the
+    JSON-RPC endpoint behind BodyGuard."""
     handler = SovaRequestHandler(negotiator)
     routes = [
         card_route(card),
+        *registration_routes(registration),
         *create_jsonrpc_routes(handler, rpc_url=rpc_path, enable_v0_3_compat=True),
     ]
     return BodyGuard(Starlette(routes=routes), max_body=max_body)
@@ -110,7 +120,14 @@ class AgentServer:
         self.negotiator = negotiator
         self.profile = profile
         self.card = signed_card(profile, key)
-        self.app = create_app(negotiator, self.card, rpc_path=profile.rpc_path, max_body=max_body)
+        self.registration = signed_registration(profile, key)
+        self.app = create_app(
+            negotiator,
+            self.card,
+            rpc_path=profile.rpc_path,
+            max_body=max_body,
+            registration=self.registration,
+        )
         self._sock = sock
         # ws="none": A2A is plain HTTP, and not loading the websockets library saves ~0.1 s of start.
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", ws="none")

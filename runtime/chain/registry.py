@@ -1,6 +1,12 @@
 """AgentRegistry from the runtime's side: register an agent with its DID binding, check an agent's
 binding in both directions, and answer "is this credential revoked?" from the chain.
 
+Registration is ERC-8004's `register(agentURI, metadata)`: the agent URI is the agent's registration
+file (`<endpoint>/.well-known/agent-registration.json`) and the metadata entries `did`, `endpoint`,
+`serviceTags` and `didProof` feed the registry's lookups by wallet, DID and tag. The wallet is the
+agent's `agentWallet`; a transfer of the agent's token clears it, and until the new owner proves a
+wallet again (`setAgentWallet`) no wallet is bound to the DID, so every deal with it is refused.
+
 Direction wallet->DID: the registry stores the DID under the wallet that sent `register`, so a
 record read by wallet address proves the wallet claimed that DID. Direction DID->wallet: the stored
 proof must be the DID key's Ed25519 signature over `bindingDigest(wallet)`, checked here off-chain.
@@ -74,7 +80,7 @@ class Registry:
                 )
             return existing
         digest = await self.contract.binding_digest(signer.address)
-        tx = self.contract.register_tx(key.did, endpoint, list(tags or []), binding_proof(key, digest))
+        tx = self.contract.register_sova_tx(key.did, endpoint, list(tags or []), binding_proof(key, digest))
         await self.contract.client.transact(signer, tx, purpose=f"register {key.did}")
         record = await self.by_wallet(signer.address)
         assert record is not None, "register succeeded but the record is missing"
@@ -88,7 +94,8 @@ class Registry:
             claimed = "nothing" if record is None else record.did
             raise BindingError(
                 f"wallet {wallet} did not register {did} in AgentRegistry {self.contract.address} "
-                f"(it registered {claimed}) (direction wallet->did): the peer's claim is false",
+                f"(it is the agentWallet of {claimed}; a transferred agent has none until it is proved "
+                "again) (direction wallet->did): the peer's claim is false",
                 direction=DIRECTION_WALLET_TO_DID,
             )
         verify_binding(did, await self.contract.binding_digest(wallet), record.did_proof)

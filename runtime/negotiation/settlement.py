@@ -39,6 +39,7 @@ from runtime.executor.executor import Executor
 from runtime.ledger.sink import LedgerSink
 from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.delivery import serve
+from runtime.negotiation.feedback import leave_feedback
 from runtime.negotiation.offers import Offers
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
@@ -230,6 +231,7 @@ class BuyerSettlement:
             self.ledger, record, "released", {"state": "released", "txs": {"release": tx}},
             deal_id=record.deal_id, tx=tx, output_hash=digest,
         )  # fmt: skip
+        await leave_feedback(self.executor, self.registry, record, self.origin)
         return record, Reply("released", {"deal_id": record.deal_id, "tx": tx})
 
     async def on_deliver(self, envelope: Envelope) -> list[Reply]:

@@ -43,7 +43,14 @@ def test_chain_up_deploys_once_and_keeps_state_across_restarts(local_project: Pa
     status = json.loads(sova("chain", "status", "--json", "-f", f).out)
     assert status["running"] is True
     assert status["chain_id"] == 31337
-    assert set(status["contracts"]) == {"AgentRegistry", "DealEscrow", "ActionLogAnchor", "TestUSD"}
+    assert set(status["contracts"]) == {
+        "AgentRegistry",
+        "DealEscrow",
+        "ActionLogAnchor",
+        "TestUSD",
+        "ReputationRegistry",
+        "ValidationRegistry",
+    }
 
     again = sova("chain", "up", "--detach", "-f", f, env=PASS)
     assert "attached" in again.out

@@ -102,3 +102,68 @@ async def test_revocation_check_fails_closed_for_a_squatted_did(world: World) ->
     await world.client.transact(world.mallory, contract.register_tx(victim.did, "", [], forged))
     with pytest.raises(BindingError):
         await world.registry.is_revoked(victim.did, "urn:uuid:4")
+
+
+async def test_a_transferred_agent_is_bound_to_no_wallet_until_it_is_proved_again(world: World) -> None:
+    key = IdentityKey.generate()
+    record = await world.registry.register(world.alice, key, "http://127.0.0.1:9/a2a", ["compute"])
+    contract = world.registry.contract
+    assert (
+        await contract.agent_uri(record.agent_id)
+        == "http://127.0.0.1:9/a2a/.well-known/agent-registration.json"
+    )
+    await contract.transact(
+        world.alice, "transferFrom", world.alice.address, world.mallory.address, record.agent_id
+    )
+    assert await contract.agent_wallet(record.agent_id) == "0x" + "0" * 40
+    with pytest.raises(BindingError) as info:  # deals with it are refused: no wallet holds the DID
+        await world.registry.verify_binding(key.did, world.alice.address)
+    assert info.value.direction == "wallet->did"
+    assert "transferred" in str(info.value)
+
+
+async def test_the_agent_uri_serves_the_signed_registration_file_the_registry_points_at(world: World) -> None:
+    from starlette.applications import Starlette
+    from uvicorn import Config, Server
+
+    from runtime.a2a.card import AgentProfile
+    from runtime.a2a.registration import (
+        InvalidRegistration,
+        fetch_registration,
+        registration_file,
+        registration_routes,
+        sign_registration,
+        signed_registration,
+        verify_registration,
+    )
+    from runtime.a2a.server import listen, serve_started
+
+    key, mallory = IdentityKey.generate(), IdentityKey.generate()
+    sock, url = listen()
+    record = await world.registry.register(world.alice, key, url, ["compute"])
+    contract = world.registry.contract
+    profile = AgentProfile(
+        name="alice", url=url, did=key.did, wallet=world.alice.address, chain_id=world.client.chain_id,
+        registry=contract.address, agent_id=str(record.agent_id),
+    )  # fmt: skip
+    app = Starlette(routes=registration_routes(signed_registration(profile, key)))
+    server = Server(Config(app, log_level="warning", lifespan="off", ws="none"))
+    task = await serve_started(server, sock, "the registration route")
+    try:
+        # a reader needs only the chain: agent URI and DID from the registry, then the file
+        agent_uri = await contract.agent_uri(record.agent_id)
+        did = (await world.registry.record(record.agent_id)).did
+        where = {"did": did, "chain_id": world.client.chain_id, "registry": contract.address}
+        doc = await fetch_registration(agent_uri)
+        assert verify_registration(doc, **where, agent_id=record.agent_id)["name"] == "alice"
+        with pytest.raises(InvalidRegistration) as info:  # the same file read as another agent's
+            verify_registration(doc, **where, agent_id=record.agent_id + 1)
+        assert info.value.reason == "not_registered"
+        forged = sign_registration(registration_file(profile), mallory)  # served by someone without the key
+        with pytest.raises(InvalidRegistration) as info:
+            verify_registration(forged, **where, agent_id=record.agent_id)
+        assert info.value.reason == "bad_signature"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -39,7 +39,7 @@ async def test_a_negotiated_deal_is_signed_funded_delivered_and_released(
     market: Market, tmp_path: Path
 ) -> None:
     async with AsyncExitStack() as stack:
-        pair = await make_pair(stack, market, tmp_path)
+        pair = await make_pair(stack, market, tmp_path, feedback=True)
         buyer, seller = pair.buyer, pair.seller
         record = await pair.buyer_brain.buy(seller.server.url, "translation", input=INPUT)
         assert record.state == "released", record.reason
@@ -58,7 +58,14 @@ async def test_a_negotiated_deal_is_signed_funded_delivered_and_released(
             assert "message_out" in kinds
             assert "rejected" not in kinds
             assert [d["event"] for d in side.entries("deal")][-1] == "released"
-        assert (buyer.signer.typed, buyer.signer.transactions) == (1, 3)  # sign; approve, open, release
+        # sign; approve, open, release; then the feedback: recordSettledDeal, giveFeedback
+        assert (buyer.signer.typed, buyer.signer.transactions) == (1, 5)
+        reputation = market.contracts["ReputationRegistry"]
+        seller_id = await pair.registry.contract.agent_id_of(seller.address)
+        count, value, _ = await reputation.call("getSummary", seller_id, [buyer.address], "starred", "")
+        assert (count, value) == (1, 100)  # released at once: full marks, by the paying buyer only
+        (rated,) = [e for e in buyer.entries("effect") if e.get("skill") == "give_feedback"]
+        assert rated["status"] == "done"
         assert (seller.signer.typed, seller.signer.transactions) == (1, 0)  # its deal signature only
         buyer_effects = [e for e in buyer.entries("effect") if e["status"] == "done"]
         assert len(buyer_effects) >= 4 + 5  # 4 chain/typed actions and the messages it sent

@@ -6,10 +6,35 @@ from __future__ import annotations
 import json
 import os
 import signal
+import urllib.request
 from pathlib import Path
 
+from runtime.a2a.registration import verify_registration
 from tests.support.cli import sova
+from tests.support.contracts import connect
 from tests.support.fleet import PASS, status, wait_for
+from wallet.artifacts import load_artifact
+
+
+def check_registration_file(fleet: Path, ready: dict[str, object]) -> None:
+    """The agent serves its ERC-8004 registration file at its agent URI, signed by its DID and naming
+    its entry in the deployed AgentRegistry."""
+    deployments = json.loads((fleet.parent / ".sova" / "deployments" / "31337.json").read_text())
+    with urllib.request.urlopen(f"{ready['url']}/.well-known/agent-registration.json", timeout=10) as answer:
+        document = json.loads(answer.read())
+    where = {"chain_id": 31337, "registry": deployments["contracts"]["AgentRegistry"]}
+    verify_registration(document, did=str(ready["did"]), agent_id=int(str(ready["agent_id"])), **where)
+    assert {s["name"] for s in document["services"]} >= {"A2A", "DID"}
+
+
+def rated(fleet: Path, ready: dict[str, object]) -> int:
+    """How many (paid) feedbacks the agent has in ReputationRegistry, read from the chain."""
+    home = fleet.parent / ".sova"
+    web3 = connect(json.loads((home / "chain" / "node.json").read_text())["url"])
+    address = json.loads((home / "deployments" / "31337.json").read_text())["contracts"]["ReputationRegistry"]
+    reputation = web3.eth.contract(address=address, abi=load_artifact("ReputationRegistry").abi)
+    count, _, _ = reputation.functions.getSummary(int(str(ready["agent_id"])), [], "", "").call()
+    return int(count)
 
 
 def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Path) -> None:
@@ -33,6 +58,8 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
     seller_pid = agents["seller"]["pid"]
     seller_ready = fleet.parent / ".sova" / "agents" / "seller" / "agent.json"
     operator_url = json.loads(seller_ready.read_text())["operator_url"]
+    check_registration_file(fleet, json.loads(seller_ready.read_text()))
+    wait_for(lambda: rated(fleet, json.loads(seller_ready.read_text())) > 0, 60, "the buyer's feedback")
     os.kill(seller_pid, signal.SIGKILL)
 
     def seller_back() -> bool:

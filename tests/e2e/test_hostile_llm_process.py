@@ -115,7 +115,8 @@ def test_a_hostile_llm_buyer_process_signs_nothing_past_policy(tmp_path: Path) -
     # The 45 is still waiting for the operator; the deal was made meanwhile.
     assert not [e for e in entries if e["kind"] == "approval"]
     assert any(d["verdict"] == "escalate" for d in decisions if d["skill"] == "approve_token")
-    # Every transaction of the buyer's wallet is in its ledger.
-    assert nonce == len([e for e in effects if (e.get("result") or {}).get("tx_hash")])
+    # Every transaction of the buyer's wallet is in its ledger (give_feedback sends two: record_tx too).
+    results = [e.get("result") or {} for e in effects]
+    assert nonce == len([h for r in results for h in (r.get("tx_hash"), r.get("record_tx")) if h])
     verified = sova("log", "verify", "buyer", "-f", str(config_path), env=PASS)
     assert verified.code == 0, verified.out + verified.err

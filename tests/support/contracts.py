@@ -64,17 +64,22 @@ class Contracts:
     escrow: Contract
     anchor: Contract
     usd: Contract
+    reputation: Contract
+    validation: Contract
 
 
 def deploy_all(url: str) -> Contracts:
-    """Deploy AgentRegistry, DealEscrow (arbiter = dev account 9), ActionLogAnchor and TestUSD."""
+    """Deploy AgentRegistry, DealEscrow (arbiter = dev account 9), ActionLogAnchor, TestUSD,
+    ReputationRegistry and ValidationRegistry."""
     w3 = connect(url)
     operator, arbiter = dev_account(0), dev_account(9)
     registry = deploy(w3, "AgentRegistry", sender=operator.address)
     escrow = deploy(w3, "DealEscrow", registry.address, arbiter.address, sender=operator.address)
     anchor = deploy(w3, "ActionLogAnchor", sender=operator.address)
     usd = deploy(w3, "TestUSD", sender=operator.address)
-    return Contracts(w3, operator, arbiter, registry, escrow, anchor, usd)
+    reputation = deploy(w3, "ReputationRegistry", registry.address, escrow.address, sender=operator.address)
+    validation = deploy(w3, "ValidationRegistry", registry.address, sender=operator.address)
+    return Contracts(w3, operator, arbiter, registry, escrow, anchor, usd, reputation, validation)
 
 
 def now(w3: Web3) -> int:

@@ -36,6 +36,8 @@ OFFLINE_CONTRACTS = {
     "DealEscrow": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     "ActionLogAnchor": "0xCf7Ed3AcCA5a467e9e704C703E8D87F634fB0Fc9",
     "AgentRegistry": "0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9",
+    "ReputationRegistry": "0x0165878A594ca255338adfa4d48449f69242Eb8F",
+    "ValidationRegistry": "0xa513E6E4b8f2a923D98304ec87F64353C4D5C853",
 }
 ISSUER_DID = IdentityKey.generate().did
 SELLER_KEY = IdentityKey.generate()

@@ -30,6 +30,7 @@ from runtime.negotiation.seller import Seller
 from runtime.services import ServiceContext, Services
 from runtime.services.loading import card_services
 from runtime.services.offering import Shop
+from skills import default_catalog
 from tests.support.executor import CountingSigner, Market
 from tests.support.paths import REPO_ROOT
 from wallet.contracts import AgentRegistry, DealEscrow
@@ -105,6 +106,7 @@ async def make_side(
     name: str,
     issuer: str,
     services: Services | None = None,
+    skills: list[str] | None = None,
 ) -> Side:
     folder = home / name
     key = IdentityKey.generate()
@@ -113,7 +115,7 @@ async def make_side(
     policy = load_policy(PRESETS / f"{name}.yaml", tokens=tokens, names={"issuer": (issuer,)})
     parts = await assemble(
         stack, name=name, key=key, signer=signer, folder=folder, chain=market.client,
-        contracts=market.contracts, tokens=tokens, policy=policy, tx_timeout=20.0,
+        contracts=market.contracts, tokens=tokens, policy=policy, tx_timeout=20.0, skills=skills,
     )  # fmt: skip
     ledger, executor, negotiator, messenger = parts.ledger, parts.executor, parts.negotiator, parts.messenger
     deals, peers, credentials, sink = parts.deals, parts.peers, parts.credentials, parts.sink
@@ -143,11 +145,14 @@ class Pair:
 
 async def make_pair(
     stack: AsyncExitStack, market: Market, home: Path, *, credential: bool = True, deliver: bool = True,
-    services: Services | None = None,
+    services: Services | None = None, feedback: bool = False,
 ) -> Pair:  # fmt: skip
+    """A buyer and a seller; `feedback`: the buyer rates each released deal (give_feedback), which
+    adds two transactions per deal."""
     issuer = IdentityKey.generate()
     services = services if services is not None else translation()
-    buyer = await make_side(stack, market, home, "buyer", issuer.did)
+    skills = None if feedback else [s for s in default_catalog().names() if s != "give_feedback"]
+    buyer = await make_side(stack, market, home, "buyer", issuer.did, skills=skills)
     seller = await make_side(stack, market, home, "seller", issuer.did, services)
     contract = market.contracts["AgentRegistry"]
     assert isinstance(contract, AgentRegistry)

@@ -65,7 +65,8 @@ def test_a_name_registered_twice_is_refused() -> None:
 
 def test_unknown_skill_names_the_known_ones() -> None:
     with pytest.raises(
-        SkillNotFound, match=r"unknown skill 'pay_everyone' \(known: anchor_log, approve_token"
+        SkillNotFound,
+        match=r"unknown skill 'pay_everyone' \(known: anchor_log, answer_validation, approve_token",
     ):
         default_catalog()["pay_everyone"]
 

@@ -29,6 +29,7 @@ from tests.support.executor import (
     OFFLINE_CONTRACTS,
     SELLER_ADDRESS,
     SELLER_KEY,
+    STRANGER_ADDRESS,
     TUSD,
     TUSD_ADDRESS,
     Peers,
@@ -301,11 +302,21 @@ def test_anchor_log_with_nothing_new_is_refused_at_planning(ctx: SkillContext) -
 def test_register_agent_carries_a_binding_proof_that_verifies(ctx: SkillContext) -> None:
     planned = plan(ctx, "register_agent", {"endpoint": "http://127.0.0.1:9000", "tags": ["compute"]})
     assert (planned.intent.contract, planned.intent.method) == ("AgentRegistry", "register")
-    did, endpoint, tags, proof = abi_decode(
-        ["string", "string", "string[]", "bytes"], planned.effects[0].data[4:]
-    )
-    assert (did, endpoint, list(tags)) == (KEY.did, "http://127.0.0.1:9000", ["compute"])
-    verify_binding(KEY.did, binding_digest(OFFLINE_CONTRACTS["AgentRegistry"], CHAIN_ID, BUYER), proof)
+    data = planned.effects[0].data
+    assert data[:4] == keccak(text="register(string,(string,bytes)[])")[:4]  # ERC-8004's register
+    agent_uri, entries = abi_decode(["string", "(string,bytes)[]"], data[4:])
+    assert agent_uri == "http://127.0.0.1:9000/.well-known/agent-registration.json"
+    metadata = dict(entries)
+    assert metadata["did"] == KEY.did.encode()
+    assert metadata["endpoint"] == b"http://127.0.0.1:9000"
+    assert metadata["serviceTags"] == b"compute"
+    digest = binding_digest(OFFLINE_CONTRACTS["AgentRegistry"], CHAIN_ID, BUYER)
+    verify_binding(KEY.did, digest, metadata["didProof"])
+
+
+def test_register_agent_refuses_a_tag_with_a_comma(ctx: SkillContext) -> None:
+    with pytest.raises(PlanError, match="without commas"):
+        plan(ctx, "register_agent", {"endpoint": "http://127.0.0.1:9000", "tags": ["a,b"]})
 
 
 def test_plans_are_pure_the_same_args_give_the_same_effects(ctx: SkillContext) -> None:
@@ -321,3 +332,79 @@ def test_plans_are_pure_the_same_args_give_the_same_effects(ctx: SkillContext) -
     )
     assert one.effects == two.effects
     assert one.intent == two.intent
+
+
+def test_give_feedback_records_the_deal_then_rates_the_seller_as_its_buyer(ctx: SkillContext) -> None:
+    planned = plan(
+        ctx, "give_feedback", {"deal": deal_args(), "agent_id": 3, "value": 90, "tag2": "translation"}
+    )
+    intent = planned.intent
+    assert (intent.contract, intent.method, intent.amount) == ("ReputationRegistry", "giveFeedback", None)
+    assert intent.counterparty is not None
+    assert intent.counterparty.address == SELLER_ADDRESS
+    record, rate = planned.effects
+    assert (
+        record.data[:4]
+        == keccak(text="recordSettledDeal(uint256,(address,address,address,uint256,bytes32,uint64,uint256))")[
+            :4
+        ]
+    )
+    assert (
+        rate.data[:4]
+        == keccak(text="giveFeedback(uint256,int128,uint8,string,string,string,string,bytes32)")[:4]
+    )
+    agent_id, value, decimals, tag1, tag2, *_ = abi_decode(
+        ["uint256", "int128", "uint8", "string", "string", "string", "string", "bytes32"], rate.data[4:]
+    )
+    assert (agent_id, value, decimals, tag1, tag2) == (3, 90, 0, "starred", "translation")
+
+
+def test_only_the_deals_buyer_may_give_feedback(ctx: SkillContext) -> None:
+    with pytest.raises(PlanError, match="only the deal's buyer"):
+        plan(ctx, "give_feedback", {"deal": deal_args(buyer=STRANGER_ADDRESS), "agent_id": 3, "value": 90})
+
+
+@pytest.mark.parametrize("value", [-1, 101])
+def test_a_rating_outside_0_100_is_refused(ctx: SkillContext, value: int) -> None:
+    with pytest.raises(InvalidSkillArgs, match="value"):
+        plan(ctx, "give_feedback", {"deal": deal_args(), "agent_id": 3, "value": value})
+
+
+def test_request_validation_asks_the_validator_in_the_validation_registry(ctx: SkillContext) -> None:
+    request = "0x" + "ab" * 32
+    args = {
+        "validator": STRANGER_ADDRESS,
+        "agent_id": 2,
+        "request_uri": "ipfs://job",
+        "request_hash": request,
+    }
+    planned = plan(ctx, "request_validation", args)
+    intent = planned.intent
+    assert (intent.contract, intent.method, intent.amount) == (
+        "ValidationRegistry",
+        "validationRequest",
+        None,
+    )
+    assert intent.counterparty is not None
+    assert intent.counterparty.address == STRANGER_ADDRESS
+    validator, agent_id, uri, got = abi_decode(
+        ["address", "uint256", "string", "bytes32"], planned.effects[0].data[4:]
+    )
+    assert (validator.lower(), agent_id, uri, "0x" + got.hex()) == (
+        STRANGER_ADDRESS.lower(),
+        2,
+        "ipfs://job",
+        request,
+    )
+
+
+def test_answer_validation_scores_0_to_100(ctx: SkillContext) -> None:
+    request = "0x" + "cd" * 32
+    planned = plan(ctx, "answer_validation", {"request_hash": request, "response": 100, "tag": "rerun"})
+    assert (planned.intent.contract, planned.intent.method) == ("ValidationRegistry", "validationResponse")
+    got, response, uri, _, tag = abi_decode(
+        ["bytes32", "uint8", "string", "bytes32", "string"], planned.effects[0].data[4:]
+    )
+    assert ("0x" + got.hex(), response, uri, tag) == (request, 100, "", "rerun")
+    with pytest.raises(InvalidSkillArgs, match="response"):
+        plan(ctx, "answer_validation", {"request_hash": request, "response": 101})
