@@ -24,6 +24,7 @@ from policies.rules import (
     Contracts,
     Counterparties,
     DealPrice,
+    Domains,
     PolicyFile,
     RateLimit,
     RequireCredential,
@@ -50,6 +51,7 @@ _MODELS: dict[str, type[BaseModel]] = dict(
             ApprovalRule,
             Spenders,
             DealPrice,
+            Domains,
         ),
         strict=True,
     )

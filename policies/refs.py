@@ -17,6 +17,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationInfo
 
+from policies.hosts import host_pattern
 from policies.units import ADDRESS, TokenRegistry, parse_duration
 
 DEFAULT_SKILLS: frozenset[str] = frozenset(
@@ -32,6 +33,7 @@ DEFAULT_SKILLS: frozenset[str] = frozenset(
         "send_message",
         "anchor_log",
         "register_agent",
+        "pay_x402",
     ]
 )
 """The skill catalog's names; a policy naming any other skill is refused unless the caller says so."""
@@ -120,4 +122,5 @@ TokenRef = Annotated[str, AfterValidator(_token)]
 Party = Annotated[str, Field(min_length=1), AfterValidator(_party)]
 Spender = Annotated[str, Field(min_length=1), AfterValidator(_spender)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+HostPattern = Annotated[str, Field(min_length=1, max_length=260), AfterValidator(host_pattern)]
 Count = Annotated[int, BeforeValidator(_strict_int), Strict(), Field(ge=1)]

@@ -95,6 +95,7 @@ def default_catalog() -> Catalog:
     from skills.credentials import IssueCredential, PresentCredential
     from skills.escrow import OpenEscrow, RefundEscrow, ReleaseEscrow, SignDeal
     from skills.messaging import SendMessage
+    from skills.pay_x402 import PayX402
     from skills.tokens import ApproveToken, TransferToken
 
     catalog = Catalog()
@@ -110,6 +111,7 @@ def default_catalog() -> Catalog:
         SendMessage,
         AnchorLog,
         RegisterAgent,
+        PayX402,
     ):
         catalog.skill(cls)
     return catalog
