@@ -34,6 +34,7 @@ DEFAULT_SKILLS: frozenset[str] = frozenset(
         "anchor_log",
         "register_agent",
         "pay_x402",
+        "settle_x402",
     ]
 )
 """The skill catalog's names; a policy naming any other skill is refused unless the caller says so."""

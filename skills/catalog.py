@@ -96,6 +96,7 @@ def default_catalog() -> Catalog:
     from skills.escrow import OpenEscrow, RefundEscrow, ReleaseEscrow, SignDeal
     from skills.messaging import SendMessage
     from skills.pay_x402 import PayX402
+    from skills.settle_x402 import SettleX402
     from skills.tokens import ApproveToken, TransferToken
 
     catalog = Catalog()
@@ -112,6 +113,7 @@ def default_catalog() -> Catalog:
         AnchorLog,
         RegisterAgent,
         PayX402,
+        SettleX402,
     ):
         catalog.skill(cls)
     return catalog

@@ -1,0 +1,196 @@
+"""x402 end to end on one anvil: a Sova buyer (PaidFetch through its executor) pays a Sova seller
+(the paywall) through Sova's facilitator; and what each side does with a payment that is too much,
+replayed, refused, unsettled, or lied about."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runtime.chain.anvil import AnvilNode
+from runtime.payments.buyer import PaidFetch
+from runtime.payments.errors import PaymentError, SettlementUnproven
+from runtime.payments.wire import PAYMENT_RESPONSE, PAYMENT_SIGNATURE, SettleResponse, encode_header
+from tests.support.executor import SELLER_ADDRESS, Market, Rig
+from tests.support.payments import facilitator, serving, shop
+
+pytestmark = pytest.mark.chain
+
+POLICY = """
+version: 1
+rules:
+  - kind: allow_skills
+    skills: [pay_x402]
+  - kind: spend_limit
+    token: TUSD
+    per_action: "1"
+    per_day: "5"
+  - kind: domains
+    allow: [127.0.0.1]
+"""
+PRICE = 250_000  # 0.25 TUSD
+
+
+@pytest.fixture
+def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
+    return module_anvil
+
+
+@pytest.fixture
+async def buyer(market: Market, tmp_path: Path) -> AsyncIterator[Rig]:
+    async with market.funded_rig(tmp_path, POLICY) as rig:
+        yield rig
+
+
+@pytest.fixture
+async def fac(market: Market, tmp_path: Path) -> AsyncIterator[tuple[object, str]]:
+    async with facilitator(market, tmp_path) as found:
+        yield found
+
+
+def ledger(rig: Rig, kind: str) -> list[dict[str, object]]:
+    return rig.entries(kind)
+
+
+async def test_a_sova_buyer_pays_a_sova_seller_once_and_both_ledgers_show_it(
+    market: Market, buyer: Rig, fac: tuple[object, str]
+) -> None:
+    parts, fac_url = fac
+    before = await market.balance(SELLER_ADDRESS)
+    async with shop(market, fac_url, SELLER_ADDRESS, PRICE) as s:
+        fetch = PaidFetch(buyer.executor, buyer.ledger)
+        try:
+            result = await fetch.fetch(s.url, method="POST", body=b'{"city": "Oslo"}')
+        finally:
+            await fetch.close()
+    assert result.status == 200
+    assert result.paid
+    assert b'"forecast": "sunny"' in result.body
+    assert await market.balance(SELLER_ADDRESS) == before + PRICE
+    [paid] = ledger(buyer, "x402_payment")
+    assert paid["status"] == "paid"
+    tx = paid["transaction"]
+    [sale] = [d for k, d in s.sink.entries if k == "x402_sale"]
+    assert sale["transaction"] == tx
+    assert sale["payer"] == buyer.signer.address
+    assert str(sale["input_sha256"]).startswith("0x")
+    assert str(sale["output_sha256"]).startswith("0x")
+    assert len(s.calls) == 1
+    settles = [e.data for e in parts.ledger.entries(2) if e.kind == "x402_settle"]  # type: ignore[attr-defined]
+    assert settles[-1]["ok"] is True
+    assert settles[-1]["transaction"] == tx
+
+
+async def test_one_payment_buys_one_call_even_replayed_or_sent_twice_at_once(
+    market: Market, buyer: Rig, fac: tuple[object, str]
+) -> None:
+    _, fac_url = fac
+    before = await market.balance(SELLER_ADDRESS)
+    async with shop(market, fac_url, SELLER_ADDRESS, PRICE) as s:
+        outcome = await buyer.executor.execute(
+            "pay_x402", {"resource": s.url, "accepted": s.offer.requirements.wire()}, "operator"
+        )
+        assert outcome.ok, outcome.reasons
+        from runtime.payments.wire import PaymentPayload
+
+        header = encode_header(
+            PaymentPayload(x402_version=2, accepted=s.offer.requirements, payload=outcome.result["payload"])
+        )
+        async with httpx.AsyncClient(timeout=30) as http:
+            answers = await asyncio.gather(
+                *(http.post(s.url, content=b"{}", headers={PAYMENT_SIGNATURE: header}) for _ in range(3))
+            )
+            again = await http.post(s.url, content=b"{}", headers={PAYMENT_SIGNATURE: header})
+    assert sorted(a.status_code for a in answers) == [200, 402, 402]
+    assert again.status_code == 402
+    assert "nonce" in again.json()["error"] or "used" in again.json()["error"]
+    assert await market.balance(SELLER_ADDRESS) == before + PRICE
+    assert len([k for k, _ in s.sink.entries if k == "x402_sale"]) == 1
+
+
+async def test_a_402_over_the_policy_is_refused_before_anything_is_signed(
+    market: Market, buyer: Rig, fac: tuple[object, str]
+) -> None:
+    _, fac_url = fac
+    async with shop(market, fac_url, SELLER_ADDRESS, 2_000_000) as s:
+        fetch = PaidFetch(buyer.executor, buyer.ledger)
+        with pytest.raises(PaymentError, match="payment not made"):
+            await fetch.fetch(s.url)
+        await fetch.close()
+        assert s.calls == []
+    assert buyer.signer.signatures == 0
+    [record] = ledger(buyer, "x402_payment")
+    assert record["status"] == "not_paid"
+
+
+async def test_a_failed_handler_settles_nothing_and_the_buyer_ledger_says_so(
+    market: Market, buyer: Rig, fac: tuple[object, str]
+) -> None:
+    _, fac_url = fac
+
+    async def broken(body: bytes) -> tuple[int, bytes, str]:
+        return 500, b'{"error": "the model is down"}', "application/json"
+
+    before = await market.balance(buyer.signer.address)
+    async with shop(market, fac_url, SELLER_ADDRESS, PRICE, broken) as s:
+        fetch = PaidFetch(buyer.executor, buyer.ledger)
+        result = await fetch.fetch(s.url)
+        await fetch.close()
+    assert result.status == 500
+    assert not result.paid
+    assert await market.balance(buyer.signer.address) == before
+    [record] = ledger(buyer, "x402_payment")
+    assert record["status"] == "failed"
+
+
+async def test_a_merchant_claiming_a_settlement_the_chain_does_not_show_is_caught(
+    market: Market, buyer: Rig, fac: tuple[object, str]
+) -> None:
+    _, fac_url = fac
+    async with shop(market, fac_url, SELLER_ADDRESS, PRICE) as honest:
+        offer = honest.offer
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from runtime.payments.paywall import Paywall
+
+    async def liar(request: Request) -> Response:
+        if PAYMENT_SIGNATURE not in request.headers:
+            return Paywall(None, None).payment_required(offer)  # type: ignore[arg-type]
+        fake = SettleResponse(
+            success=True,
+            payer=buyer.signer.address,
+            transaction="0x" + os.urandom(32).hex(),
+            network=offer.requirements.network,
+        )
+        return Response(b"{}", headers={PAYMENT_RESPONSE: encode_header(fake)})
+
+    async with serving(Starlette(routes=[Route("/weather", liar)])) as url:
+        fetch = PaidFetch(buyer.executor, buyer.ledger)
+        with pytest.raises(SettlementUnproven, match="no successful transaction"):
+            await fetch.fetch(f"{url}/weather")
+        await fetch.close()
+    [record] = ledger(buyer, "x402_payment")
+    assert record["status"] == "unproven"
+
+
+async def test_a_facilitator_that_is_down_means_no_result_and_no_settlement(
+    market: Market, buyer: Rig
+) -> None:
+    async with shop(market, "http://127.0.0.1:9", SELLER_ADDRESS, PRICE) as s:
+        fetch = PaidFetch(buyer.executor, buyer.ledger)
+        result = await fetch.fetch(s.url)
+        await fetch.close()
+        assert s.calls == []
+    assert result.status == 402
+    [record] = ledger(buyer, "x402_payment")
+    assert record["status"] == "refused"
+    assert "could not be verified" in str(record["error"])
