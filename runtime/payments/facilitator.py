@@ -55,10 +55,7 @@ class Facilitator:
     async def _chain_view(self, req: FacilitatorRequest, checked: Checked) -> Refusal | None:
         ctx = self.executor.context
         token = ctx.tokens.find(req.payment_requirements.asset)
-        if token is None:
-            return Refusal(
-                "invalid_exact_evm_failed_to_get_asset_info", "this facilitator does not settle that asset"
-            )
+        assert token is not None  # _check refused unknown assets first
         _, usd = ctx.token_binding(token)
         if await usd.call("authorizationState", checked.payer, checked.nonce):
             return Refusal(
@@ -91,6 +88,9 @@ class Facilitator:
         return None
 
     async def _check(self, req: FacilitatorRequest) -> Checked | Refusal:
+        if self.executor.context.tokens.find(req.payment_requirements.asset) is None:
+            why = "this facilitator does not settle that asset"
+            return Refusal("invalid_exact_evm_failed_to_get_asset_info", why)
         checked = check_exact(req.payment_payload, req.payment_requirements, self.chain_id)
         if isinstance(checked, Refusal):
             return checked
