@@ -90,9 +90,9 @@ async def test_the_official_client_pays_a_sova_seller_and_gets_the_result(
     async with (
         facilitator(market, tmp_path) as (_, fac_url),
         shop(market, fac_url, SELLER_ADDRESS, PRICE) as s,
+        httpx.AsyncClient(transport=x402AsyncTransport(client), timeout=30) as http,
     ):
-        async with httpx.AsyncClient(transport=x402AsyncTransport(client), timeout=30) as http:
-            answer = await http.post(s.url, content=b'{"city": "Lima"}')
+        answer = await http.post(s.url, content=b'{"city": "Lima"}')
     assert answer.status_code == 200, answer.text
     assert answer.json()["input"] == {"city": "Lima"}
     settled = decode_payment_response_header(answer.headers["PAYMENT-RESPONSE"])
