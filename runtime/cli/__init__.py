@@ -13,6 +13,7 @@ from runtime.cli import (
     config_cmd,
     console_cmd,
     deals_cmd,
+    fetch_cmd,
     fleet,
     identity_cmd,
     keys,
@@ -43,6 +44,7 @@ def build_app() -> typer.Typer:
     app.add_typer(policy_cmd.app, name="policy")
     app.add_typer(log.app, name="log")
     app.add_typer(deals_cmd.app, name="deals")
+    app.command("fetch")(fetch_cmd.fetch)
     return app
 
 

@@ -241,6 +241,29 @@ async def chat(request: Request) -> Response:
     return JSONResponse({"reply": await request.app.state.chat.reply(text)})
 
 
+@answers
+async def fetch(request: Request) -> Response:
+    """
+    summary: "Fetch a URL; a 402 is paid over x402 through the executor (policy, budget, ledger)."
+    requestBody:
+      content: {application/json: {schema: {type: object, required: [url], properties: {url: {type: string}, method: {type: string}, body: {type: string}, max_amount: {type: string}}}}}
+    responses:
+      200: {description: "{url, status, paid, payment, body}"}
+      400: {description: not paid (refused by policy, no payable offer, bad request)}
+      409: {description: a settlement the chain does not show}
+    """  # noqa: E501
+    from runtime.payments.errors import PaymentError, SettlementUnproven
+    from runtime.payments.request import paid_fetch_json
+
+    backend = _backend(request)
+    try:
+        return JSONResponse(await paid_fetch_json(backend.executor, backend.ledger, await read_json(request)))
+    except SettlementUnproven as exc:
+        raise OperatorRefusal(409, str(exc)) from None
+    except PaymentError as exc:
+        raise OperatorRefusal(400, str(exc)) from None
+
+
 def routes() -> list[Route]:
     """The JSON routes under /v1 (events, openapi and docs are added by runtime/operator/api.py)."""
     return [
@@ -256,4 +279,5 @@ def routes() -> list[Route]:
         Route("/v1/pause", pause, methods=["POST"]),
         Route("/v1/resume", resume, methods=["POST"]),
         Route("/v1/chat", chat, methods=["POST"]),
+        Route("/v1/fetch", fetch, methods=["POST"]),
     ]

@@ -2,7 +2,7 @@
 retry (DESIGN §13).
 
     buyer = PaidFetch(executor, ledger)
-    result = await buyer.fetch("https://api.example.com/weather", max_amount=250_000)
+    result = await buyer.fetch("https://api.example.com/weather", max_amount=Decimal("0.25"))
 
 1. Request the URL. Anything but a `402` is the answer: nothing is paid.
 2. Read `PAYMENT-REQUIRED` (or the same object as the JSON body) and choose the cheapest `accepts`
@@ -23,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from policies import TokenRegistry, format_units
 from runtime.payments.errors import BadPaymentHeader, NoPayableOffer, PaymentError, SettlementUnproven
 from runtime.payments.exact import network_of
 from runtime.payments.wire import (
@@ -81,26 +83,32 @@ class FetchResult:
 
 
 def choose_offer(
-    required: PaymentRequired, chain_id: int, known_token: Any, max_amount: int | None
+    required: PaymentRequired, chain_id: int, tokens: TokenRegistry, max_amount: Decimal | None
 ) -> Requirements:
-    """The cheapest entry of `required` this agent can pay; NoPayableOffer saying why each one is not."""
+    """The cheapest entry of `required` this agent can pay, at most `max_amount` token units;
+    NoPayableOffer saying why each one is not."""
     why: list[str] = []
-    payable: list[Requirements] = []
+    payable: list[tuple[Decimal, Requirements]] = []
     for entry in required.accepts:
+        token = tokens.find(entry.asset) if entry.asset.startswith("0x") else None
         if entry.scheme != "exact":
             why.append(f"scheme {entry.scheme[:32]} (only exact)")
         elif entry.network != network_of(chain_id):
             why.append(f"network {entry.network[:40]} (this agent pays on {network_of(chain_id)})")
-        elif not known_token(entry.asset):
+        elif token is None:
             why.append(f"asset {entry.asset[:42]} (not a token this agent knows)")
-        elif max_amount is not None and int(entry.amount) > max_amount:
-            why.append(f"amount {entry.amount[:40]} (over the --max-amount of {max_amount} base units)")
+        elif max_amount is not None and (units := _units(entry.amount, token.decimals)) > max_amount:
+            why.append(f"{units:f} {token.symbol} (over the maximum of {max_amount:f})")
         else:
-            payable.append(entry)
+            payable.append((_units(entry.amount, token.decimals), entry))
     if not payable:
         detail = "; ".join(why) or "the 402 lists no accepts entry"
         raise NoPayableOffer(f"no offer this agent can pay: {detail}")
-    return min(payable, key=lambda e: int(e.amount))
+    return min(payable, key=lambda found: found[0])[1]
+
+
+def _units(base: str, decimals: int) -> Decimal:
+    return Decimal(format_units(int(base), decimals))
 
 
 def _required(response: httpx.Response) -> PaymentRequired:
@@ -160,16 +168,16 @@ class PaidFetch:
         method: str = "GET",
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-        max_amount: int | None = None,
+        max_amount: Decimal | None = None,
     ) -> FetchResult:
-        """Fetch `url`, paying a `402` within `max_amount` base units (see the module docstring)."""
+        """Fetch `url`, paying a `402` of at most `max_amount` token units (see the module docstring)."""
         base = dict(headers or {})
         first = await self._send(method, url, body, base)
         if first.status_code != 402:
             return _result(url, first)
         required = _required(first)
         ctx = self.executor.context
-        offer = choose_offer(required, ctx.chain_id, lambda a: ctx.tokens.find(a) is not None, max_amount)
+        offer = choose_offer(required, ctx.chain_id, ctx.tokens, max_amount)
         record: dict[str, Any] = {"url": url, "offer": offer.wire()}
         outcome = await self.executor.execute(
             "pay_x402", {"resource": url, "accepted": offer.wire()}, self.origin

@@ -194,3 +194,37 @@ async def test_a_facilitator_that_is_down_means_no_result_and_no_settlement(
     [record] = ledger(buyer, "x402_payment")
     assert record["status"] == "refused"
     assert "could not be verified" in str(record["error"])
+
+
+async def test_sova_fetch_pays_as_a_running_agent_through_its_operator_api(
+    market: Market, buyer: Rig, fac: tuple[object, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    from runtime.cli import run
+    from runtime.config import load_config
+    from runtime.home import Home
+    from tests.support.operator import serve
+    from tests.support.paths import REPO_ROOT
+
+    config_path = tmp_path / "agents.yaml"
+    shutil.copy(REPO_ROOT / "agents.yaml", config_path)
+    shutil.copytree(REPO_ROOT / "policies" / "presets", tmp_path / "policies" / "presets")
+    home = Home.for_config(config_path, load_config(config_path))
+    _, fac_url = fac
+    before = await market.balance(SELLER_ADDRESS)
+    async with serve(buyer) as served, shop(market, fac_url, SELLER_ADDRESS, PRICE) as s:
+        home.ready_file("buyer").parent.mkdir(parents=True, exist_ok=True)
+        home.ready_file("buyer").write_text(json.dumps({"operator_url": served.url, "pid": os.getpid()}))
+        (home.root / "operator.token").write_text(served.token)
+        (home.root / "operator.token").chmod(0o600)
+        argv = ["fetch", s.url, "--as", "buyer", "--max-amount", "0.3", "-f", str(config_path), "--json"]
+        assert await asyncio.to_thread(run, argv) == 0
+        answer = json.loads(capsys.readouterr().out)
+        assert (answer["status"], answer["paid"]) == (200, True)
+        assert "sunny" in answer["body"]
+        # Over the --max-amount: nothing paid, exit 2 with one line.
+        assert await asyncio.to_thread(run, [*argv[:4], "--max-amount", "0.2", *argv[6:]]) == 2
+        assert "over the maximum of 0.2" in capsys.readouterr().err
+    assert await market.balance(SELLER_ADDRESS) == before + PRICE
