@@ -13,6 +13,7 @@ from runtime.cli import (
     config_cmd,
     console_cmd,
     deals_cmd,
+    facilitator_cmd,
     fetch_cmd,
     fleet,
     identity_cmd,
@@ -45,6 +46,7 @@ def build_app() -> typer.Typer:
     app.add_typer(log.app, name="log")
     app.add_typer(deals_cmd.app, name="deals")
     app.command("fetch")(fetch_cmd.fetch)
+    app.command("facilitator")(facilitator_cmd.facilitator)
     return app
 
 
