@@ -225,7 +225,10 @@ class PaidFetch:
             record["status"] = "paid"
         if problem is not None:
             record["problem"] = problem[:300]
-        await self.ledger.append_async("x402_payment", record)
+        # Not a barrier: the payment's decision and signature are the executor's entries, which are on
+        # disk before anything was sent; this adds the answer and reaches the disk within the flush
+        # interval (and the chain keeps the settlement either way).
+        await self.ledger.append_async("x402_payment", record, barrier=False)
         result.paid = record["status"] in ("paid", "paid_but_failed")
         result.payment = record
         if record["status"] == "unproven":

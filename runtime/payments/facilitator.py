@@ -52,20 +52,16 @@ class Facilitator:
             "signers": {"eip155:*": [self.address]},
         }
 
-    async def _chain_view(self, req: FacilitatorRequest, checked: Checked) -> Refusal | None:
+    async def _chain_view(
+        self, req: FacilitatorRequest, checked: Checked, *, simulate: bool
+    ) -> Refusal | None:
+        from wallet.eip3009 import TransferAuthorization, split_signature
+        from wallet.errors import ChainError
+
         ctx = self.executor.context
         token = ctx.tokens.find(req.payment_requirements.asset)
         assert token is not None  # _check refused unknown assets first
         _, usd = ctx.token_binding(token)
-        if await usd.call("authorizationState", checked.payer, checked.nonce):
-            return Refusal(
-                "invalid_exact_evm_nonce_already_used", "the authorization's nonce is used or cancelled"
-            )
-        if int(await usd.call("balanceOf", checked.payer)) < checked.value:
-            return Refusal("invalid_exact_evm_insufficient_balance", f"{checked.payer} lacks the funds")
-        from wallet.eip3009 import TransferAuthorization, split_signature
-        from wallet.errors import ChainError
-
         auth = TransferAuthorization(
             checked.payer,
             checked.payee,
@@ -74,27 +70,40 @@ class Facilitator:
             checked.valid_before,
             checked.nonce,
         )
-        try:
-            await usd.call(
-                "transferWithAuthorization",
-                *auth.args(),
-                *split_signature(checked.signature),
-                sender=self.address,
-            )
-        except ChainError as exc:
+        reads = [
+            usd.call("authorizationState", checked.payer, checked.nonce),
+            usd.call("balanceOf", checked.payer),
+        ]
+        if simulate:
+            args = (*auth.args(), *split_signature(checked.signature))
+            reads.append(usd.call("transferWithAuthorization", *args, sender=self.address))
+        # One round trip's time for all: the reads do not depend on each other.
+        used, balance, *simulated = await asyncio.gather(*reads, return_exceptions=True)
+        if isinstance(used, BaseException):
+            raise used
+        if isinstance(balance, BaseException):
+            raise balance
+        if used:
             return Refusal(
-                "invalid_exact_evm_transaction_simulation_failed", f"the transfer would revert: {exc}"
+                "invalid_exact_evm_nonce_already_used", "the authorization's nonce is used or cancelled"
             )
+        if int(balance) < checked.value:
+            return Refusal("invalid_exact_evm_insufficient_balance", f"{checked.payer} lacks the funds")
+        if simulated and isinstance(simulated[0], ChainError):
+            why = f"the transfer would revert: {simulated[0]}"
+            return Refusal("invalid_exact_evm_transaction_simulation_failed", why)
+        if simulated and isinstance(simulated[0], BaseException):
+            raise simulated[0]
         return None
 
-    async def _check(self, req: FacilitatorRequest) -> Checked | Refusal:
+    async def _check(self, req: FacilitatorRequest, *, simulate: bool = True) -> Checked | Refusal:
         if self.executor.context.tokens.find(req.payment_requirements.asset) is None:
             why = "this facilitator does not settle that asset"
             return Refusal("invalid_exact_evm_failed_to_get_asset_info", why)
         checked = check_exact(req.payment_payload, req.payment_requirements, self.chain_id)
         if isinstance(checked, Refusal):
             return checked
-        return await self._chain_view(req, checked) or checked
+        return await self._chain_view(req, checked, simulate=simulate) or checked
 
     async def verify(self, req: FacilitatorRequest) -> VerifyResponse:
         """Whether the payment would settle now (nothing is sent)."""
@@ -127,7 +136,9 @@ class Facilitator:
             self._in_flight.discard(key)
 
     async def _settle(self, req: FacilitatorRequest) -> SettleResponse:
-        checked = await self._check(req)
+        # Checked again in full but the simulation (as the official facilitator does by default): a
+        # transfer that would revert now reverts on-chain, and the executor reports it.
+        checked = await self._check(req, simulate=False)
         if isinstance(checked, Refusal):
             await self._log("x402_settle", req, ok=False, reason=checked.reason, message=checked.message)
             return self._failed(req, checked.reason, checked.message)
@@ -174,7 +185,9 @@ class Facilitator:
         resource = req.payment_payload.resource
         if resource is not None:
             entry["resource"] = resource.url
-        await self.ledger.append_async(kind, entry, barrier=kind == "x402_settle")
+        # Not a barrier: the settlement's decision and transaction are the executor's own entries, which
+        # are; these add the payment's view and reach the disk within the ledger's flush interval.
+        await self.ledger.append_async(kind, entry, barrier=False)
 
 
 def _payer(req: FacilitatorRequest) -> str | None:

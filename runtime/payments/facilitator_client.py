@@ -6,15 +6,25 @@ FacilitatorError with one line; the seller then refuses the payment rather than 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
 from runtime.payments.errors import BadPaymentHeader, FacilitatorError
-from runtime.payments.wire import PaymentPayload, Requirements, SettleResponse, VerifyResponse, parse_object
+from runtime.payments.wire import (
+    FacilitatorRequest,
+    PaymentPayload,
+    Requirements,
+    SettleResponse,
+    VerifyResponse,
+    parse_object,
+)
 
-__all__ = ["FacilitatorClient"]
+if TYPE_CHECKING:
+    from runtime.payments.facilitator import Facilitator
+
+__all__ = ["Facilitates", "FacilitatorClient", "LocalFacilitator"]
 
 M = TypeVar("M", bound=BaseModel)
 MAX_ANSWER = 64 * 1024
@@ -89,3 +99,28 @@ class FacilitatorClient:
     async def settle(self, payment: PaymentPayload, req: Requirements) -> SettleResponse:
         """Settle `payment` on-chain; the facilitator's answer (check `success`)."""
         return await self._call("POST", "/settle", self._body(payment, req), SettleResponse)
+
+
+class Facilitates(Protocol):
+    """What a seller's paywall needs of a facilitator: verify and settle one payment."""
+
+    async def verify(self, payment: PaymentPayload, req: Requirements) -> VerifyResponse: ...
+
+    async def settle(self, payment: PaymentPayload, req: Requirements) -> SettleResponse: ...
+
+
+class LocalFacilitator:
+    """Sova's facilitator called in-process (a seller that runs its own), with the client's interface."""
+
+    def __init__(self, facilitator: Facilitator) -> None:
+        self.facilitator = facilitator
+
+    @staticmethod
+    def _request(payment: PaymentPayload, req: Requirements) -> FacilitatorRequest:
+        return FacilitatorRequest(x402_version=2, payment_payload=payment, payment_requirements=req)
+
+    async def verify(self, payment: PaymentPayload, req: Requirements) -> VerifyResponse:
+        return await self.facilitator.verify(self._request(payment, req))
+
+    async def settle(self, payment: PaymentPayload, req: Requirements) -> SettleResponse:
+        return await self.facilitator.settle(self._request(payment, req))

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from runtime.ledger.sink import LedgerSink
-    from runtime.payments.facilitator_client import FacilitatorClient
+    from runtime.payments.facilitator_client import Facilitates
 
 __all__ = ["Handler", "Offer", "Paywall"]
 
@@ -79,9 +79,10 @@ def _same(a: Requirements, b: Requirements) -> bool:
 
 
 class Paywall:
-    """Serves paid calls through one facilitator, recording every sale in `ledger`."""
+    """Serves paid calls through one facilitator (a FacilitatorClient over HTTP, or a LocalFacilitator),
+    recording every sale in `ledger`."""
 
-    def __init__(self, facilitator: FacilitatorClient, ledger: LedgerSink) -> None:
+    def __init__(self, facilitator: Facilitates, ledger: LedgerSink) -> None:
         self.facilitator = facilitator
         self.ledger = ledger
         self._serving: set[str] = set()
