@@ -31,6 +31,7 @@ import httpx
 from policies import TokenRegistry, format_units
 from runtime.payments.errors import BadPaymentHeader, NoPayableOffer, PaymentError, SettlementUnproven
 from runtime.payments.exact import network_of
+from runtime.payments.onchain import transfer_on_chain
 from runtime.payments.wire import (
     PAYMENT_REQUIRED,
     PAYMENT_RESPONSE,
@@ -245,30 +246,7 @@ class PaidFetch:
             return "the PAYMENT-RESPONSE is for another payer or network"
         if ctx.chain is None:
             return None
-        return await _transfer_on_chain(ctx, offer, settled.transaction)
-
-
-async def _transfer_on_chain(ctx: Any, offer: Requirements, tx: str) -> str | None:
-    """None when the receipt of `tx` shows a Transfer of the offer's amount from this agent to the
-    payee, in the offer's token; else what is missing."""
-    from wallet.contracts import bind
-    from wallet.errors import WalletError
-
-    try:
-        receipt = await ctx.chain.receipt(bytes.fromhex(tx.removeprefix("0x")))
-    except (ValueError, WalletError) as exc:
-        return f"the settlement transaction {tx[:80]} cannot be looked up ({exc})"
-    if receipt is None or not receipt.succeeded:
-        return f"the chain shows no successful transaction {tx[:80]}"
-    token = bind(ctx.chain, "TestUSD", offer.asset)
-    for event in token.events(receipt, "Transfer"):
-        if (
-            event["from"].lower() == ctx.agent_address.lower()
-            and event["to"].lower() == offer.pay_to.lower()
-            and int(event["value"]) == int(offer.amount)
-        ):
-            return None
-    return f"transaction {tx[:80]} moved no {offer.amount} base units from this agent to {offer.pay_to}"
+        return await transfer_on_chain(ctx.chain, offer, ctx.agent_address, settled.transaction)
 
 
 def _result(url: str, response: httpx.Response) -> FetchResult:

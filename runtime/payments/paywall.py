@@ -10,7 +10,8 @@ runs, settle it after the handler succeeded, and return the result with `PAYMENT
 - The same authorization presented again while it is being served: refused at once (one payment,
   one call), whatever the facilitator says.
 - The handler fails: its error is answered, nothing is settled (the payer keeps the money).
-- The settlement fails (or the facilitator is down): `402`; the result is not handed over.
+- The settlement fails (or the facilitator is down or slow), or — with a chain client — its
+  transaction does not show the Transfer: `402`; the result is not handed over.
 
 Every sale is one `x402_sale` ledger entry: the resource, payer, asset, amount, the settlement
 transaction and the SHA-256 of the input and the output; a refusal is an `x402_refused` entry.
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse, Response
 
 from runtime.payments.errors import BadPaymentHeader, FacilitatorError
+from runtime.payments.onchain import transfer_on_chain
 from runtime.payments.wire import (
     PAYMENT_REQUIRED,
     PAYMENT_RESPONSE,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
     from runtime.ledger.sink import LedgerSink
     from runtime.payments.facilitator_client import Facilitates
+    from wallet.chain import ChainClient
 
 __all__ = ["Handler", "Offer", "Paywall"]
 
@@ -82,9 +85,13 @@ class Paywall:
     """Serves paid calls through one facilitator (a FacilitatorClient over HTTP, or a LocalFacilitator),
     recording every sale in `ledger`."""
 
-    def __init__(self, facilitator: Facilitates, ledger: LedgerSink) -> None:
+    def __init__(
+        self, facilitator: Facilitates, ledger: LedgerSink, chain: ChainClient | None = None
+    ) -> None:
         self.facilitator = facilitator
         self.ledger = ledger
+        self.chain = chain
+        """With a chain client, a settlement is believed only when its receipt shows the Transfer."""
         self._serving: set[str] = set()
 
     def payment_required(self, offer: Offer, error: str | None = None) -> Response:
@@ -163,6 +170,14 @@ class Paywall:
         if not settled.success:
             why = f"settlement failed: {settled.error_reason}: {settled.error_message or ''}".rstrip(": ")
             return await self._refuse(offer, payer, why, input_hash)
+        if self.chain is not None:
+            missing = await transfer_on_chain(
+                self.chain, offer.requirements, payer or "", settled.transaction
+            )
+            if missing is not None:
+                return await self._refuse(
+                    offer, payer, f"the facilitator's settlement is not on-chain: {missing}", input_hash
+                )
         await self.ledger.append_async(
             "x402_sale", _sale(offer, payer, settled.transaction, input_hash, output)
         )

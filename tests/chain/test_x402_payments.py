@@ -228,3 +228,45 @@ async def test_sova_fetch_pays_as_a_running_agent_through_its_operator_api(
         assert await asyncio.to_thread(run, [*argv[:4], "--max-amount", "0.2", *argv[6:]]) == 2
         assert "over the maximum of 0.2" in capsys.readouterr().err
     assert await market.balance(SELLER_ADDRESS) == before + PRICE
+
+
+async def test_a_lying_or_slow_facilitator_gets_no_result_handed_over(market: Market, buyer: Rig) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def verify(request: Request) -> JSONResponse:
+        return JSONResponse({"isValid": True})
+
+    async def settle(request: Request) -> JSONResponse:
+        # Says it settled, with a transaction the chain never saw.
+        return JSONResponse(
+            {"success": True, "transaction": "0x" + os.urandom(32).hex(), "network": "eip155:31337"}
+        )
+
+    async def slow(request: Request) -> JSONResponse:
+        await asyncio.sleep(5)
+        return JSONResponse({"isValid": True})
+
+    liar = Starlette(
+        routes=[Route("/verify", verify, methods=["POST"]), Route("/settle", settle, methods=["POST"])]
+    )
+    sleepy = Starlette(routes=[Route("/verify", slow, methods=["POST"])])
+    before = await market.balance(SELLER_ADDRESS)
+    async with serving(liar) as liar_url, serving(sleepy) as sleepy_url:
+        for url, wait, why in (
+            (liar_url, 10.0, "not on-chain"),
+            (sleepy_url, 0.5, "did not answer within"),
+        ):
+            async with shop(market, url, SELLER_ADDRESS, PRICE, wait=wait, check_chain=True) as s:
+                fetch = PaidFetch(buyer.executor, buyer.ledger)
+                result = await fetch.fetch(s.url)
+                await fetch.close()
+                assert result.status == 402
+                assert not result.paid
+                assert b"sunny" not in result.body
+                [refused] = [d for k, d in s.sink.entries if k == "x402_refused"]
+                assert why in str(refused["reason"])
+                assert [k for k, _ in s.sink.entries if k == "x402_sale"] == []
+    assert await market.balance(SELLER_ADDRESS) == before

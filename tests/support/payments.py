@@ -95,12 +95,20 @@ async def echo(body: bytes) -> tuple[int, bytes, str]:
 
 @asynccontextmanager
 async def shop(
-    market: Market, facilitator_url: str, pay_to: str, amount: int, handler: Handler = echo
+    market: Market,
+    facilitator_url: str,
+    pay_to: str,
+    amount: int,
+    handler: Handler = echo,
+    *,
+    wait: float = 10,
+    check_chain: bool = False,
 ) -> AsyncIterator[Shop]:
-    """A Starlette app selling `/weather` for `amount` through Sova's paywall and `facilitator_url`."""
+    """A Starlette app selling `/weather` for `amount` through Sova's paywall and `facilitator_url`
+    (waiting `wait` s for it; with `check_chain`, settlements are looked up on the market's chain)."""
     sink, calls = MemorySink(), []
-    client = FacilitatorClient(facilitator_url, timeout=10)
-    paywall = Paywall(client, sink)
+    client = FacilitatorClient(facilitator_url, timeout=wait)
+    paywall = Paywall(client, sink, market.client if check_chain else None)
     holder: dict[str, Offer] = {}
 
     async def counted(body: bytes) -> tuple[int, bytes, str]:
