@@ -122,3 +122,21 @@ async def test_a_payment_outside_the_policy_or_malformed_is_refused_unsigned(
     assert outcome.status == "denied"
     assert any(why in r for r in outcome.reasons), outcome.reasons
     assert rig.signer.signatures == 0
+
+
+async def test_a_payment_over_the_approval_threshold_waits_for_the_operator(tmp_path: Path) -> None:
+    policy = (
+        POLICY + '  - kind: approval\n    when: {amount_over: "0.5"}\n    approvers: 1\n    timeout: 30s\n'
+    )
+    with make_rig(tmp_path, policy) as rig:
+        task = asyncio.create_task(pay(rig, accepts("600000")))
+        for _ in range(400):
+            if rig.executor.approvals.pending():
+                break
+            await asyncio.sleep(0.005)
+        [waiting] = rig.executor.approvals.pending()
+        assert rig.signer.signatures == 0
+        rig.executor.approvals.approve(waiting.id, "operator")
+        outcome = await task
+        assert outcome.status == "done", outcome.reasons
+        assert rig.signer.signatures == 1
