@@ -181,7 +181,7 @@ class PaidFetch:
         offer = choose_offer(required, ctx.chain_id, ctx.tokens, max_amount)
         record: dict[str, Any] = {"url": url, "offer": offer.wire()}
         outcome = await self.executor.execute(
-            "pay_x402", {"resource": url, "accepted": offer.wire()}, self.origin
+            "pay_x402", {"resource": url, "accepted": offer.standard()}, self.origin
         )
         record["action_id"] = outcome.action_id
         if not outcome.ok or outcome.result is None:

@@ -47,6 +47,7 @@ M = TypeVar("M", bound=BaseModel)
 _HEX32 = r"^0x[0-9a-fA-F]{64}$"
 _ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 _UINT = r"^[0-9]{1,78}$"
+_STANDARD = frozenset({"scheme", "network", "asset", "amount", "payTo", "maxTimeoutSeconds", "extra"})
 
 
 class _Wire(BaseModel):
@@ -62,7 +63,10 @@ class ResourceInfo(_Wire):
 
 
 class Requirements(_Wire):
-    """One `accepts` entry (PaymentRequirements): how the server will take payment."""
+    """One `accepts` entry (PaymentRequirements): how the server will take payment. Fields this model
+    does not know are kept (`wire()` gives them back), so a payment echoes the entry as offered."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
 
     scheme: str = Field(min_length=1, max_length=32)
     network: str = Field(min_length=1, max_length=64)
@@ -73,8 +77,12 @@ class Requirements(_Wire):
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def wire(self) -> dict[str, Any]:
-        """The entry as the protocol writes it."""
+        """The entry as the protocol writes it (with any fields this model does not know)."""
         return self.model_dump(mode="json", by_alias=True)
+
+    def standard(self) -> dict[str, Any]:
+        """The entry's x402 v2 fields only (what the `pay_x402` skill takes)."""
+        return {k: v for k, v in self.wire().items() if k in _STANDARD}
 
 
 class PaymentRequired(_Wire):
