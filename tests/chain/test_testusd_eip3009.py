@@ -4,14 +4,17 @@ forms. Typed data comes from wallet.eip3009, so a wrong encoding there fails her
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
 from runtime.chain.anvil import AnvilNode
 from tests.support.contracts import CHAIN_ID, USD, Contracts, deploy_all, dev_account, now, reverts_with, send
+from tests.support.executor import Market
 from wallet.eip3009 import (
     TransferAuthorization,
     authorization_digest,
@@ -20,6 +23,7 @@ from wallet.eip3009 import (
     new_nonce,
     split_signature,
 )
+from wallet.errors import TransactionReverted
 
 pytestmark = pytest.mark.chain
 
@@ -183,3 +187,40 @@ def test_the_python_digest_is_the_one_the_token_recovers(c: Contracts) -> None:
     sig = signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
     send(transfer_fn(c.usd, auth, sig), payer.address)
     assert c.usd.functions.authorizationState(payer.address, auth.nonce).call()
+
+
+@pytest.fixture
+def market_anvil(module_anvil: AnvilNode) -> AnvilNode:
+    return module_anvil
+
+
+async def test_the_wallet_bindings_submit_receive_and_cancel_authorizations(market: Market) -> None:
+    from wallet.contracts import TestUSD
+    from wallet.signer import Signer
+
+    usd = market.contracts["TestUSD"]
+    assert isinstance(usd, TestUSD)
+    payer, payee = Account.create(), Signer.from_private_key(Account.create().key)
+    await market.fund(payer.address, usd=5)
+    await market.fund(payee.address, usd=0)
+    now = int(time.time())
+    auth = TransferAuthorization(payer.address, payee.address, USD, now - 60, now + 600, new_nonce())
+    data = authorization_typed_data(auth, CHAIN_ID, usd.address, "Test USD", "1", receive=True)
+    signature = bytes(payer.sign_typed_data(full_message=data).signature)
+    await market.client.transact(payee, usd.receive_with_authorization_tx(auth, signature))
+    assert await usd.authorization_state(payer.address, auth.nonce)
+    assert await usd.balance_of(payee.address) == USD
+    unused = new_nonce()
+    cancel = cancel_typed_data(payer.address, unused, CHAIN_ID, usd.address, "Test USD", "1")
+    cancel_sig = bytes(payer.sign_typed_data(full_message=cancel).signature)
+    await market.client.transact(payee, usd.cancel_authorization_tx(payer.address, unused, cancel_sig))
+    assert await usd.authorization_state(payer.address, unused)
+    later = TransferAuthorization(payer.address, payee.address, USD, now - 60, now + 600, unused)
+    later_sig = bytes(
+        payer.sign_typed_data(
+            full_message=authorization_typed_data(later, CHAIN_ID, usd.address, "Test USD", "1")
+        ).signature
+    )
+    with pytest.raises(TransactionReverted) as info:
+        await market.client.transact(payee, usd.transfer_with_authorization_tx(later, later_sig))
+    assert "ERC3009UsedAuthorization" in str(info.value.error)
