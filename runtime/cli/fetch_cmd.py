@@ -61,9 +61,7 @@ def fetch(
         return
     payment = result.get("payment") or {}
     if result.get("paid"):
-        offer = payment.get("offer", {})
-        out.print(f"paid {offer.get('amount')} base units of {offer.get('asset')} to {offer.get('payTo')} "
-                  f"(tx {payment.get('transaction')})")  # fmt: skip
+        out.print(f"paid {payment.get('price')} to {payment.get('pay_to')} (tx {payment.get('transaction')})")
     out.print(f"HTTP {result.get('status')} {result.get('content_type', '')}".rstrip())
     out.print(str(result.get("body", "")))
 

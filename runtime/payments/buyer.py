@@ -179,7 +179,10 @@ class PaidFetch:
         required = _required(first)
         ctx = self.executor.context
         offer = choose_offer(required, ctx.chain_id, ctx.tokens, max_amount)
-        record: dict[str, Any] = {"url": url, "offer": offer.wire()}
+        token = ctx.tokens.find(offer.asset)
+        assert token is not None  # choose_offer takes only known tokens
+        price = f"{format_units(int(offer.amount), token.decimals)} {token.symbol}"
+        record: dict[str, Any] = {"url": url, "offer": offer.wire(), "price": price, "pay_to": offer.pay_to}
         outcome = await self.executor.execute(
             "pay_x402", {"resource": url, "accepted": offer.standard()}, self.origin
         )

@@ -224,10 +224,12 @@ async def test_sova_fetch_pays_as_a_running_agent_through_its_operator_api(
         answer = json.loads(capsys.readouterr().out)
         assert (answer["status"], answer["paid"]) == (200, True)
         assert "sunny" in answer["body"]
+        assert await asyncio.to_thread(run, argv[:-1]) == 0  # text: what was paid, to whom, the tx
+        assert f"paid 0.25 TUSD to {SELLER_ADDRESS} (tx 0x" in capsys.readouterr().out
         # Over the --max-amount: nothing paid, exit 2 with one line.
         assert await asyncio.to_thread(run, [*argv[:4], "--max-amount", "0.2", *argv[6:]]) == 2
         assert "over the maximum of 0.2" in capsys.readouterr().err
-    assert await market.balance(SELLER_ADDRESS) == before + PRICE
+    assert await market.balance(SELLER_ADDRESS) == before + 2 * PRICE
 
 
 async def test_a_lying_or_slow_facilitator_gets_no_result_handed_over(market: Market, buyer: Rig) -> None:
