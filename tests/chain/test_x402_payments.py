@@ -272,3 +272,45 @@ async def test_a_lying_or_slow_facilitator_gets_no_result_handed_over(market: Ma
                 assert why in str(refused["reason"])
                 assert [k for k, _ in s.sink.entries if k == "x402_sale"] == []
     assert await market.balance(SELLER_ADDRESS) == before
+
+
+async def test_a_merchant_that_takes_the_payment_and_answers_an_error_is_recorded_so(
+    market: Market, buyer: Rig, fac: tuple[object, str]
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from runtime.payments.facilitator_client import FacilitatorClient
+    from runtime.payments.paywall import Paywall
+    from runtime.payments.wire import PaymentPayload, decode_header
+
+    _, fac_url = fac
+    async with shop(market, fac_url, SELLER_ADDRESS, PRICE) as honest:
+        offer = honest.offer
+    client = FacilitatorClient(fac_url)
+
+    async def greedy(request: Request) -> Response:
+        header = request.headers.get(PAYMENT_SIGNATURE)
+        if header is None:
+            return Paywall(client, None).payment_required(offer)  # type: ignore[arg-type]
+        settled = await client.settle(
+            decode_header(PAYMENT_SIGNATURE, header, PaymentPayload), offer.requirements
+        )
+        return Response(
+            b'{"error": "oops"}', status_code=500, headers={PAYMENT_RESPONSE: encode_header(settled)}
+        )
+
+    before = await market.balance(SELLER_ADDRESS)
+    async with serving(Starlette(routes=[Route("/weather", greedy)])) as url:
+        fetch = PaidFetch(buyer.executor, buyer.ledger)
+        result = await fetch.fetch(f"{url}/weather")
+        await fetch.close()
+    await client.close()
+    assert result.status == 500
+    assert result.body == b'{"error": "oops"}'  # the error as answered: no result is made up
+    assert await market.balance(SELLER_ADDRESS) == before + PRICE
+    [record] = ledger(buyer, "x402_payment")
+    assert record["status"] == "paid_but_failed"
+    assert str(record["transaction"]).startswith("0x")
