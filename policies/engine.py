@@ -18,6 +18,8 @@ What the rules mean:
   - `require_credential`: the `for_skills` (default: every intent with a counterparty); denies unless
     the counterparty presented a credential of `type` from one of `issuers` (no counterparty: deny).
   - `contracts`: intents that call a contract; denies an unlisted contract or method.
+  - `domains`: intents with a `resource` (x402 payments: the URL); denies a host on `deny` and,
+    when `allow` is non-empty, one not on it (or a URL without an http(s) host).
   - `rate_limit`: every intent; denies when facts.actions_last_period ≥ `max`.
   - `time_window`: every intent; denies when facts.now is outside the UTC window (end excluded).
   - a custom kind (policies/custom.py, registered by the runtime's plugins): the intents its
@@ -36,8 +38,10 @@ What the rules mean:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from policies.budget import ActionRate, SpendLimits
 from policies.custom import custom_check
@@ -50,6 +54,7 @@ from policies.plan import (
     allow_skills,
     contracts,
     counterparties,
+    domains,
     rate_limit,
     require_credential,
     time_window,
@@ -61,6 +66,7 @@ from policies.rules import (
     Contracts,
     Counterparties,
     DealPrice,
+    Domains,
     PolicyFile,
     RateLimit,
     RequireCredential,
@@ -120,8 +126,8 @@ class Policy:
                     checks.append(rate_limit(i, rule))
                     self.rate_period = min(rule.per, self.rate_period or rule.per)
                     self.rate_limits += (ActionRate(rule.max, rule.per),)
-                case TimeWindow():
-                    checks.append(time_window(i, rule))
+                case TimeWindow() | Domains():
+                    checks.append(_PLAIN[type(rule)](i, rule))
                 case ApprovalRule():
                     checks.append(approval(i, rule, self.tokens))
                     self._approvals[i] = _approval_of(rule)
@@ -148,6 +154,10 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy({self.source!r}, {len(self.rules)} rules)"
+
+
+_PLAIN: dict[type, Callable[[int, Any], Check]] = {TimeWindow: time_window, Domains: domains}
+"""Rule kinds whose check needs nothing but the rule."""
 
 
 def _approval_of(rule: ApprovalRule) -> Approval:

@@ -5,6 +5,7 @@ An Intent is built by a skill's `plan` from typed arguments, before any key is t
 `token` ("25" TUSD): a transfer's, a buyer's deal signature's, an escrow open's, an approval's (what
 the spender may pull); an action that only receives leaves `token`/`amount` unset. `spender` names who
 an approval lets pull tokens; `spend` is false only for an amount something else already holds.
+`resource` is the URL an x402 payment pays for.
 `credentials` on the counterparty are the ones it presented and the runtime already verified.
 
 Facts carry the only state `evaluate` reads. They are about the intent's token: `spent_today` is what
@@ -89,6 +90,12 @@ class Intent(_Frozen):
         min_length=1,
         description="who the action lets pull the agent's tokens (an approval's spender): a contract name "
         "for the agent's own contracts (DealEscrow), else its 0x address",
+    )
+    resource: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description="the URL a per-request payment (x402) pays for; the `domains` rule judges its host",
     )
     spend: bool = Field(
         True,

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from policies.decision import Reason, Verdict
+from policies.hosts import host_matches, host_of
 from policies.intent import Facts, Intent
 from policies.rules import (
     AllowSkills,
     Contracts,
     Counterparties,
+    Domains,
     RateLimit,
     RequireCredential,
     RuleContext,
@@ -187,5 +189,26 @@ def time_window(i: int, rule: TimeWindow) -> Check:
         if inside:
             return reason("in", "allow", f"inside the UTC window {rule.utc}")
         return reason(minute, "deny", lambda: f"{now:%H:%M} UTC is outside the window {rule.utc}")
+
+    return check
+
+
+def domains(i: int, rule: Domains) -> Check:
+    """Denies a payment for a resource whose URL's host is denied, or not allowed by a non-empty allow."""
+    allowed, denied = rule.allow, rule.deny
+    reason = ReasonCache(i, rule.kind)
+
+    def check(ctx: Ctx) -> Reason | None:
+        url = ctx.intent.resource
+        if url is None:
+            return None
+        host = host_of(url)
+        if host is None:
+            return reason(url, "deny", lambda: f"resource {url[:80]!r} has no http(s) host to judge")
+        if any(host_matches(host, p) for p in denied):
+            return reason(host, "deny", f"host {host} is on the deny list")
+        if allowed and not any(host_matches(host, p) for p in allowed):
+            return reason(host, "deny", f"host {host} is not on the allow list ({', '.join(allowed)})")
+        return reason(host, "allow", f"host {host} is allowed")
 
     return check

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationInfo
 
+from policies.hosts import host_pattern
 from policies.units import ADDRESS, TokenRegistry, parse_duration
 
 DEFAULT_SKILLS: frozenset[str] = frozenset(
@@ -35,6 +36,8 @@ DEFAULT_SKILLS: frozenset[str] = frozenset(
         "give_feedback",
         "request_validation",
         "answer_validation",
+        "pay_x402",
+        "settle_x402",
     ]
 )
 """The skill catalog's names; a policy naming any other skill is refused unless the caller says so."""
@@ -123,4 +126,5 @@ TokenRef = Annotated[str, AfterValidator(_token)]
 Party = Annotated[str, Field(min_length=1), AfterValidator(_party)]
 Spender = Annotated[str, Field(min_length=1), AfterValidator(_spender)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+HostPattern = Annotated[str, Field(min_length=1, max_length=260), AfterValidator(host_pattern)]
 Count = Annotated[int, BeforeValidator(_strict_int), Strict(), Field(ge=1)]

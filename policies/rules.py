@@ -27,6 +27,7 @@ from policies.refs import (
     DEFAULT_SKILLS,
     Count,
     Duration,
+    HostPattern,
     Party,
     RuleContext,
     Skill,
@@ -39,8 +40,8 @@ from policies.units import to_base_units
 
 __all__ = [
     "DEFAULT_SKILLS", "RULE_KINDS", "AllowSkills", "ApprovalRule", "Contracts", "Counterparties",
-    "DealPrice", "PolicyFile", "RateLimit", "RequireCredential", "Rule", "RuleContext", "SpendLimit",
-    "Spenders", "TimeWindow", "When", "builtin_rule_models",
+    "DealPrice", "Domains", "PolicyFile", "RateLimit", "RequireCredential", "Rule", "RuleContext",
+    "SpendLimit", "Spenders", "TimeWindow", "When", "builtin_rule_models",
 ]  # fmt: skip
 
 
@@ -158,6 +159,22 @@ class DealPrice(_Rule):
         return fits_token(value, info)
 
 
+class Domains(_Rule):
+    """Intents that pay for a resource (an x402 payment names its URL): its host must match `allow`
+    (when non-empty) and not `deny`. A pattern is a host name ("api.example.com"), "*.example.com"
+    for its subdomains, or an IP address; ports and schemes are not part of it."""
+
+    kind: Literal["domains"]
+    allow: tuple[HostPattern, ...] = ()
+    deny: tuple[HostPattern, ...] = ()
+
+    @model_validator(mode="after")
+    def _lists_something(self) -> Domains:
+        if not self.allow and not self.deny:
+            raise ValueError('list hosts to allow or deny, e.g. allow: ["api.example.com", "*.example.org"]')
+        return self
+
+
 class TimeWindow(_Rule):
     """Actions only between two UTC times, end excluded; "22:00-06:00" runs across midnight."""
 
@@ -197,6 +214,7 @@ Rule = Annotated[
     AllowSkills
     | SpendLimit
     | Counterparties
+    | Domains
     | RequireCredential
     | Contracts
     | RateLimit
@@ -207,13 +225,13 @@ Rule = Annotated[
     Field(discriminator="kind"),
 ]
 RULE_KINDS = ("allow_skills", "spend_limit", "counterparties", "require_credential", "contracts",
-              "rate_limit", "time_window", "approval", "spenders", "deal_price")  # fmt: skip
+              "rate_limit", "time_window", "approval", "spenders", "deal_price", "domains")  # fmt: skip
 
 
 def builtin_rule_models() -> tuple[type[BaseModel], ...]:
     """The built-in rule models, in RULE_KINDS order."""
     return (AllowSkills, SpendLimit, Counterparties, RequireCredential, Contracts, RateLimit, TimeWindow,
-            ApprovalRule, Spenders, DealPrice)  # fmt: skip
+            ApprovalRule, Spenders, DealPrice, Domains)  # fmt: skip
 
 
 class PolicyFile(BaseModel):

@@ -101,6 +101,8 @@ def default_catalog() -> Catalog:
     from skills.escrow import OpenEscrow, RefundEscrow, ReleaseEscrow, SignDeal
     from skills.feedback import GiveFeedback
     from skills.messaging import SendMessage
+    from skills.pay_x402 import PayX402
+    from skills.settle_x402 import SettleX402
     from skills.tokens import ApproveToken, TransferToken
     from skills.validation import AnswerValidation, RequestValidation
 
@@ -120,6 +122,8 @@ def default_catalog() -> Catalog:
         GiveFeedback,
         RequestValidation,
         AnswerValidation,
+        PayX402,
+        SettleX402,
     ):
         catalog.skill(cls)
     return catalog

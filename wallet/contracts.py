@@ -14,6 +14,7 @@ from typing import Any
 from wallet.abi import checksum, decode_event, decode_values, encode_args, selector
 from wallet.artifacts import load_artifact
 from wallet.chain import ChainClient
+from wallet.eip3009 import TransferAuthorization, split_signature
 from wallet.errors import ChainError
 from wallet.metadata import registration_uri, sova_metadata
 from wallet.receipts import Receipt
@@ -116,7 +117,7 @@ class ContractBinding:
 
 
 class TestUSD(ContractBinding):
-    """The local ERC-20 (6 decimals, EIP-2612 permit, owner mints)."""
+    """The local ERC-20 (6 decimals, EIP-2612 permit, EIP-3009 authorizations, owner mints)."""
 
     __test__ = False  # not a pytest test class, despite its name
 
@@ -137,6 +138,22 @@ class TestUSD(ContractBinding):
 
     def approve_tx(self, spender: str, amount: int) -> dict[str, Any]:
         return self.build("approve", spender, amount)
+
+    async def authorization_state(self, authorizer: str, nonce: bytes) -> bool:
+        """Whether `authorizer`'s EIP-3009 `nonce` is used or cancelled."""
+        return bool(await self.call("authorizationState", authorizer, nonce))
+
+    def transfer_with_authorization_tx(self, auth: TransferAuthorization, signature: bytes) -> dict[str, Any]:
+        """EIP-3009 `transferWithAuthorization(..., v, r, s)`: anyone may submit it."""
+        return self.build("transferWithAuthorization", *auth.args(), *split_signature(signature))
+
+    def receive_with_authorization_tx(self, auth: TransferAuthorization, signature: bytes) -> dict[str, Any]:
+        """EIP-3009 `receiveWithAuthorization(..., v, r, s)`: only the payee may submit it."""
+        return self.build("receiveWithAuthorization", *auth.args(), *split_signature(signature))
+
+    def cancel_authorization_tx(self, authorizer: str, nonce: bytes, signature: bytes) -> dict[str, Any]:
+        """EIP-3009 `cancelAuthorization(authorizer, nonce, v, r, s)`."""
+        return self.build("cancelAuthorization", authorizer, nonce, *split_signature(signature))
 
 
 class AgentRegistry(ContractBinding):

@@ -38,6 +38,7 @@ from runtime.agent.goals import (
     sell_goals,
     service_tags,
 )
+from runtime.agent.x402_sales import sell_x402
 from runtime.config import Agent as AgentSpec
 from runtime.config import AgentsFile, RuleBrain
 from runtime.errors import SovaError
@@ -183,6 +184,7 @@ class Agent:
         self._stack.push_async_callback(self._stop_server)
         self._schedule(parts, session, executor, signer.address)
         operator_url = await self._serve_operator(parts, session, executor, agent_id, url)
+        await sell_x402(self, parts, session, executor)
         ready = Ready(
             self.name, os.getpid(), url, key.did, signer.address, agent_id, spec.role, time.time(),
             operator_url,

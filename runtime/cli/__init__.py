@@ -14,6 +14,8 @@ from runtime.cli import (
     config_cmd,
     console_cmd,
     deals_cmd,
+    facilitator_cmd,
+    fetch_cmd,
     fleet,
     identity_cmd,
     init_cmd,
@@ -47,6 +49,8 @@ def build_app() -> typer.Typer:
     app.add_typer(log.app, name="log")
     app.add_typer(deals_cmd.app, name="deals")
     app.command("buy")(buy_cmd.buy)
+    app.command("fetch")(fetch_cmd.fetch)
+    app.command("facilitator")(facilitator_cmd.facilitator)
     return app
 
 

@@ -7,83 +7,17 @@ TokenGuard around the whole app (runtime/operator/api.py) runs before any route.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from identity.untrusted_json import loads_untrusted
 from runtime.operator.auth import Verdict
-from runtime.operator.facts import OperatorBackend, OperatorRefusal
+from runtime.operator.facts import OperatorRefusal
+from runtime.operator.http import Handler, answers, error, int_param, read_json
+from runtime.operator.http import backend_of as _backend
+from runtime.operator.routes_spend import buy, fetch
 
-log = logging.getLogger(__name__)
-
-MAX_BODY = 64 * 1024
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def error(status: int, message: str) -> JSONResponse:
-    """A refusal: `{"error": message}` with `status`."""
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _backend(request: Request) -> OperatorBackend:
-    backend: OperatorBackend = request.app.state.backend
-    return backend
-
-
-def answers(handler: Handler) -> Handler:
-    """Turn OperatorRefusal into its status and anything unexpected into a 500, each as one JSON line."""
-
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except OperatorRefusal as exc:
-            return error(exc.status, str(exc))
-        except Exception as exc:
-            log.exception("operator API %s %s failed", request.method, request.url.path)
-            return error(500, f"the agent could not answer ({type(exc).__name__}: {exc})")
-
-    wrapped.__doc__ = handler.__doc__
-    wrapped.__name__ = handler.__name__
-    return wrapped
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    """The request's JSON object body ({} when empty); OperatorRefusal 400/413 when it is not one."""
-    size = 0
-    chunks: list[bytes] = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise OperatorRefusal(413, f"the body is over {MAX_BODY} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
-    try:
-        body = loads_untrusted(raw)  # nesting bounded, lone surrogates refused: see identity.untrusted_json
-    except ValueError as exc:
-        raise OperatorRefusal(400, f"the body is not JSON ({exc}): send a JSON object") from None
-    if not isinstance(body, dict):
-        raise OperatorRefusal(400, "the body must be a JSON object")
-    return body
-
-
-def int_param(request: Request, name: str, default: int) -> int:
-    """An integer query parameter; OperatorRefusal 400 when it is not one."""
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise OperatorRefusal(
-            400, f"query parameter `{name}` must be an integer, not {value[:40]!r}"
-        ) from None
+__all__ = ["answers", "error", "routes"]
 
 
 @answers
@@ -241,40 +175,6 @@ async def chat(request: Request) -> Response:
     return JSONResponse({"reply": await request.app.state.chat.reply(text)})
 
 
-@answers
-async def buy(request: Request) -> Response:
-    """
-    summary: "Buy a service from a registered seller; answers once the deal has ended (or the timeout)."
-    requestBody:
-      content: {application/json: {schema: {type: object, required: [service], properties: {service: {type: string}, input: {}, max_price: {type: string}, seller: {type: string}, timeout: {type: number}}}}}
-    responses:
-      200: {description: "{state, service, reason, deal_id, thread, seller, price, token, input, output, txs}: state released, or why there is no deal"}
-      400: {description: "bad request: not JSON, unknown field, a max price that is not an amount"}
-      409: {description: this agent cannot buy}
-      422: {description: "the input does not match the service's input schema (nothing was signed)"}
-    """  # noqa: E501
-    from pydantic import ValidationError
-
-    from runtime.operator.buy_models import BuyRequest
-    from runtime.operator.purchase import PurchaseRefused
-
-    purchaser = request.app.state.purchaser
-    if purchaser is None:
-        raise OperatorRefusal(409, "this agent cannot buy: its operator API was started without a purchaser")
-    body = await read_json(request)
-    try:
-        wanted = BuyRequest.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise OperatorRefusal(400, f"buy request: {where}: {first['msg']}") from None
-    try:
-        result = await purchaser.buy(wanted)
-    except PurchaseRefused as exc:
-        raise OperatorRefusal(exc.status, str(exc)) from None
-    return JSONResponse(result.model_dump(mode="json"))
-
-
 def routes() -> list[Route]:
     """The JSON routes under /v1 (events, openapi and docs are added by runtime/operator/api.py)."""
     return [
@@ -291,4 +191,5 @@ def routes() -> list[Route]:
         Route("/v1/resume", resume, methods=["POST"]),
         Route("/v1/chat", chat, methods=["POST"]),
         Route("/v1/buy", buy, methods=["POST"]),
+        Route("/v1/fetch", fetch, methods=["POST"]),
     ]
