@@ -39,6 +39,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from identity.keys import IdentityKey
+from runtime.a2a.admission import Admission
 from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, AgentProfile, signed_card
 from runtime.a2a.guard import MAX_BODY, BodyGuard
 from runtime.a2a.protocol import Negotiator, ProtocolError
@@ -47,8 +48,9 @@ from runtime.a2a.protocol import Negotiator, ProtocolError
 class SovaRequestHandler(RequestHandler):
     """a2a-sdk request handler that hands negotiation envelopes to a `Negotiator`."""
 
-    def __init__(self, negotiator: Negotiator) -> None:
+    def __init__(self, negotiator: Negotiator, admission: Admission | None = None) -> None:
         self.negotiator = negotiator
+        self.admission = admission
 
     async def on_message_send(
         self, params: a2a.SendMessageRequest, context: ServerCallContext
@@ -79,6 +81,8 @@ class SovaRequestHandler(RequestHandler):
                 why = f'no signed envelope: send one data part {{"{ENVELOPE_KEY}": "<compact JWS>"}}'
                 await self.negotiator.record_rejected("unsigned", why)
                 raise ProtocolError(why, reason="unsigned")
+            if self.admission is not None:  # strangers' budgets, before anything is written
+                await self.admission.admit(envelopes[0])
             replies = await self.negotiator.receive(envelopes[0])
         except ProtocolError as exc:
             raise InvalidParamsError(str(exc), data={"sova_reason": exc.reason}) from None
@@ -166,10 +170,15 @@ def _info(message: a2a.Message, did: str) -> a2a.Message:
 
 
 def create_app(
-    negotiator: Negotiator, card: a2a.AgentCard, *, rpc_path: str = "/", max_body: int = MAX_BODY
+    negotiator: Negotiator,
+    card: a2a.AgentCard,
+    *,
+    rpc_path: str = "/",
+    max_body: int = MAX_BODY,
+    admission: Admission | None = None,
 ) -> ASGIApp:
     """The ASGI app of one agent: the signed card and the JSON-RPC endpoint behind BodyGuard."""
-    handler = SovaRequestHandler(negotiator)
+    handler = SovaRequestHandler(negotiator, admission)
     routes = [
         *create_agent_card_routes(card),
         *create_jsonrpc_routes(handler, rpc_url=rpc_path, enable_v0_3_compat=True),
@@ -192,11 +201,14 @@ class AgentServer:
         *,
         sock: socket.socket,
         max_body: int = MAX_BODY,
+        admission: Admission | None = None,
     ) -> None:
         self.negotiator = negotiator
         self.profile = profile
         self.card = signed_card(profile, key)
-        self.app = create_app(negotiator, self.card, rpc_path=profile.rpc_path, max_body=max_body)
+        self.app = create_app(
+            negotiator, self.card, rpc_path=profile.rpc_path, max_body=max_body, admission=admission
+        )
         self._sock = sock
         # ws="none": A2A is plain HTTP, and not loading the websockets library saves ~0.1 s of start.
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", ws="none")

@@ -38,8 +38,10 @@ def run(
 
 async def serve(config: AgentsFile, config_path: Path, name: str) -> None:
     """Start the agent, wait for SIGTERM/SIGINT, stop it cleanly."""
+    from runtime.a2a.quiet_log import quiet_sdk_logs
     from runtime.agent.agent import Agent
 
+    quiet_sdk_logs()  # bad requests: one line each kind a minute in agent.log, no a2a-sdk traceback
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
