@@ -174,8 +174,8 @@ class Agent:
         )  # fmt: skip
         await self._issue(executor)
         self._handlers(parts, session, executor)
-        admission = Admission(parts.negotiator.threads, known=registered(session.registry))
-        self.server = await AgentServer(parts.negotiator, key, profile, sock=sock, admission=admission).start()
+        gate = Admission(parts.negotiator.threads, known=registered(session.registry))
+        self.server = await AgentServer(parts.negotiator, key, profile, sock=sock, admission=gate).start()
         self._stack.push_async_callback(self._stop_server)
         self._schedule(parts, session, executor, signer.address)
         operator_url = await self._serve_operator(parts, session, executor, agent_id, url)

@@ -49,7 +49,9 @@ def cfp(key: IdentityKey, seller: str) -> str:
 
 
 def released_count(config: Path) -> int:
-    return sum(1 for e in ledger(home_of(config), "buyer") if e.kind == "deal" and e.data.get("event") == "released")
+    return sum(
+        1 for e in ledger(home_of(config), "buyer") if e.kind == "deal" and e.data.get("event") == "released"
+    )
 
 
 async def flood(url: str, seller: str, keys: list[IdentityKey]) -> list[dict[str, Any]]:
@@ -108,7 +110,10 @@ def test_junk_requests_leave_one_line_each_class_and_no_traceback(fleet_up: Path
     size = log.stat().st_size
     junk: list[tuple[str, bytes]] = [
         ("application/json", b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": 7}'),
-        ("application/json", b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": 1}}'),
+        (
+            "application/json",
+            b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": 1}}',
+        ),
         ("application/json", b'{"jsonrpc": "1.0", "id": 1, "method": "x"}'),
         ("application/json", b'{"id": 1}'),
         ("application/json", b"[1, 2]"),
