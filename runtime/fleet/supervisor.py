@@ -382,4 +382,9 @@ def last_log_line(log: Path) -> str:
         return "no log"
     # Skip rich's box-drawing borders: the message is on the last line that has words.
     lines = [ln.strip(" │╭╮╰╯─") for ln in text.splitlines() if any(c.isalnum() for c in ln)]
-    return lines[-1].strip()[:300] if lines else "no output"
+    if not lines:
+        return "no output"
+    line = lines[-1].strip()
+    while line.lower().startswith("error:"):  # the caller's own message says it is an error
+        line = line[len("error:") :].strip()
+    return line[:300]
