@@ -1,4 +1,4 @@
-"""`sova did show|resolve` and `sova vc issue|verify|list|revoke`.
+"""`sova did show|resolve` and `sova vc issue|verify|list|show|revoke`.
 
 didkit can crash the interpreter at exit, so `sova` ends every run with `os._exit` after flushing
 (see runtime/cli/__init__.py); the commands here close their stores before returning.
@@ -222,6 +222,34 @@ def vc_list(name: str, file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption 
         out.print(
             f"{c['id']}  {c['type']:<18} issuer {c['issuer']}  subject {c['subject']}  expires {expires}"
         )
+
+
+@vc_app.command("show")
+def vc_show(
+    name: str, credential_id: str, file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False
+) -> None:
+    """Print a credential agent NAME holds or issued, in full: as issued (JSON-LD, or the compact JWT:
+    `sova vc verify` reads either), or with --json its summary, the credential and a JWT's claims."""
+    from identity import CredentialStore
+
+    _, home, _ = _fleet(file)
+    found = None
+    if home.credentials(name).exists():
+        with CredentialStore(home.credentials(name)) as store:
+            found = store.get(credential_id)
+    if found is None:
+        raise SovaError(
+            f"{name} holds no credential {credential_id[:120]!r}: `sova vc list {name}` shows the ids"
+        )
+    if not as_json:
+        print(found.text)
+        return
+    shown: dict[str, Any] = {**found.summary(), "credential": found.document}
+    if found.format == "jwt" and isinstance(found.document, str):
+        from identity.keys import b64url_decode
+
+        shown["jwt_claims"] = json.loads(b64url_decode(found.document.split(".")[1]))
+    print_json(shown)
 
 
 @vc_app.command("revoke")
