@@ -36,7 +36,8 @@ def up(
 ) -> None:
     """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
     from runtime.config_check import check_config
-    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor, last_log_line
+    from runtime.fleet.startup import last_log_line
+    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor
     from runtime.pidfile import running_supervisor
 
     check_config(file)  # skills, names and policy files too, before any process starts

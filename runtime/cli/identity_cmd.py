@@ -257,8 +257,23 @@ def vc_revoke(name: str, credential_id: str, file: ConfigOption = DEFAULT_CONFIG
     """Revoke a credential the agent NAME issued: recorded on-chain in AgentRegistry under its wallet.
     The issuer is registered first if it is not yet, so verifiers can find its wallet by its DID."""
     config, home, keys_dir = _fleet(file)
+    _not_running(home, name)
     asyncio.run(_revoke(config, home, keys_dir, name, credential_id))
     out.print(f"revoked {credential_id} (issuer {name}); verifiers reading AgentRegistry now refuse it")
+
+
+def _not_running(home: Home, name: str) -> None:
+    """SovaError while agent `name` runs: its process allots its wallet's nonces, so a transaction
+    signed here would take the one it is about to use (its next anchor would fail)."""
+    from runtime.pidfile import pid_alive, read_ready
+
+    ready = read_ready(home, name) or {}
+    pid = ready.get("pid")
+    if isinstance(pid, int) and pid_alive(pid):
+        raise SovaError(
+            f"agent {name} is running (pid {pid}) and signs with this wallet: a transaction sent from "
+            f"here would take the nonce it is about to use; stop it first (`sova down`), then run this again"
+        )
 
 
 async def _revoke(config: AgentsFile, home: Home, keys_dir: Path, name: str, credential_id: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from identity import IdentityKeyStore
-from runtime.fleet.supervisor import last_log_line
+from runtime.fleet.startup import last_log_line
 from tests.support.cli import sova
 from tests.support.paths import REPO_ROOT
 from wallet import Keystore
@@ -42,3 +42,10 @@ def test_a_crashed_agents_last_line_is_not_an_error_inside_an_error(tmp_path: Pa
     assert last_log_line(log) == "no key 'buyer' in .sova/keys: run `sova keys new buyer`"
     log.write_text("")
     assert last_log_line(log) == "no output"
+
+
+def test_sova_up_starts_the_buyers_after_the_others() -> None:
+    from runtime.config import load_config
+    from runtime.fleet.startup import waves
+
+    assert waves(load_config(REPO_ROOT / "agents.yaml")) == [["issuer", "seller"], ["buyer"]]
