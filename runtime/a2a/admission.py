@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from identity.envelopes import signed_claims
+from identity.keys import b64url_decode
+from identity.untrusted_json import loads_untrusted
 from runtime.a2a.protocol import ProtocolError
 from runtime.a2a.threads import ThreadStore
 
@@ -39,14 +41,16 @@ Known = Callable[[str], Awaitable[bool]]
 """Whether a DID has an AgentRegistry entry (raises on a chain error: then it counts as a stranger)."""
 
 _OPENERS = frozenset({"cfp", "propose"})
+_IN_FLIGHT = 10.0
+"""Seconds a thread admitted here may take to reach the thread store before it counts as refused."""
 
 
 @dataclass(frozen=True)
 class AdmissionLimits:
     """The budgets of admission control (see the module docstring)."""
 
-    new_threads_per_peer_per_minute: int = 30
-    open_threads_per_peer: int = 16
+    new_threads_per_peer_per_minute: int = 600
+    open_threads_per_peer: int = 64
     stranger_threads_per_minute: int = 10
     stranger_envelope_bytes: int = 8 * 1024
     lookups_per_minute: int = 60
@@ -100,12 +104,16 @@ class Admission:
         """Refused messages by class, since start."""
         self._strangers = _Window(self.limits.stranger_threads_per_minute, clock)
         self._lookups = _Window(self.limits.lookups_per_minute, clock)
-        self._peers: OrderedDict[str, tuple[_Window, deque[str]]] = OrderedDict()
+        self._peers: OrderedDict[str, tuple[_Window, dict[str, float]]] = OrderedDict()
         self._verdicts: OrderedDict[str, tuple[bool, float]] = OrderedDict()
         self._logged: dict[str, float] = {}
 
     async def admit(self, jws: str) -> None:
         """Let the envelope through, or raise Refused (nothing is written either way)."""
+        # Most messages continue a thread: their claimed type (unverified, cheap) lets them through to
+        # the protocol, which verifies everything. Only an opening message costs a signature check here.
+        if _claimed_type(jws) not in _OPENERS:
+            return
         claims = signed_claims(jws)
         if claims is None:  # unreadable or forged: the protocol refuses it with its own reason
             return
@@ -113,7 +121,8 @@ class Admission:
         if type not in _OPENERS or self.threads.get(peer, thid) is not None:
             return
         window, opened = self._peer(peer)
-        if sum(1 for t in opened if not _final(self.threads, peer, t)) >= self.limits.open_threads_per_peer:
+        self._forget_closed(peer, opened)
+        if len(opened) >= self.limits.open_threads_per_peer:
             self._refuse("open_threads", f"{self.limits.open_threads_per_peer} threads with this agent "
                           "are still open: finish or reject one first")  # fmt: skip
         if not window.take():
@@ -126,13 +135,22 @@ class Admission:
             if not self._strangers.take():
                 self._refuse("strangers", "too many new threads from peers not in AgentRegistry this "
                              "minute: register the agent, or try again in a minute")  # fmt: skip
-        opened.append(thid)
+        opened[thid] = self.clock()
 
-    def _peer(self, peer: str) -> tuple[_Window, deque[str]]:
+    def _forget_closed(self, peer: str, opened: dict[str, float]) -> None:
+        """Drop from `opened` the threads now final, and those the protocol never stored (refused)
+        once a few seconds old (younger ones may still be on their way to the thread store)."""
+        now = self.clock()
+        for thid, at in list(opened.items()):
+            state = self.threads.get(peer, thid)
+            if (state is not None and state.final) or (state is None and now - at > _IN_FLIGHT):
+                del opened[thid]
+
+    def _peer(self, peer: str) -> tuple[_Window, dict[str, float]]:
         entry = self._peers.get(peer)
         if entry is None:
             window = _Window(self.limits.new_threads_per_peer_per_minute, self.clock)
-            entry = self._peers[peer] = (window, deque(maxlen=self.limits.open_threads_per_peer))
+            entry = self._peers[peer] = (window, {})
             if len(self._peers) > self.max_peers:
                 self._peers.popitem(last=False)
         self._peers.move_to_end(peer)
@@ -181,6 +199,13 @@ def registered(registry: Any) -> Known:
     return known
 
 
-def _final(threads: ThreadStore, peer: str, thid: str) -> bool:
-    state = threads.get(peer, thid)
-    return state is None or state.final
+def _claimed_type(jws: Any) -> object:
+    """The `type` an envelope claims (unverified), or None when it cannot be read."""
+    parts = jws.split(".") if isinstance(jws, str) else ()
+    if len(parts) != 3:
+        return None
+    try:
+        payload = loads_untrusted(b64url_decode(parts[1]))
+    except (ValueError, RecursionError):
+        return None
+    return payload.get("type") if isinstance(payload, dict) else None
