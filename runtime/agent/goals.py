@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.agent.spend_room import cannot_pay
 from runtime.config import Agent as AgentSpec
 from runtime.config import BuyGoal, IssueGoal, SellGoal
 
@@ -163,6 +164,10 @@ class BuyJob:
             return None
         last: DealRecord | None = None
         for seller in sellers:
+            unpayable = cannot_pay(self.buyer, seller.wallet)
+            if unpayable is not None:
+                self.say(f"buy {service} from {seller.did}: skipped: {unpayable}")
+                continue
             try:
                 record = await self.buyer.buy(
                     seller.endpoint, service, input=self.goal.input, expected_did=seller.did
