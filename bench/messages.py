@@ -81,10 +81,9 @@ def serve_forever(url: str, stop: Any) -> None:
 
 async def sova_server(home: str, ledger_kind: str) -> None:
     """The seller: an A2A server whose handler answers every counter with a counter."""
+    from runtime.a2a.admission import Admission
     from runtime.a2a.card import AgentProfile
     from runtime.a2a.server import AgentServer, listen
-
-    from runtime.a2a.admission import Admission
 
     negotiator, key, close = make_negotiator(Path(home), "seller", ledger_kind)
     sock, url = listen()
