@@ -10,7 +10,7 @@ from tests.support.paths import REPO_ROOT
 
 def test_the_license_is_an_spdx_string_with_the_setuptools_that_reads_it() -> None:
     data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert isinstance(data["project"]["license"], str), "a table is deprecated: license = \"MIT\""
+    assert isinstance(data["project"]["license"], str), 'a table is deprecated: license = "MIT"'
     assert not [c for c in data["project"].get("classifiers", []) if c.startswith("License ::")]
     requires = data["build-system"]["requires"]
     setuptools = next(r for r in requires if r.startswith("setuptools"))
