@@ -8,8 +8,10 @@ cannot spend another peer's budget), against:
                 `open_threads_per_peer` threads it opened recently still not final;
     strangers   a peer with no AgentRegistry entry for its DID (a freshly made did:key costs nothing,
                 a registry entry costs a transaction) shares, with every other stranger, a budget of
-                `stranger_threads_per_minute` new threads a minute, and its opening envelope may be at
-                most `stranger_envelope_bytes` long (a known peer: the protocol's 60 KiB).
+                `stranger_threads_per_minute` new threads a minute and `stranger_threads_per_day` a
+                day (so what strangers add to the ledger is bounded per day, not only per minute),
+                and its opening envelope may be at most `stranger_envelope_bytes` long (a known peer:
+                the protocol's 60 KiB).
 
 A refused message writes nothing to the ledger and spends nothing: it is answered with reason `busy`
 (the peer may try again later) and counted in `refused`; agent.log gets at most one line a minute per
@@ -52,6 +54,7 @@ class AdmissionLimits:
     new_threads_per_peer_per_minute: int = 600
     open_threads_per_peer: int = 64
     stranger_threads_per_minute: int = 10
+    stranger_threads_per_day: int = 500
     stranger_envelope_bytes: int = 8 * 1024
     lookups_per_minute: int = 60
 
@@ -65,17 +68,18 @@ class Refused(ProtocolError):
 
 
 class _Window:
-    """A count of events in the current minute."""
+    """A count of events in the current window of `period` seconds (a minute unless said)."""
 
-    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+    def __init__(self, limit: int, clock: Callable[[], float], period: float = 60.0) -> None:
         self.limit = limit
         self.clock = clock
+        self.period = period
         self.start = -1e18
         self.used = 0
 
     def take(self) -> bool:
         now = self.clock()
-        if now - self.start >= 60.0:
+        if now - self.start >= self.period:
             self.start, self.used = now, 0
         if self.used >= self.limit:
             return False
@@ -103,6 +107,7 @@ class Admission:
         self.refused: dict[str, int] = {}
         """Refused messages by class, since start."""
         self._strangers = _Window(self.limits.stranger_threads_per_minute, clock)
+        self._strangers_today = _Window(self.limits.stranger_threads_per_day, clock, 86400.0)
         self._lookups = _Window(self.limits.lookups_per_minute, clock)
         self._peers: OrderedDict[str, tuple[_Window, dict[str, float]]] = OrderedDict()
         self._verdicts: OrderedDict[str, tuple[bool, float]] = OrderedDict()
@@ -135,6 +140,9 @@ class Admission:
             if not self._strangers.take():
                 self._refuse("strangers", "too many new threads from peers not in AgentRegistry this "
                              "minute: register the agent, or try again in a minute")  # fmt: skip
+            if not self._strangers_today.take():
+                self._refuse("strangers_today", "too many new threads from peers not in AgentRegistry "
+                             "today: register the agent, or try again tomorrow")  # fmt: skip
         opened[thid] = self.clock()
 
     def _forget_closed(self, peer: str, opened: dict[str, float]) -> None:

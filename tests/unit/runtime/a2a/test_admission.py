@@ -159,3 +159,16 @@ def test_sdk_log_records_become_one_line_a_minute_per_template() -> None:
 
 async def _false() -> bool:
     return False
+
+
+def test_strangers_also_have_a_budget_a_day(threads: ThreadStore) -> None:
+    clock = Clock()
+    limits = AdmissionLimits(stranger_threads_per_minute=2, stranger_threads_per_day=3)
+    admission = Admission(threads, lambda did: _false(), limits, clock=clock)
+    verdicts = []
+    for minute in range(3):
+        clock.now += 61 * minute
+        verdicts += [admitted(admission, cfp(IdentityKey.generate(), f"{minute}-{i}")) for i in range(2)]
+    assert verdicts == ["ok", "ok", "ok", "strangers_today", "strangers_today", "strangers_today"]
+    clock.now += 86400
+    assert admitted(admission, cfp(IdentityKey.generate(), "tomorrow")) == "ok"
