@@ -196,12 +196,17 @@ Brain = Annotated[RuleBrain | LlmBrain, Field(discriminator="kind")]
 # --- goals -------------------------------------------------------------------------------------
 
 
+_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"  # module:function (a module beside agents.yaml, or installed)
+
+
 class BuyGoal(Model):
     """Buy a service on a schedule, up to a price."""
 
     kind: Literal["buy"]
     service: str = Field(min_length=1, description="service tag sellers register under")
     input: dict[str, Any] = Field(default_factory=dict, description="the service's input, sent in the cfp")
+    input_from: str | None = Field(None, pattern=_REF, description="module:function giving each run's input")
+    on_result: str | None = Field(None, pattern=_REF, description="module:function given each deal's result")
     every: Duration
     max_price: Amount
     quantity: int = Field(1, ge=1)

@@ -3,7 +3,8 @@
 The card carries two Sova extensions in `capabilities.extensions`:
 
     https://sova.dev/ext/identity/v1      {did, wallet, chainId, registry, agentId}
-    https://sova.dev/ext/negotiation/v1   {envelope, dataKey, messageTypes, tokens, serviceTags}
+    https://sova.dev/ext/negotiation/v1   {envelope, dataKey, messageTypes, tokens, serviceTags, services,
+                                           tasks (how a caller shows its DID: runtime/a2a/caller.py)}
 
 and one signature in `signatures` (A2A 1.0 §8.4): a JWS with a detached payload, protected header
 `{"alg": "EdDSA", "typ": "JOSE", "kid": "did:key:z…#z…"}`, over the RFC 8785 (JCS) canonical JSON of the
@@ -110,6 +111,8 @@ def build_card(profile: AgentProfile) -> a2a.AgentCard:
         "tokens": list(profile.tokens),
         "serviceTags": list(profile.service_tags),
         "services": services_param(profile.services),
+        "tasks": "a purchase is a Task; GetTask, ListTasks, CancelTask show the caller's own, with "
+        "`Authorization: Bearer <envelope of type a2a_caller to this DID>`, one per request",
     }
     return a2a.AgentCard(
         name=profile.name,

@@ -2,10 +2,11 @@
 
 `BodyGuard` answers a JSON-RPC error (HTTP 200, as a2a-sdk's own errors go out), never a 500, to: a body
 over `max_body` (checked from Content-Length, and while reading a chunked one), a Content-Type other
-than JSON, a body that is not UTF-8, JSON nested deeper than MAX_DEPTH levels, a string holding a lone
-surrogate escape (`"\\ud800"`), and any exception that escapes the app. (a2a-sdk alone answers "internal
-error" to the non-UTF-8 and deep-nesting cases, and HTTP 500 to a lone surrogate in the request `id`,
-which Starlette cannot encode when it echoes the id back.)
+than JSON (HTTP 415 and -32005 ContentTypeNotSupported), a body that is not UTF-8, JSON nested deeper
+than MAX_DEPTH levels, a string holding a lone surrogate escape (`"\\ud800"`), a request a2a-sdk would
+get wrong (runtime/a2a/precheck.py: -32602), and any exception that escapes the app. (a2a-sdk alone
+answers "internal error" to the non-UTF-8 and deep-nesting cases, and HTTP 500 to a lone surrogate in
+the request `id`, which Starlette cannot encode when it echoes the id back.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from identity.untrusted_json import lone_surrogate, too_deep
+from runtime.a2a.precheck import request_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ class BodyGuard:
         headers = dict(scope["headers"])
         ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
         if ctype not in _JSON_TYPES:
-            await _error(send, -32600, f"Content-Type must be application/json, not {ctype[:60] or 'none'}")
+            why = f"Content type not supported: send application/json, not {ctype[:60] or 'none'}"
+            await _error(send, -32005, why, status=415)
             return
         declared = headers.get(b"content-length", b"0").decode("latin-1")
         if not declared.isdigit() or int(declared) > self.max_body:
@@ -74,6 +77,10 @@ class BodyGuard:
                 "Invalid Request: a string holds a lone surrogate (\\ud800-\\udfff): not Unicode text",
             )
             return
+        problem = request_problem(body)
+        if problem is not None:
+            await _error(send, -32602, problem[1], rid=problem[0])
+            return
         await self._forward(scope, body, receive, send)
 
     async def _forward(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
@@ -104,8 +111,8 @@ def _too_deep(body: bytes) -> bool:
     return too_deep(body, MAX_DEPTH)
 
 
-async def _error(send: Send, code: int, message: str) -> None:
-    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+async def _error(send: Send, code: int, message: str, *, status: int = 200, rid: object = None) -> None:
+    body = json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

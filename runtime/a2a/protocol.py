@@ -259,6 +259,11 @@ class Negotiator:
         if entry is not None:
             await self.log.write([entry], barrier=False)
 
+    def thread_lock(self, peer: str, thid: str) -> asyncio.Lock:
+        """The lock held while a message of thread (peer, thid) is taken: hold it to change the thread's
+        deal from outside a message (CancelTask), so no message of that thread runs meanwhile."""
+        return self._lock(peer, thid)
+
     def _lock(self, peer: str, thid: str) -> asyncio.Lock:
         lock = self._locks.get((peer, thid))
         if lock is None:

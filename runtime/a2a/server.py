@@ -6,11 +6,14 @@
 
 A negotiation message is a `SendMessage` whose message holds one data part `{"sova_envelope": JWS}` (and
 lists the negotiation extension in `extensions`); the answer is a message whose parts are
-`{"sova_status": "accepted"}` and one `{"sova_envelope": JWS}` per reply. A message with data parts but no
-valid envelope is refused with a JSON-RPC error (-32602, `sova_reason` in the error's ErrorInfo metadata)
-and a `rejected` ledger entry. A message with text only, from a client that does not speak Sova, gets a
-polite text answer naming the extension. The server keeps no A2A tasks: `GetTask` / `CancelTask` answer
-"task not found", streaming and push notifications are not supported.
+`{"sova_status": "accepted"}` and one `{"sova_envelope": JWS}` per reply — as the status message of the
+deal's Task when the thread holds a purchase (runtime/a2a/rpc.py has the methods, runtime/a2a/tasks.py
+the Task rules). A message with data parts but no valid envelope is refused with a JSON-RPC error
+(-32602, `sova_reason` in the error's ErrorInfo metadata) and a `rejected` ledger entry. A message with
+text only, from a client that does not speak Sova, gets a polite text answer naming the extension.
+
+The card is served as A2A 1.0 JSON only (no v0.3 `url` / `preferredTransport` beside it: every field a
+client routes by is inside the signed content), integers as integers, with `Cache-Control` and an ETag.
 
 Every request goes through `BodyGuard` (runtime/a2a/guard.py) before anything parses its body.
 """
@@ -18,155 +21,33 @@ Every request goes through `BodyGuard` (runtime/a2a/guard.py) before anything pa
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import socket
-import uuid
-from collections.abc import AsyncGenerator
+from typing import Any
 
 import uvicorn
-from a2a.server.context import ServerCallContext
-from a2a.server.events.event_queue import Event
-from a2a.server.request_handlers.request_handler import RequestHandler
-from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.routes import create_jsonrpc_routes
 from a2a.types import a2a_pb2 as a2a
-from a2a.utils.errors import (
-    ExtendedAgentCardNotConfiguredError,
-    InvalidParamsError,
-    PushNotificationNotSupportedError,
-    TaskNotFoundError,
-    UnsupportedOperationError,
-)
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
+from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped, unused-ignore]
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from identity.keys import IdentityKey
 from runtime.a2a.admission import Admission
-from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION, AgentProfile, signed_card
+from runtime.a2a.card import AgentProfile, signed_card
 from runtime.a2a.guard import MAX_BODY, BodyGuard
-from runtime.a2a.protocol import Negotiator, ProtocolError
+from runtime.a2a.protocol import Negotiator
+from runtime.a2a.rpc import SovaRequestHandler
 
+__all__ = ["AgentServer", "SovaRequestHandler", "card_json", "create_app", "listen", "serve_started"]
 
-class SovaRequestHandler(RequestHandler):
-    """a2a-sdk request handler that hands negotiation envelopes to a `Negotiator`."""
-
-    def __init__(self, negotiator: Negotiator, admission: Admission | None = None) -> None:
-        self.negotiator = negotiator
-        self.admission = admission
-
-    async def on_message_send(
-        self, params: a2a.SendMessageRequest, context: ServerCallContext
-    ) -> a2a.Message:
-        """A negotiation envelope in, the signed replies out; a polite note for plain messages."""
-        message = params.message
-        if not params.HasField("message") or not message.parts:
-            raise InvalidParamsError("SendMessage needs a message with at least one part")
-        envelopes: list[str] = []
-        data_parts = 0
-        for part in message.parts:
-            if part.WhichOneof("content") != "data":
-                continue
-            data_parts += 1
-            fields = part.data.struct_value.fields if part.data.WhichOneof("kind") == "struct_value" else {}
-            value = fields.get(ENVELOPE_KEY)
-            if value is not None:
-                envelopes.append(value.string_value if value.WhichOneof("kind") == "string_value" else "")
-        if not data_parts and NEGOTIATION_EXTENSION not in message.extensions:
-            return _info(message, self.negotiator.did)
-        try:
-            if len(envelopes) > 1:
-                await self.negotiator.record_rejected(
-                    "malformed", "a message carries one envelope, not several"
-                )
-                raise ProtocolError("a message carries one envelope, not several", reason="malformed")
-            if not envelopes:
-                why = f'no signed envelope: send one data part {{"{ENVELOPE_KEY}": "<compact JWS>"}}'
-                await self.negotiator.record_rejected("unsigned", why)
-                raise ProtocolError(why, reason="unsigned")
-            if self.admission is not None:  # strangers' budgets, before anything is written
-                await self.admission.admit(envelopes[0])
-            replies = await self.negotiator.receive(envelopes[0])
-        except ProtocolError as exc:
-            raise InvalidParamsError(str(exc), data={"sova_reason": exc.reason}) from None
-        answer = a2a.Message(
-            message_id=uuid.uuid4().hex, context_id=message.context_id or uuid.uuid4().hex,
-            role=a2a.ROLE_AGENT, extensions=[NEGOTIATION_EXTENSION],
-        )  # fmt: skip
-        answer.parts.add().data.struct_value.fields["sova_status"].string_value = "accepted"
-        for jws in replies:
-            answer.parts.add().data.struct_value.fields[ENVELOPE_KEY].string_value = jws
-        return answer
-
-    async def on_message_send_stream(
-        self, params: a2a.SendMessageRequest, context: ServerCallContext
-    ) -> AsyncGenerator[Event]:
-        """Streaming is not offered (the card says so)."""
-        raise UnsupportedOperationError("streaming is not supported: use SendMessage")
-        yield  # pragma: no cover - makes this an async generator
-
-    async def on_get_task(self, params: a2a.GetTaskRequest, context: ServerCallContext) -> a2a.Task | None:
-        """No tasks are kept: negotiation answers come back as messages."""
-        return None
-
-    async def on_list_tasks(
-        self, params: a2a.ListTasksRequest, context: ServerCallContext
-    ) -> a2a.ListTasksResponse:
-        """No tasks are kept."""
-        return a2a.ListTasksResponse()
-
-    async def on_cancel_task(
-        self, params: a2a.CancelTaskRequest, context: ServerCallContext
-    ) -> a2a.Task | None:
-        """No tasks are kept."""
-        return None
-
-    async def on_subscribe_to_task(
-        self, params: a2a.SubscribeToTaskRequest, context: ServerCallContext
-    ) -> AsyncGenerator[Event]:
-        """No tasks are kept."""
-        raise TaskNotFoundError("this agent keeps no tasks")
-        yield  # pragma: no cover - makes this an async generator
-
-    async def on_create_task_push_notification_config(
-        self, params: a2a.TaskPushNotificationConfig, context: ServerCallContext
-    ) -> a2a.TaskPushNotificationConfig:
-        """Push notifications are not supported."""
-        raise PushNotificationNotSupportedError
-
-    async def on_get_task_push_notification_config(
-        self, params: a2a.GetTaskPushNotificationConfigRequest, context: ServerCallContext
-    ) -> a2a.TaskPushNotificationConfig:
-        """Push notifications are not supported."""
-        raise PushNotificationNotSupportedError
-
-    async def on_list_task_push_notification_configs(
-        self, params: a2a.ListTaskPushNotificationConfigsRequest, context: ServerCallContext
-    ) -> a2a.ListTaskPushNotificationConfigsResponse:
-        """Push notifications are not supported."""
-        raise PushNotificationNotSupportedError
-
-    async def on_delete_task_push_notification_config(
-        self, params: a2a.DeleteTaskPushNotificationConfigRequest, context: ServerCallContext
-    ) -> None:
-        """Push notifications are not supported."""
-        raise PushNotificationNotSupportedError
-
-    async def on_get_extended_agent_card(
-        self, params: a2a.GetExtendedAgentCardRequest, context: ServerCallContext
-    ) -> a2a.AgentCard:
-        """There is no extended card: the public one says everything."""
-        raise ExtendedAgentCardNotConfiguredError
-
-
-def _info(message: a2a.Message, did: str) -> a2a.Message:
-    text = (
-        f"This is a Sova agent ({did}). It negotiates with signed envelopes only: see the "
-        f"{NEGOTIATION_EXTENSION} extension in its agent card, and send one data part "
-        f'{{"{ENVELOPE_KEY}": "<compact JWS>"}} per message.'
-    )
-    answer = a2a.Message(
-        message_id=uuid.uuid4().hex, context_id=message.context_id or uuid.uuid4().hex, role=a2a.ROLE_AGENT
-    )
-    answer.parts.add().text = text
-    return answer
+CARD_CACHE = "public, max-age=60"
+"""How long a client may keep the card: a minute (the card changes only when the agent restarts)."""
 
 
 def create_app(
@@ -177,13 +58,44 @@ def create_app(
     max_body: int = MAX_BODY,
     admission: Admission | None = None,
 ) -> ASGIApp:
-    """The ASGI app of one agent: the signed card and the JSON-RPC endpoint behind BodyGuard."""
+    """The ASGI app of one agent: the signed card and the JSON-RPC endpoint behind BodyGuard
+    (`admission`: runtime/a2a/admission.py, checked before the negotiator takes a message)."""
     handler = SovaRequestHandler(negotiator, admission)
     routes = [
-        *create_agent_card_routes(card),
+        card_route(card),
         *create_jsonrpc_routes(handler, rpc_url=rpc_path, enable_v0_3_compat=True),
     ]
     return BodyGuard(Starlette(routes=routes), max_body=max_body)
+
+
+def card_json(card: a2a.AgentCard) -> dict[str, Any]:
+    """The card as served: its A2A 1.0 JSON, whole numbers as integers (protobuf's Struct holds every
+    number as a double; JCS writes 31337.0 as 31337, so the signature covers the same bytes)."""
+    return _whole(MessageToDict(card))  # type: ignore[no-any-return]
+
+
+def card_route(card: a2a.AgentCard) -> Route:
+    """GET /.well-known/agent-card.json: the card, `Cache-Control`, a strong ETag, 304 on a match."""
+    body = json.dumps(card_json(card), separators=(",", ":")).encode()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {"Cache-Control": CARD_CACHE, "ETag": etag}
+
+    async def serve(request: Request) -> Response:
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+    return Route(AGENT_CARD_WELL_KNOWN_PATH, serve, methods=["GET"])
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
 
 
 class AgentServer:

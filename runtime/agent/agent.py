@@ -341,7 +341,7 @@ class Agent:
         brain = self.spec.brain
         if not isinstance(brain, RuleBrain):
             brain = _llm_decider(self.spec, self.config_path.parent, executor, parts.sink)
-        trusted = self._trusted_issuers()
+        trusted, root = self._trusted_issuers(), self.config_path.parent
         if sell_goals(self.spec):
             parts.negotiator.handler = Seller(
                 executor=executor, deals=parts.deals, brain=brain, offers=self._shop(executor, trusted),
@@ -353,7 +353,7 @@ class Agent:
                 peers=parts.peers, cap=Decimal(goal.max_price), trusted_issuers=trusted,
                 registry=session.registry, ledger=parts.sink, token=goal.token,
             )  # fmt: skip
-            job = BuyJob(goal, buyer, session.registry, executor.context.agent_address, self.say)
+            job = BuyJob(goal, buyer, session.registry, buyer.executor.context.agent_address, self.say, root)
             parts.buyers.append((goal.every, job))
             if parts.negotiator.handler is None:
                 parts.negotiator.handler = buyer

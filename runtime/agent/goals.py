@@ -15,12 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.agent.buy_hooks import BuyHooks
 from runtime.agent.spend_room import cannot_pay
 from runtime.config import Agent as AgentSpec
 from runtime.config import BuyGoal, IssueGoal, SellGoal
+from runtime.operator.purchase import find_sellers
 
 if TYPE_CHECKING:
-    from runtime.chain.registry import AgentRecord, Registry
+    from runtime.chain.registry import Registry
     from runtime.executor.executor import Executor
     from runtime.negotiation.buyer import Buyer
     from runtime.negotiation.deals import DealRecord
@@ -129,31 +131,31 @@ def _deliver(path: Path, document: Any) -> None:
         store.close()
 
 
-async def find_sellers(registry: Registry, tag: str, own_wallet: str) -> list[AgentRecord]:
-    """The registered agents with `tag` and an endpoint, other than this agent, oldest first."""
-    ids = await registry.contract.call("agentsWithTag", tag)
-    found: list[AgentRecord] = []
-    for agent_id in ids:
-        record = await registry.record(int(agent_id))
-        if record.endpoint and record.wallet.lower() != own_wallet.lower():
-            found.append(record)
-    return found
-
-
 class BuyJob:
-    """One buy goal, run by the scheduler: find sellers by tag and buy from the first that settles."""
+    """One buy goal, run by the scheduler: find sellers by tag and buy from the first that settles.
+    The input is the goal's `input:`, or what its `input_from` function gives each run; its
+    `on_result` function is given each deal's BuyResult (runtime/agent/buy_hooks.py). `root`: the
+    folder of agents.yaml, where those functions' modules are looked for first."""
 
-    def __init__(self, goal: BuyGoal, buyer: Buyer, registry: Registry, own_wallet: str, say: Say) -> None:
+    def __init__(
+        self, goal: BuyGoal, buyer: Buyer, registry: Registry, own_wallet: str, say: Say,
+        root: Path | None = None,
+    ) -> None:  # fmt: skip
         self.goal = goal
         self.buyer = buyer
         self.registry = registry
         self.own_wallet = own_wallet
         self.say = say
         self.runs = 0
+        self.hooks = BuyHooks(goal.input_from, goal.on_result, root or Path.cwd(), goal.input)
 
     async def __call__(self) -> DealRecord | None:
         self.runs += 1
         service = self.goal.service
+        data, problem = await self.hooks.input()
+        if problem is not None:
+            self.say(f"buy {service}: {problem}; no purchase this run")
+            return None
         try:
             sellers = await find_sellers(self.registry, service, self.own_wallet)
         except Exception as exc:  # the chain may be briefly unreachable: try again next run
@@ -169,18 +171,27 @@ class BuyJob:
                 self.say(f"buy {service} from {seller.did}: skipped: {unpayable}")
                 continue
             try:
-                record = await self.buyer.buy(
-                    seller.endpoint, service, input=self.goal.input, expected_did=seller.did
-                )
+                record = await self.buyer.buy(seller.endpoint, service, input=data, expected_did=seller.did)
             except Exception as exc:  # one seller failing must not stop the goal
                 log.exception("buy %s from %s failed", service, seller.endpoint)
                 self.say(f"buy {service} from {seller.did}: failed ({type(exc).__name__}: {exc})")
                 continue
             last = record
             self.say(deal_line(record, service, seller.did))
+            await self._report(record)
             if record.state == "released":
                 break
         return last
+
+    async def _report(self, record: DealRecord) -> None:
+        """Tell `on_result` (if any) how the deal went; its failure is one line, nothing more."""
+        if self.hooks.on_result is None:
+            return
+        from runtime.operator.purchase import result_of
+
+        problem = await self.hooks.report(result_of(record, self.buyer.deals, {}))
+        if problem is not None:
+            self.say(f"buy {self.goal.service}: {problem}")
 
 
 def deal_line(record: DealRecord, service: str, peer: str) -> str:

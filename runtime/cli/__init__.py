@@ -9,6 +9,7 @@ import typer
 
 from runtime.cli import (
     agent_cmd,
+    buy_cmd,
     chain,
     config_cmd,
     console_cmd,
@@ -43,6 +44,7 @@ def build_app() -> typer.Typer:
     app.add_typer(policy_cmd.app, name="policy")
     app.add_typer(log.app, name="log")
     app.add_typer(deals_cmd.app, name="deals")
+    app.command("buy")(buy_cmd.buy)
     return app
 
 

@@ -4,6 +4,7 @@ keeps what they meant: the price, the signed `Deal`, the escrow transactions, an
 
     state       negotiating -> agreed -> signed -> funded -> delivered -> released
                 any step    -> declined (no deal: the reason says why)
+                (seller) negotiating / agreed -> canceled (CancelTask, or the buyer's reject)
                 funded / delivered past the deadline -> refunded
                 negotiating / agreed / signed (no escrow) past the deadline -> expired (expiry.py)
                 a delivery that does not match the terms -> disputed
@@ -168,6 +169,14 @@ class DealStore(SqliteStore):
         """Every deal, most recently updated first."""
         with self._lock:
             rows = self._db().execute(f"{_SELECT} ORDER BY updated DESC").fetchall()
+        return [_record(r) for r in rows]
+
+    def with_peer(self, peer: str, role: Role) -> list[DealRecord]:
+        """This agent's deals with `peer` in `role`, most recently updated first (the primary key's
+        prefix: one index range)."""
+        query = f"{_SELECT} WHERE peer = ? AND role = ? ORDER BY updated DESC"
+        with self._lock:
+            rows = self._db().execute(query, (peer, role)).fetchall()
         return [_record(r) for r in rows]
 
     def in_states(self, role: Role, states: tuple[str, ...]) -> list[DealRecord]:

@@ -1,7 +1,8 @@
 """The seller's side of a negotiation (`runtime.negotiation.buyer` has the protocol picture and the buyer):
 answer a cfp — once its input fits the service's schema and the buyer holds the credentials the service
 requires, before anything is signed — with an opening offer and a DID-auth presentation, haggle, then
-sign, run the service, deliver and log the settlement through `runtime.negotiation.settlement`."""
+sign, run the service, deliver and log the settlement through `runtime.negotiation.settlement`. Each
+request is an A2A Task on this agent, a view of its deal (runtime/negotiation/tasks.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from runtime.negotiation.deals import DealRecord, DealStore
 from runtime.negotiation.offers import Offers
 from runtime.negotiation.requirements import buyer_problem
 from runtime.negotiation.settlement import SellerSettlement
+from runtime.negotiation.tasks import SellerTasks
 from runtime.negotiation.terms import canonical, terms_hash
 
 
@@ -50,6 +52,8 @@ class Seller:
         self.token = token
         self.present = tuple(present)
         self.settlement = SellerSettlement(executor, deals, offers, ledger, deliver)
+        self.tasks = SellerTasks(deals, ledger)
+        """Its deals as A2A Tasks, for the A2A server's GetTask / ListTasks / CancelTask."""
 
     async def on_message(self, envelope: Envelope, thread: ThreadState) -> Sequence[Reply]:
         """The answer to one buyer message (see the module docstring)."""
@@ -59,6 +63,8 @@ class Seller:
         record = self.deals.get(envelope.sender, envelope.thid)
         if record is None:
             return []
+        if record.state == "canceled":  # CancelTask ended it: the thread closes at the buyer's next word
+            return [] if envelope.type == "reject" else [Reply("reject", {"reason": record.reason[:500]})]
         if envelope.type == "counter":
             return [await self._counter(record, body, thread)]
         if envelope.type == "accept":
@@ -76,8 +82,8 @@ class Seller:
             return await self.settlement.on_funded(envelope, record)
         if envelope.type == "released":
             await self.settlement.on_released(envelope, record)
-        elif envelope.type in ("reject", "dispute"):
-            state = "declined" if envelope.type == "reject" else "disputed"
+        elif envelope.type in ("reject", "dispute"):  # the buyer's reject comes before any money: canceled
+            state = "canceled" if envelope.type == "reject" else "disputed"
             why = f"the buyer said: {str(body.get('reason', ''))[:300]}"
             record = await self.deals.advance(
                 self.ledger, record, state, {"state": state, "reason": why}, reason=why

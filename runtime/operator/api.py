@@ -2,7 +2,7 @@
 
     GET  /v1/status  /v1/ledger  /v1/ledger/verify  /v1/budgets  /v1/negotiations  /v1/deals
     GET  /v1/approvals       POST /v1/approvals/{id or number}/approve|reject   (operator-signed)
-    POST /v1/pause  /v1/resume  /v1/chat          GET /v1/events (SSE)   GET /openapi.json  /docs
+    POST /v1/pause  /v1/resume  /v1/chat  /v1/buy          GET /v1/events (SSE)   GET /openapi.json  /docs
 
 `TokenGuard` wraps the whole app, so every request, to any path (unknown ones too), needs
 `Authorization: Bearer <token>` before a route runs; without it the answer is 401 with
@@ -146,9 +146,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error(exc.status_code, str(exc.detail))
 
 
-def create_app(backend: OperatorBackend, token: str, chat: Any = None) -> ASGIApp:
+def create_app(backend: OperatorBackend, token: str, chat: Any = None, purchaser: Any = None) -> ASGIApp:
     """The operator app of one agent behind TokenGuard. `chat` answers `/v1/chat` (default: an
-    OperatorChat over `backend`)."""
+    OperatorChat over `backend`); `purchaser` (runtime/operator/purchase.py) answers `/v1/buy`."""
     if chat is None:
         from runtime.operator.chat import OperatorChat
 
@@ -156,6 +156,7 @@ def create_app(backend: OperatorBackend, token: str, chat: Any = None) -> ASGIAp
     app = Starlette(routes=all_routes(), exception_handlers={HTTPException: _http_error})
     app.state.backend = backend
     app.state.chat = chat
+    app.state.purchaser = purchaser
     app.state.closing = asyncio.Event()
     return TokenGuard(app, token)
 

@@ -2,7 +2,7 @@
 
 Commands and plain phrasings, answered from the agent's own state (no LLM needed):
 
-    help · status · budget · deals · negotiations · approvals · ledger [n] · pause [reason] · resume
+    help · status · budget · deals · negotiations · approvals · ledger [n] · pause [reason] · resume · buy
     why did you refuse the last deal?   (any why + refuse/decline/reject/deny/turn down)
     approve N [reason] / reject N [reason]   → how to do it: a decision needs an operator key's signature
 
@@ -26,6 +26,7 @@ from runtime.operator.facts import OperatorBackend, OperatorRefusal
 if TYPE_CHECKING:
     from runtime.brains.chat import LlmChat
     from runtime.config import LlmBrain
+    from runtime.operator.purchase import Purchaser
 
 MAX_LEDGER_LINES = 50
 SCAN_BACK = 5000  # entries searched for the last refusal
@@ -41,6 +42,7 @@ HELP = """I understand:
   ledger [n]             the last n ledger entries (default 10)
   why did you refuse the last deal?
   pause [reason]         stop signing now;  resume   allow it again
+  buy SERVICE {json}     buy a service from a registered seller, e.g. buy wordcount {"text": "a b c"}
   approve N [reason] / reject N [reason]   decide approval N (signed by an operator key: use the console)"""
 
 LlmFactory = Callable[[dict[str, Any]], Any]
@@ -50,9 +52,12 @@ LlmFactory = Callable[[dict[str, Any]], Any]
 class OperatorChat:
     """Answers one operator message at a time. `llm`: a factory of LLM chats (None: commands only)."""
 
-    def __init__(self, backend: OperatorBackend, llm: LlmFactory | None = None) -> None:
+    def __init__(
+        self, backend: OperatorBackend, llm: LlmFactory | None = None, *, purchaser: Purchaser | None = None
+    ) -> None:
         self.backend = backend
         self.llm = llm
+        self.purchaser = purchaser
 
     async def reply(self, text: str) -> str:
         """The answer to `text` (never raises for bad input: the answer says what is understood)."""
@@ -63,6 +68,8 @@ class OperatorChat:
             return HELP
         command, rest = words[0], line.split(" ", 1)[1] if " " in line else ""
         try:
+            if command == "buy":
+                return await self._buy(text.strip()[3:].strip())
             return await self._answer(command, rest, lowered, words)
         except OperatorRefusal as exc:
             return str(exc)
@@ -106,6 +113,28 @@ class OperatorChat:
         return None
 
     # ----------------------------------------------------------------- answers
+
+    async def _buy(self, rest: str) -> str:
+        """`buy SERVICE {json}`: one purchase through the agent's Purchaser (its Buyer, policy, caps)."""
+        from pydantic import ValidationError
+
+        from runtime.operator.buy_models import BuyRequest, parse_input
+        from runtime.operator.purchase import PurchaseRefused
+
+        if self.purchaser is None:
+            return "I cannot buy: no purchaser was given to this chat"
+        service, _, raw = rest.partition(" ")
+        if not service or service.startswith("{"):
+            return 'say `buy SERVICE {json input}`, e.g. buy wordcount {"text": "a b c"}'
+        try:
+            data = parse_input(raw) if raw.strip() else {}
+            result = await self.purchaser.buy(BuyRequest(service=service, input=data, timeout=120))
+        except ValueError as exc:  # ValidationError is one too
+            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            return f"not bought: {first.replace('--input', 'the input')}"
+        except PurchaseRefused as exc:
+            return f"not bought: {exc}"
+        return result.line()
 
     async def _help(self) -> str:
         return HELP

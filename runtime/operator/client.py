@@ -18,6 +18,8 @@ import httpx
 from runtime.errors import SovaError
 
 DEFAULT_TIMEOUT = 10.0
+SLOW_TIMEOUT = 150.0
+"""For a chat line, which may be a purchase (the chat's buy waits up to 120 s for the deal)."""
 
 
 class OperatorApiError(SovaError):
@@ -95,10 +97,11 @@ class OperatorClient:
         return _ok(self.label, *(await self.request("GET", path, params=params)))
 
     async def post(self, path: str, body: Any = None) -> Any:
-        """POST `path` with a JSON body; the JSON answer, or OperatorApiError with the server's line."""
-        return _ok(
-            self.label, *(await self.request("POST", path, json_body=body if body is not None else {}))
-        )
+        """POST `path` with a JSON body; the JSON answer, or OperatorApiError with the server's line.
+        The chat may buy (`buy SERVICE {json}` waits for the deal): it gets SLOW_TIMEOUT."""
+        timeout = SLOW_TIMEOUT if path.endswith("/chat") else None
+        body = body if body is not None else {}
+        return _ok(self.label, *(await self.request("POST", path, json_body=body, timeout=timeout)))
 
     async def open_stream(self, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
         """Start a streaming GET (SSE) and return once its headers are in: iterate `aiter_raw()`,

@@ -198,15 +198,14 @@ class OperatorBackend:
         """The most recently updated deals first."""
         if not 1 <= limit <= MAX_PAGE:
             raise OperatorRefusal(400, f"`limit` must be between 1 and {MAX_PAGE}")
-        records = (await self._deal_records())[:limit]
-        return {
-            "deals": [
-                {"thread": d.thid, "counterparty": d.peer, "role": d.role, "state": d.state, "item": d.item,
-                 "token": d.token, "price": d.price, "deal_id": d.deal_id, "deadline": d.deadline,
-                 "txs": d.txs, "reason": d.reason, "started": _iso(d.started), "updated": _iso(d.updated)}
-                for d in records
-            ]
-        }  # fmt: skip
+        records, p = (await self._deal_records())[:limit], getattr(self.deals_store, "payloads", None)
+        return {"deals": [  # with each deal's input and result (None when not kept)
+            {"thread": d.thid, "counterparty": d.peer, "role": d.role, "state": d.state, "item": d.item,
+             "token": d.token, "price": d.price, "deal_id": d.deal_id, "deadline": d.deadline,
+             "txs": d.txs, "reason": d.reason, "started": _iso(d.started), "updated": _iso(d.updated),
+             "input": p and p.load(d.input, d.input_hash), "result": p and p.load(d.output, d.output_hash)}
+            for d in records
+        ]}  # fmt: skip
 
     async def _deal_records(self) -> list[Any]:
         return [] if self.deals_store is None else await asyncio.to_thread(self.deals_store.all)

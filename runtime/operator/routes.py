@@ -241,6 +241,40 @@ async def chat(request: Request) -> Response:
     return JSONResponse({"reply": await request.app.state.chat.reply(text)})
 
 
+@answers
+async def buy(request: Request) -> Response:
+    """
+    summary: "Buy a service from a registered seller; answers once the deal has ended (or the timeout)."
+    requestBody:
+      content: {application/json: {schema: {type: object, required: [service], properties: {service: {type: string}, input: {}, max_price: {type: string}, seller: {type: string}, timeout: {type: number}}}}}
+    responses:
+      200: {description: "{state, service, reason, deal_id, thread, seller, price, token, input, output, txs}: state released, or why there is no deal"}
+      400: {description: "bad request: not JSON, unknown field, a max price that is not an amount"}
+      409: {description: this agent cannot buy}
+      422: {description: "the input does not match the service's input schema (nothing was signed)"}
+    """  # noqa: E501
+    from pydantic import ValidationError
+
+    from runtime.operator.buy_models import BuyRequest
+    from runtime.operator.purchase import PurchaseRefused
+
+    purchaser = request.app.state.purchaser
+    if purchaser is None:
+        raise OperatorRefusal(409, "this agent cannot buy: its operator API was started without a purchaser")
+    body = await read_json(request)
+    try:
+        wanted = BuyRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise OperatorRefusal(400, f"buy request: {where}: {first['msg']}") from None
+    try:
+        result = await purchaser.buy(wanted)
+    except PurchaseRefused as exc:
+        raise OperatorRefusal(exc.status, str(exc)) from None
+    return JSONResponse(result.model_dump(mode="json"))
+
+
 def routes() -> list[Route]:
     """The JSON routes under /v1 (events, openapi and docs are added by runtime/operator/api.py)."""
     return [
@@ -256,4 +290,5 @@ def routes() -> list[Route]:
         Route("/v1/pause", pause, methods=["POST"]),
         Route("/v1/resume", resume, methods=["POST"]),
         Route("/v1/chat", chat, methods=["POST"]),
+        Route("/v1/buy", buy, methods=["POST"]),
     ]

@@ -98,7 +98,10 @@ async def start_operator(
     )  # fmt: skip
     brain = agent.spec.brain
     llm = llm_factory(brain, agent.config_path.parent) if isinstance(brain, LlmBrain) else None
-    chat = OperatorChat(backend, llm)
+    from runtime.operator.purchase_site import make_purchaser
+
+    purchaser = make_purchaser(agent, parts, session, executor)
+    chat = OperatorChat(backend, llm, purchaser=purchaser)
     port = int(os.environ.get("SOVA_OPERATOR_PORT") or 0)
     try:
         sock, _ = listen("127.0.0.1", port)
@@ -107,7 +110,7 @@ async def start_operator(
             f"agent {agent.name}: the operator API cannot listen on 127.0.0.1:{port} ({exc.strerror}): "
             f"another process uses it; stop it, or delete {agent.home.agent_dir(agent.name)}/operator-port"
         ) from None
-    server = OperatorServer(create_app(backend, token, chat), sock)
+    server = OperatorServer(create_app(backend, token, chat, purchaser), sock)
     try:
         await server.start()
     except BaseException:

@@ -101,6 +101,13 @@ def test_a_pending_spend_is_approved_from_the_page_and_the_deal_then_settles(
         assert [a.lower().removeprefix("0x") for a in approval["approvers"]] == [operator.removeprefix("0x")]
     deals = api(fleet, "/api/agents/buyer/deals")["deals"]
     assert any(d.get("state") == "released" for d in deals), deals
+    # the buyer's deals table: the released deal with its input, result and seller
+    select(page, "buyer")
+    page.wait_for_selector('#deal-rows tr[data-state="released"]', timeout=20_000)
+    row = page.locator('#deal-rows tr[data-state="released"]').first
+    assert '"words"' in str(row.locator(".result").get_attribute("title"))
+    assert '"text"' in str(row.locator(".input").get_attribute("title"))
+    assert row.locator(".counterparty").text_content() == "from seller"
 
 
 def test_pause_shows_on_the_page_and_on_chain(console: Page, fleet: Fleet) -> None:

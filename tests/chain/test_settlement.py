@@ -91,7 +91,7 @@ async def test_a_seller_without_the_credential_is_declined_before_any_escrow(
         assert not [e for e in buyer.entries("decision") if e.get("intent", {}).get("skill") == "open_escrow"]
         theirs = seller.deals.get(buyer.key.did, record.thid)
         assert theirs is not None
-        assert theirs.state == "declined"
+        assert theirs.state == "canceled"  # the buyer's reject: the seller's task is canceled
 
 
 async def test_the_policy_refuses_to_sign_with_a_seller_whose_credential_the_buyer_did_not_verify(
@@ -147,7 +147,7 @@ async def test_a_seller_signature_from_another_wallet_is_never_funded(market: Ma
         assert await market.balance(pair.buyer.address) == 100 * USD
         theirs = pair.seller.deals.get(pair.buyer.key.did, record.thid)
         assert theirs is not None
-        assert theirs.state == "declined"
+        assert theirs.state == "canceled"  # the buyer's reject: the seller's task is canceled
 
 
 async def test_a_deal_not_delivered_by_its_deadline_is_refunded(market: Market, tmp_path: Path) -> None:

@@ -86,7 +86,13 @@ async def next_pending(queue: ApprovalQueue, count: int = 1) -> list[Approval]:
 
 @asynccontextmanager
 async def serve(
-    rig: Rig, *, chat: Any = None, deals: Any = None, threads: Any = None, token: str | None = None
+    rig: Rig,
+    *,
+    chat: Any = None,
+    deals: Any = None,
+    threads: Any = None,
+    token: str | None = None,
+    purchaser: Any = None,
 ) -> AsyncIterator[Served]:
     """The rig's operator API on 127.0.0.1 (a free port), and a client holding the token (`token`, or
     a fresh one). `chat`: a function of the backend giving the chat (default: the command chat)."""
@@ -100,7 +106,10 @@ async def serve(
     )
     sock, url = listen("127.0.0.1", 0)
     server = OperatorServer(
-        create_app(backend, token, chat(backend) if chat else OperatorChat(backend)), sock
+        create_app(
+            backend, token, chat(backend) if chat else OperatorChat(backend, purchaser=purchaser), purchaser
+        ),
+        sock,
     )
     await server.start()
     headers = {"Authorization": f"Bearer {token}"}

@@ -2,6 +2,10 @@
 //
 // Usage: node a2a-client.mjs BASE_URL [ENVELOPE_JWS]
 //        node a2a-client.mjs --verify-card FILE      (only step 1, on a card in a file: {"verified": …})
+//        node a2a-client.mjs --tasks BASE_URL TASK_ID TOKEN TOKEN TOKEN
+//            the caller's tasks: GetTask, ListTasks, CancelTask of TASK_ID, each request with the next
+//            `Authorization: Bearer TOKEN` (a Sova caller token, one per request) through the SDK's
+//            own fetch hook; prints {"get": task, "list": response, "cancel": task or {"error": …}}
 //
 // 1. fetches the agent card from BASE_URL/.well-known/agent-card.json and verifies its signature with the
 //    SDK's own verifier (verifyAgentCardSignature), the Ed25519 key taken from the card's did:key `kid`;
@@ -12,8 +16,8 @@
 // {"error": "..."} and exits 1.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { AgentCard, Role, verifyAgentCardSignature } from "@a2a-js/sdk";
-import { ClientFactory } from "@a2a-js/sdk/client";
+import { AgentCard, Role, TaskState, verifyAgentCardSignature } from "@a2a-js/sdk";
+import { ClientFactory, ClientFactoryOptions, JsonRpcTransportFactory } from "@a2a-js/sdk/client";
 
 // Our one JSON line goes to stdout; the SDK's own console chatter goes to stderr.
 const print = (value) => process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -69,9 +73,34 @@ async function verifyFile(path) {
   print({ verified: true });
 }
 
+async function tasks(baseUrl, taskId, ...tokens) {
+  const authorized = async (input, init = {}) => {
+    const method = (init.method ?? "GET").toUpperCase();
+    if (method !== "POST") return fetch(input, init);
+    const headers = new Headers(init.headers ?? {});
+    headers.set("Authorization", `Bearer ${tokens.shift()}`);
+    return fetch(input, { ...init, headers });
+  };
+  const options = ClientFactoryOptions.createFrom(ClientFactoryOptions.default, {
+    transports: [new JsonRpcTransportFactory({ fetchImpl: authorized })],
+  });
+  const client = await new ClientFactory(options).createFromUrl(baseUrl);
+  const out = {};
+  out.get = await client.getTask({ id: taskId });
+  // The SDK writes an omitted `status` as "UNRECOGNIZED", which A2A 1.0 refuses (-32602): say UNSPECIFIED.
+  out.list = await client.listTasks({ status: TaskState.TASK_STATE_UNSPECIFIED });
+  try {
+    out.cancel = await client.cancelTask({ id: taskId });
+  } catch (err) {
+    out.cancel = { error: String(err?.message ?? err) };
+  }
+  print(out);
+}
+
 async function main() {
   const [baseUrl, envelope] = process.argv.slice(2);
   if (baseUrl === "--verify-card") return verifyFile(envelope);
+  if (baseUrl === "--tasks") return tasks(...process.argv.slice(3));
   if (!baseUrl) {
     print({ error: "usage: node a2a-client.mjs BASE_URL [ENVELOPE_JWS]" });
     process.exit(2);

@@ -20,6 +20,7 @@ const state = {
   selected: null,
   chats: new Map(),        // agent name -> [{who, text}]
   approvals: new Map(),    // agent name -> [approval]
+  deals: new Map(),        // agent name -> [deal] (GET /v1/deals: input, result, price, state, counterparty)
   ledger: [],              // entries of the selected agent, newest first
   ledgerAbort: null,
   lastSeq: null,
@@ -231,7 +232,7 @@ async function refreshAgents() {
   }
   if (!state.selected && state.agents.length) selectAgent(state.agents[0].name);
   renderAgents();
-  await refreshApprovals();
+  await Promise.all([refreshApprovals(), refreshDeals()]);
   if (Date.now() > state.verifyDue) verifyLedger();
 }
 
@@ -240,6 +241,8 @@ function selectAgent(name) {
   state.selected = name;
   renderAgents();
   renderChat();
+  renderDeals();
+  refreshDeals();
   startLedger(name);
 }
 
@@ -302,6 +305,48 @@ async function pauseOrResume(verb) {
     line.textContent = `${name}: ${error.message}`;
   }
   await refreshAgents();
+}
+
+// --- deals --------------------------------------------------------------------------------------
+
+const DEALS_SHOWN = 20;
+
+async function refreshDeals() {
+  const agent = selectedAgent();
+  if (!agent || agent.state !== "ready" || !agent.operator_url) return;
+  try {
+    const data = await api(agentPath(agent.name, `deals?limit=${DEALS_SHOWN}`));
+    state.deals.set(agent.name, Array.isArray(data.deals) ? data.deals : []);
+  } catch (_) {
+    return; // keep the last table; the agent list shows the agent's problem
+  }
+  renderDeals();
+}
+
+function nameOf(did) {
+  const agent = state.agents.find((a) => a.did === did);
+  return agent ? agent.name : short(did, 12);
+}
+
+function jsonText(value) {
+  return value === null || value === undefined ? "—" : JSON.stringify(value);
+}
+
+function renderDeals() {
+  const rows = $("deal-rows");
+  const deals = state.selected ? state.deals.get(state.selected) || [] : [];
+  if (deals.length === 0) {
+    rows.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted empty", text: "no deals yet" })));
+    return;
+  }
+  rows.replaceChildren(...deals.map((d) => el("tr", { "data-state": d.state, title: d.reason || "" },
+    el("td", { class: "when", text: String(d.updated || "").replace("T", " ").slice(5, 19) }),
+    el("td", {}, el("span", { class: `badge deal-${d.state}`, text: d.state })),
+    el("td", { text: d.item || "?" }),
+    el("td", { class: "num", text: d.price ? `${d.price} ${d.token}` : "—" }),
+    el("td", { class: "counterparty", title: d.counterparty, text: `${d.role === "buyer" ? "from" : "to"} ${nameOf(d.counterparty)}` }),
+    el("td", { class: "payload input", title: jsonText(d.input), text: short(jsonText(d.input), 24) }),
+    el("td", { class: "payload result", title: jsonText(d.result), text: short(jsonText(d.result), 24) }))));
 }
 
 // --- approvals ----------------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""`buy_service`: a tool with which a model buys work from another agent, under the agent's policies.
+
+The model names a service, its input, optionally a max price and a seller; the call goes to `buy`, the
+agent's purchase function (the operator's Purchaser: the same Buyer path as a buy goal or `sova buy`,
+so the executor, policy, budgets, caps and ledger decide every signature). A max price over the
+agent's policy cap (deal_price) is refused before anything is sent, whatever the model says; a
+refusal or a failed purchase comes back as an error ToolMessage with the reason. The model sees the
+result through `model_view` (no signature). Other tool calls go through the executor as always
+(`ExecutorMiddleware`): nothing a model says reaches a skill or a purchase any other way.
+
+    agent = buyer_agent(model, executor, purchaser_tool_function)   # create_agent with both
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command
+
+from runtime.brains.tools import LLM_ORIGIN, ExecutorMiddleware, model_view, skill_tools, tool_answer
+from runtime.executor.executor import Executor
+
+__all__ = ["BUY_SERVICE", "BuyFunction", "PurchaseMiddleware", "buy_service_tool", "buyer_agent"]
+
+BUY_SERVICE = "buy_service"
+BuyFunction = Callable[[Mapping[str, Any]], Awaitable[tuple[bool, Mapping[str, Any] | str]]]
+"""The agent's purchase: given the model's arguments, (True, result) once the deal is released,
+(False, result or a one-line reason) otherwise. It validates the arguments itself (untrusted)."""
+
+SCHEMA: dict[str, Any] = {
+    "title": BUY_SERVICE,
+    "type": "object",
+    "properties": {
+        "service": {"type": "string", "description": "the service to buy (sellers register under it)"},
+        "input": {"type": "object", "description": "the service's input (its seller's input schema)"},
+        "max_price": {
+            "type": "string",
+            "description": "the most to pay, a decimal string, within the agent's policy cap",
+        },
+        "seller": {"type": "string", "description": "a seller's agent name or DID (default: any)"},
+    },
+    "required": ["service", "input"],
+}
+DESCRIPTION = (
+    "Buy work from another agent: a registered seller of `service` runs it on `input` for a price agreed "
+    "in negotiation and paid through escrow, within this agent's policy (its deal price cap and budgets). "
+    "Answers the result once the deal is released, or why there is no deal."
+)
+
+
+def buy_service_tool() -> BaseTool:
+    """The tool the model sees; its calls are answered by PurchaseMiddleware, never by the tool."""
+
+    async def never(**kwargs: Any) -> str:
+        raise RuntimeError("buy_service runs only through PurchaseMiddleware")
+
+    return StructuredTool.from_function(
+        coroutine=never, name=BUY_SERVICE, description=DESCRIPTION, args_schema=SCHEMA, infer_schema=False,
+        handle_tool_error=True,
+    )  # fmt: skip
+
+
+class PurchaseMiddleware(ExecutorMiddleware):
+    """`buy_service` calls go to `buy`; every other call to the executor (ExecutorMiddleware)."""
+
+    def __init__(self, executor: Executor, buy: BuyFunction, *, origin: str = LLM_ORIGIN) -> None:
+        super().__init__(executor, origin=origin)
+        self.buy = buy
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        if request.tool_call.get("name") != BUY_SERVICE:
+            return await super().awrap_tool_call(request, handler)
+        refused = self.over_the_cap(request)
+        if refused is not None:
+            return refused
+        args = request.tool_call.get("args")
+        if not isinstance(args, Mapping):
+            return tool_answer(request, "REFUSED: buy_service takes an object of arguments", ok=False)
+        try:
+            ok, answer = await self.buy(args)
+        except Exception as exc:  # the purchase is the agent's: say what failed, keep the model running
+            ok, answer = False, f"the purchase failed ({type(exc).__name__}: {str(exc)[:200]})"
+        if isinstance(answer, str):
+            return tool_answer(request, f"REFUSED: {answer}", ok=False)
+        return tool_answer(request, json.dumps(model_view(dict(answer)), default=str), ok=ok)
+
+
+def buyer_agent(
+    model: BaseChatModel | str, executor: Executor, buy: BuyFunction, *, system_prompt: str | None = None,
+    middleware: Sequence[AgentMiddleware] = (), **options: Any,
+) -> Any:  # fmt: skip
+    """A LangChain agent with the executor's skills and `buy_service`; every call goes through the
+    executor or the agent's purchase function (PurchaseMiddleware outermost)."""
+    return create_agent(
+        model, tools=[*skill_tools(executor), buy_service_tool()], system_prompt=system_prompt,
+        middleware=[PurchaseMiddleware(executor, buy), *middleware], **options,
+    )  # fmt: skip
