@@ -22,14 +22,21 @@ are pairs, each waiting for its receipt before the next (what a deal's transacti
 3 transactions (approve, open, release), so the chain caps deals at transfers/s / 3.
 
 Each configuration (1, 5, 10 pairs) runs on a fresh anvil (anvil slows as its chain grows, see
-bench/wallet.py). Throughput = deals released in the measuring window / window; latency from
-`buy` called to `buy` returned (released). Prints a table, writes bench/results/deals.txt, exits 1
-when a target is missed.
+bench/wallet.py). Throughput = deals released in the measuring window / window; latency from `buy`
+called to `buy` returned (released). Prints a table, writes bench/results/deals.txt, exits 1 when a
+target is missed.
+
+Service row: the same deal for `transform`, whose input is 1 KiB of text and whose output is 1 KiB
+(the text upper-cased, and its SHA-256), through a real handler: its CPU per deal (agents + anvil)
+against the small `compute` deal's, measured on the same SERVICE_PAIRS pairs in alternating phases
+(small, 1 KiB, small, ...: the same processes, stores and anvil, so load and store growth fall on
+both alike); target <= 1.1x. The payload is hashed, signed inside envelopes, checked against the
+schemas and kept with the deal on both sides.
 
 Usage: .venv/bin/python -P bench/deals.py [--quick | --smoke] [--procs N] [--seconds S] [--pairs 1,5,10]
-    --smoke: one pair in one worker for 1 s, a short chain ceiling; every deal must still be released
-    and paid, but the rate target is not checked and the results file is left alone
-    (`make bench-smoke`).
+    --smoke: one pair in one worker for 1 s, a short chain ceiling, and the service row at one pair;
+    every deal must still be released and paid, but the targets are not checked and the results file
+    is left alone (`make bench-smoke`).
 """
 
 from __future__ import annotations
@@ -65,6 +72,16 @@ USD = 10**6
 ITEM = "compute"
 INPUT = {"text": "one unit of batch compute"}
 """What each buyer buys `compute` (bench_services: the SHA-256 of the text) for."""
+KIB_ITEM = "transform"
+KIB_INPUT = {"text": ("agents trade work for tokens " * 36)[:1024]}
+"""The service row's input: 1 KiB of text; `transform` answers with 1 KiB (the text upper-cased)."""
+SERVICE_PAIRS = 5
+SERVICE_ROUNDS = 4
+SERVICE_PHASE = 5.0
+"""The service row: SERVICE_ROUNDS rounds of a small then a 1 KiB phase of SERVICE_PHASE seconds each,
+on the same SERVICE_PAIRS pairs (the same processes, stores and anvil), pooled per kind."""
+SERVICE_TARGET = 1.1
+KINDS = {"small": (ITEM, INPUT), "kib": (KIB_ITEM, KIB_INPUT)}
 # Linear concession, 4 rounds: propose 34, counter 15, counter 24.5, the buyer accepts (3 offers).
 BUYER_BRAIN = {"strategy": "linear", "target": "10", "reservation": "30", "rounds": 4}
 SELLER_BRAIN = {"strategy": "linear", "target": "34", "reservation": "15", "rounds": 4}
@@ -72,7 +89,8 @@ OFFERS_PER_DEAL = 3
 
 
 def bench_services() -> Any:
-    """The sellers' one service: `compute`, the SHA-256 of a text, at 15 TUSD (the seller brain's
+    """The sellers' services: `compute`, the SHA-256 of a text, and `transform`, the text upper-cased
+    with its SHA-256 (1 KiB in, 1 KiB out for KIB_INPUT); both at 15 TUSD (the seller brain's
     reservation, so its target stays 34 and a deal takes the same offers as before services)."""
     import hashlib
 
@@ -86,11 +104,19 @@ def bench_services() -> Any:
     class Digest(BaseModel):
         sha256: str
 
+    class Transformed(BaseModel):
+        text: str
+        sha256: str
+
     services = Services()
 
     @services.service(ITEM, input=Text, output=Digest, price="15")
     def compute(text: Text, context: Any) -> Digest:
         return Digest(sha256=hashlib.sha256(text.text.encode()).hexdigest())
+
+    @services.service(KIB_ITEM, input=Text, output=Transformed, price="15")
+    def transform(text: Text, context: Any) -> Transformed:
+        return Transformed(text=text.text.upper(), sha256=hashlib.sha256(text.text.encode()).hexdigest())
 
     return services
 
@@ -183,6 +209,8 @@ class Pair:
     buyer: Side
     seller: Side
     brain: Any
+    item: str = ITEM
+    input: dict[str, Any] = field(default_factory=lambda: dict(INPUT))
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -226,8 +254,13 @@ async def make_pair(
 
 async def one_deal(pair: Pair) -> dict[str, Any]:
     start = time.monotonic()
-    record = await pair.brain.buy(pair.seller.server.url, ITEM, input=INPUT)
+    record = await pair.brain.buy(pair.seller.server.url, pair.item, input=pair.input)
     end = time.monotonic()
+    if record.state == "released" and pair.item == KIB_ITEM:
+        output = pair.buyer.deals.payloads.load(record.output, record.output_hash)
+        if output is None or output.get("text") != pair.input["text"].upper():
+            return {"start": start, "end": end, "state": "wrong result", "reason": f"{output!r:.80}",
+                    "price": record.price, "messages": 0}  # fmt: skip
     thread = pair.buyer.negotiator.thread(pair.seller.key.did, record.thid)
     return {"start": start, "end": end, "state": record.state, "reason": record.reason,
             "price": record.price, "messages": thread.messages if thread else 0}  # fmt: skip
@@ -239,8 +272,9 @@ async def run_pair(pair: Pair, until: float) -> None:
 
 
 async def worker(spec_path: str) -> None:
-    """Assemble this worker's pairs, run one warm-up deal each, say `ready`, wait for `go UNTIL` on
-    stdin, buy until then, print the deals as JSON."""
+    """Assemble this worker's pairs, run one warm-up deal each of every kind the spec names, say
+    `ready`; then for each `go UNTIL KIND` line on stdin buy KIND until then and print that phase's
+    deals as JSON, until `end` (or the end of stdin)."""
     from identity import IdentityKey
 
     spec = json.loads(Path(spec_path).read_text())  # noqa: ASYNC240 - set-up
@@ -248,26 +282,34 @@ async def worker(spec_path: str) -> None:
     async with AsyncExitStack() as stack:
         issuer = IdentityKey.generate()
         pairs = [await make_pair(stack, spec, home, i, issuer) for i in spec["mine"]]
-        warm = await asyncio.gather(*[one_deal(p) for p in pairs])
+        warm: list[dict[str, Any]] = []
+        for kind in spec["kinds"]:
+            for p in pairs:
+                p.item, p.input = KINDS[kind]
+            warm += await asyncio.gather(*[one_deal(p) for p in pairs])
         offers = [w["messages"] for w in warm]
         print(json.dumps({"ready": True, "warm": [w["state"] for w in warm], "messages": offers}), flush=True)
-        line = await asyncio.to_thread(sys.stdin.readline)
-        until = float(line.split()[1])
-        cpu = time.process_time()
-        await asyncio.gather(*[run_pair(p, until) for p in pairs])
-        cpu = time.process_time() - cpu
-        out = []
-        for p in pairs:
-            released = sum(Decimal(r["price"]) for r in [*p.results] if r["state"] == "released")
-            earned = await p.seller.executor.context.contracts["TestUSD"].call(
-                "balanceOf", p.seller.signer.address
-            )
-            out.append({"deals": p.results, "released_sum": str(released), "warm_price": None,
-                        "seller_balance": int(earned)})  # fmt: skip
-        warm_sum = [Decimal(w["price"]) for w in warm]
-        for o, w in zip(out, warm_sum, strict=True):
-            o["warm_price"] = str(w)
-        print(json.dumps({"pairs": out, "cpu": cpu}), flush=True)
+        # Each pair's warm-up prices (warm holds one deal per pair per kind, in pair order): what its
+        # seller holds before the first phase.
+        n = len(pairs)
+        per_pair = [sum((Decimal(w["price"]) for w in warm[i::n]), Decimal(0)) for i in range(n)]
+        while (line := await asyncio.to_thread(sys.stdin.readline)).startswith("go"):
+            _, until_text, kind = line.split()
+            for p in pairs:
+                p.item, p.input = KINDS[kind]
+            seen = [len(p.results) for p in pairs]
+            cpu = time.process_time()
+            await asyncio.gather(*[run_pair(p, float(until_text)) for p in pairs])
+            cpu = time.process_time() - cpu
+            out = []
+            for p, before, warm_price in zip(pairs, seen, per_pair, strict=True):
+                released = sum(Decimal(r["price"]) for r in p.results if r["state"] == "released")
+                earned = await p.seller.executor.context.contracts["TestUSD"].call(
+                    "balanceOf", p.seller.signer.address
+                )
+                out.append({"deals": p.results[before:], "released_sum": str(released),
+                            "warm_price": str(warm_price), "seller_balance": int(earned)})  # fmt: skip
+            print(json.dumps({"pairs": out, "cpu": cpu}), flush=True)
 
 
 # ----------------------------------------------------------------------------- the parent
@@ -331,10 +373,18 @@ class Config:
     cpu_agents: float
     cpu_anvil: float
     all_deals: int
+    kind: str = "small"
 
     @property
     def released(self) -> list[dict[str, Any]]:
         return [d for d in self.deals if d["state"] == "released"]
+
+    @property
+    def cpu_per_deal(self) -> tuple[float, float]:
+        """CPU ms per deal: (agents, anvil)."""
+        if not self.all_deals:
+            return 0.0, 0.0
+        return 1000 * self.cpu_agents / self.all_deals, 1000 * self.cpu_anvil / self.all_deals
 
     @property
     def rate(self) -> float:
@@ -381,27 +431,34 @@ def process_cpu(pid: int | None) -> float:
 
 
 def spawn(spec: dict[str, Any], folder: Path, w: int, mine: list[int]) -> subprocess.Popen[str]:
+    """A worker process for pairs `mine` of `spec` (its `kind` says which service they buy)."""
     path = folder / f"worker{w}.json"
     path.write_text(json.dumps({**spec, "home": str(folder / f"w{w}"), "mine": mine}))
     return subprocess.Popen([sys.executable, "-P", str(Path(__file__).resolve()), "--worker", str(path)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
 
 
-async def measure_config(pairs: int, procs: int, seconds: float, transfers: int = 400) -> Config:
-    """One row: `pairs` pairs in `procs` workers buying for `seconds`; the chain ceiling from about
-    `transfers` pre-signed transfers (at least 40 per sender)."""
+async def measure_config(
+    pairs: int, procs: int, seconds: float, transfers: int = 400, phases: tuple[str, ...] = ("small",)
+) -> list[Config]:
+    """`pairs` pairs in `procs` workers, buying one kind of deal per phase for `seconds` each, the
+    phases in the order given ("small": the `compute` deal, "kib": the 1 KiB `transform` one), on one
+    anvil; one Config per kind, its phases pooled. The chain ceiling from about `transfers`
+    pre-signed transfers (at least 40 per sender)."""
     from runtime.chain.anvil import AnvilNode
 
+    kinds = list(dict.fromkeys(phases))
     with AnvilNode() as node, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        spec = await fund(node.url, folder, pairs)
+        spec = {**await fund(node.url, folder, pairs), "kinds": kinds}
         ceiling = await chain_ceiling(node.url, pairs, max(40, transfers // pairs))
         procs = min(procs, pairs)
         workers = [spawn(spec, folder, w, list(range(w, pairs, procs))) for w in range(procs)]
         failed: list[str] = []
-        cpu_agents = 0.0
         messages: list[int] = []
-        deals: list[dict[str, Any]] = []
+        cpu = dict.fromkeys(kinds, (0.0, 0.0))  # kind -> (agents, anvil) CPU seconds
+        deals: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+        in_window: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
         try:
             for proc in workers:
                 assert proc.stdout is not None
@@ -410,35 +467,44 @@ async def measure_config(pairs: int, procs: int, seconds: float, transfers: int 
                     raise RuntimeError("a worker did not start (see its error above)")
                 failed += [f"warm-up deal {s}" for s in ready["warm"] if s != "released"]
                 messages += ready["messages"]
-            anvil_cpu = process_cpu(node.pid)
-            start = time.monotonic()
-            until = start + seconds
+            for kind in phases:
+                anvil_cpu = process_cpu(node.pid)
+                until = time.monotonic() + seconds
+                for proc in workers:
+                    assert proc.stdin is not None
+                    proc.stdin.write(f"go {until} {kind}\n")
+                    proc.stdin.flush()
+                agents_cpu = 0.0
+                for proc in workers:
+                    assert proc.stdout is not None
+                    out = json.loads(proc.stdout.readline())
+                    agents_cpu += out["cpu"]
+                    for p in out["pairs"]:
+                        deals[kind] += p["deals"]
+                        in_window[kind] += [d for d in p["deals"] if d["end"] <= until]
+                        total = Decimal(p["released_sum"]) + Decimal(p["warm_price"])
+                        if int(total * USD) != p["seller_balance"]:
+                            failed.append(f"seller holds {p['seller_balance']}, deals released {total}")
+                spent = cpu[kind]
+                cpu[kind] = (spent[0] + agents_cpu, spent[1] + process_cpu(node.pid) - anvil_cpu)
             for proc in workers:
                 assert proc.stdin is not None
-                proc.stdin.write(f"go {until}\n")
+                proc.stdin.write("end\n")
                 proc.stdin.flush()
-            for proc in workers:
-                assert proc.stdout is not None
-                out = json.loads(proc.stdout.readline())
-                cpu_agents += out["cpu"]
-                for p in out["pairs"]:
-                    deals += p["deals"]
-                    total = Decimal(p["released_sum"]) + Decimal(p["warm_price"])
-                    if int(total * USD) != p["seller_balance"]:
-                        failed.append(f"seller holds {p['seller_balance']}, deals released {total}")
                 proc.wait(timeout=30)
-            anvil_cpu = process_cpu(node.pid) - anvil_cpu
         finally:
             for proc in workers:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-        in_window = [d for d in deals if d["end"] <= until]
-        failed += [f"{d['state']}: {d['reason']}" for d in deals if d["state"] != "released"]
-        done = sum(1 for d in deals if d["state"] == "released")
-        return Config(
-            pairs, procs, seconds, in_window, failed, ceiling, messages, cpu_agents, anvil_cpu, done
-        )
+        configs = []
+        for kind in kinds:
+            done = sum(1 for d in deals[kind] if d["state"] == "released")
+            wrong = failed + [f"{d['state']}: {d['reason']}" for d in deals[kind] if d["state"] != "released"]
+            window = seconds * phases.count(kind)
+            configs.append(Config(pairs, procs, window, in_window[kind], wrong, ceiling, messages, *cpu[kind],
+                                  done, kind))  # fmt: skip
+        return configs
 
 
 def render(configs: list[Config]) -> tuple[str, list[str], list[str]]:
@@ -492,6 +558,37 @@ def render(configs: list[Config]) -> tuple[str, list[str], list[str]]:
     return "\n".join(lines) + "\n", failed, broken
 
 
+def render_service(small: Config, kib: Config) -> tuple[str, list[str]]:
+    """The service row's table: CPU per deal of the 1 KiB deal against the small one (same pairs, same
+    run), and the target missed if any."""
+    lines = [
+        f"service row: {KIB_ITEM} (1 KiB input, 1 KiB output, a real handler) vs {ITEM} (a 25-byte input,",
+        f"a 64-hex output): {kib.pairs} pairs buying each in "
+        f"alternating phases ({small.window:g} s of each in all) on the same processes and anvil",
+        f"{'deal':<12}{'pairs':>6}{'deals':>7}{'deals/s':>9}{'p50 ms':>8}{'CPU ms/deal':>18}{'ratio':>7}"
+        f"{'agents only':>13}  {'target':<10}result",
+        f"{'':<40}{'agents+anvil':>18}",
+        "-" * 96,
+    ]
+    base_agents, base_anvil = small.cpu_per_deal
+    agents, anvil = kib.cpu_per_deal
+    ratio = (agents + anvil) / (base_agents + base_anvil) if base_agents + base_anvil else float("nan")
+    agents_ratio = agents / base_agents if base_agents else float("nan")
+    passed = ratio <= SERVICE_TARGET
+    verdict = "pass" if passed else "FAIL"
+    for name, c, r, ra, target, result in (
+        (ITEM, small, "1.00", "1.00", "", ""),
+        (KIB_ITEM, kib, f"{ratio:.2f}", f"{agents_ratio:.2f}", f"<= {SERVICE_TARGET}x", verdict),
+    ):  # fmt: skip
+        a, n = c.cpu_per_deal
+        lines.append(
+            f"{name:<12}{c.pairs:>6}{len(c.released):>7}{c.rate:>9.1f}{c.pct(0.5):>8.0f}"
+            f"{f'{a:.0f} + {n:.0f}':>18}{r:>7}{ra:>13}  {target:<10}{result}"
+        )
+    failed = [] if passed else [f"service row: CPU per deal {ratio:.2f}x the small deal's"]
+    return "\n".join(lines) + "\n", failed
+
+
 def main() -> None:
     """Measure, print and save the table; exit 1 when a target is missed or a deal was not released
     (in a smoke run: only the latter)."""
@@ -506,8 +603,20 @@ def main() -> None:
     procs = args.procs or (1 if args.smoke else 2)
     pairs = args.pairs or ("1" if args.smoke else "1,5,10")
     transfers = 20 if args.smoke else 400
-    configs = [asyncio.run(measure_config(int(n), procs, seconds, transfers)) for n in pairs.split(",")]
+    configs = [asyncio.run(measure_config(int(n), procs, seconds, transfers))[0] for n in pairs.split(",")]
     table, failed, broken = render(configs)
+    # The service row: small and 1 KiB phases alternating on the same pairs, processes and anvil.
+    service_pairs, rounds = (1, 1) if args.smoke else (SERVICE_PAIRS, SERVICE_ROUNDS)
+    phase = seconds / 2 if args.smoke else SERVICE_PHASE
+    small, kib = asyncio.run(
+        measure_config(service_pairs, procs, phase, transfers, ("small", "kib") * rounds)
+    )
+    service, missed = render_service(small, kib)
+    table += "\n" + service
+    failed += missed
+    for c in (small, kib):
+        if c.failed:
+            broken.append(f"{c.kind} deals, {c.pairs} pairs: {len(c.failed)} not released ({c.failed[0]})")
     print(table, end="")
     if args.smoke:
         print(f"smoke run: tiny counts, so targets not checked and {RESULTS.name} not written")

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.services import Plugin, ServiceContext
+from sova import Plugin, ServiceContext
 
 MIN_PRICE = Decimal("9")
 PER_WORD = Decimal("0.01")

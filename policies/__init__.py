@@ -1,6 +1,7 @@
 """Intents, decisions, policy rules, the engine and budgets (issue 4). Presets live in policies/presets/."""
 
 from policies.budget import ActionRate, Admitted, Budget, Refusal, Reservation, Spend, SpendLimits
+from policies.custom import CustomRule, RuleKindError, RuleKinds, RuleVerdict
 from policies.decision import Approval, Decision, Reason, Verdict, explain
 from policies.engine import Policy, compile_policy, evaluate
 from policies.errors import BudgetError, PolicyError, PolicyFileError
@@ -18,6 +19,7 @@ __all__ = [
     "BudgetError",
     "Counterparty",
     "Credential",
+    "CustomRule",
     "Decision",
     "Facts",
     "Intent",
@@ -29,6 +31,9 @@ __all__ = [
     "Refusal",
     "Reservation",
     "RuleContext",
+    "RuleKindError",
+    "RuleKinds",
+    "RuleVerdict",
     "Spend",
     "SpendLimits",
     "TokenInfo",

@@ -20,6 +20,9 @@ What the rules mean:
   - `contracts`: intents that call a contract; denies an unlisted contract or method.
   - `rate_limit`: every intent; denies when facts.actions_last_period ≥ `max`.
   - `time_window`: every intent; denies when facts.now is outside the UTC window (end excluded).
+  - a custom kind (policies/custom.py, registered by the runtime's plugins): the intents its
+    `evaluate` says it applies to; its "deny" denies, its "allow" only adds a reason (it grants no
+    skill), a failure or a malformed answer denies.
   - `approval`: escalates a spend over `amount_over` (in units of the intent's token, or only of
     `when.token`), or an intent whose counterparty is not in facts.known_counterparties.
 - A spend of a token that no `spend_limit` covers is denied: a policy must say how much of a token
@@ -37,6 +40,7 @@ from datetime import timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from policies.budget import ActionRate, SpendLimits
+from policies.custom import custom_check
 from policies.decision import Approval, Decision, Reason
 from policies.intent import Facts, Intent
 from policies.plan import (
@@ -125,6 +129,8 @@ class Policy:
                     allowed_spenders.append((i, rule))
                 case DealPrice():
                     checks.append(deal_price(i, rule, self._token(rule.token)))
+                case _:  # a custom kind (policies/custom.py): validated by its model, judged by it
+                    checks.append(custom_check(i, rule))
         checks.append(spenders(allowed_spenders, context))
         self._checks = tuple(checks)
 

@@ -14,46 +14,23 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from policies.custom import RuleKinds
 from policies.engine import Policy, compile_policy
 from policies.errors import PolicyFileError
 from policies.rules import (
     DEFAULT_SKILLS,
     RULE_KINDS,
-    AllowSkills,
     ApprovalRule,
-    Contracts,
-    Counterparties,
-    DealPrice,
     PolicyFile,
     RateLimit,
-    RequireCredential,
     RuleContext,
-    Spenders,
-    SpendLimit,
-    TimeWindow,
     When,
+    builtin_rule_models,
 )
 from policies.units import TokenInfo, TokenRegistry
 from policies.yamlsource import LocatedYaml, YamlPath, YamlSyntaxError, load_located
 
-_MODELS: dict[str, type[BaseModel]] = dict(
-    zip(
-        RULE_KINDS,
-        (
-            AllowSkills,
-            SpendLimit,
-            Counterparties,
-            RequireCredential,
-            Contracts,
-            RateLimit,
-            TimeWindow,
-            ApprovalRule,
-            Spenders,
-            DealPrice,
-        ),
-        strict=True,
-    )
-)
+_MODELS: dict[str, type[BaseModel]] = dict(zip(RULE_KINDS, builtin_rule_models(), strict=True))
 Names = Mapping[str, str | Iterable[str]]
 """Agent (and contract) names -> the DIDs and 0x addresses they stand for."""
 
@@ -65,6 +42,7 @@ def load_policy(
     names: Names | None = None,
     skills: Iterable[str] | None = None,
     extra_rules: Iterable[Mapping[str, Any]] = (),
+    rule_kinds: RuleKinds | None = None,
 ) -> Policy:
     """Read, validate and compile a policy file; PolicyFileError lists every problem.
 
@@ -72,7 +50,8 @@ def load_policy(
     `issuers` (None: names are kept as given and match a counterparty's `name`); `skills` are the skill
     names that exist (default: the catalog's). `extra_rules` (rules as YAML would give them) are added
     after the file's own: what the agent's configuration binds besides its policy file, such as the
-    `deal_price` of its buy goals."""
+    `deal_price` of its buy goals. `rule_kinds`: custom rule kinds the file may use besides the
+    built-in ones (policies/custom.py)."""
     where = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -83,8 +62,9 @@ def load_policy(
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyFileError([f"{where}: cannot read the file: {exc}"]) from None
     return parse_policy(
-        text, source=where, tokens=tokens, names=names, skills=skills, extra_rules=extra_rules
-    )
+        text, source=where, tokens=tokens, names=names, skills=skills, extra_rules=extra_rules,
+        rule_kinds=rule_kinds,
+    )  # fmt: skip
 
 
 def parse_policy(
@@ -95,8 +75,10 @@ def parse_policy(
     names: Names | None = None,
     skills: Iterable[str] | None = None,
     extra_rules: Iterable[Mapping[str, Any]] = (),
+    rule_kinds: RuleKinds | None = None,
 ) -> Policy:
     """Like load_policy, for policy text; `source` names it in error lines."""
+    kinds = rule_kinds if rule_kinds is not None else RuleKinds()
     registry = tokens if isinstance(tokens, TokenRegistry) else TokenRegistry(tokens)
     resolver = (
         None if names is None else {k: (v,) if isinstance(v, str) else tuple(v) for k, v in names.items()}
@@ -116,9 +98,10 @@ def parse_policy(
         located.data["rules"] = [*located.data["rules"], *extra]
     file: PolicyFile | None = None
     try:
-        file = PolicyFile.model_validate(located.data, context=context)
+        file = kinds.file_model().model_validate(located.data, context=context)
     except ValidationError as exc:
-        found += [_problem(err, located) for err in exc.errors(include_url=False) if not _echo(err)]
+        errors = exc.errors(include_url=False)
+        found += [_problem(err, located, kinds) for err in errors if not _echo(err)]
     if file is not None:
         found += _whole_file_problems(file, located)
     if found or file is None:
@@ -153,27 +136,28 @@ def _format(path: YamlPath) -> str:
     return out or "(top level)"
 
 
-def _problem(err: Any, located: LocatedYaml) -> tuple[int, str, str]:
+def _problem(err: Any, located: LocatedYaml, kinds: RuleKinds) -> tuple[int, str, str]:
     loc: YamlPath = tuple(err["loc"])
-    if len(loc) > 2 and loc[0] == "rules" and loc[2] in RULE_KINDS:
+    if len(loc) > 2 and loc[0] == "rules" and (loc[2] in RULE_KINDS or loc[2] in kinds):
         loc = loc[:2] + loc[3:]  # drop the union tag pydantic inserts
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         loc = (*loc, "kind")
-    return located.line_of(loc), _format(loc), _explain(err, loc, located)
+    return located.line_of(loc), _format(loc), _explain(err, loc, located, kinds)
 
 
-def _explain(err: Any, loc: YamlPath, located: LocatedYaml) -> str:
+def _explain(err: Any, loc: YamlPath, located: LocatedYaml, custom: RuleKinds) -> str:
     kind, msg, got = err["type"], err["msg"], err.get("input")
-    kinds = ", ".join(RULE_KINDS)
+    every = [*RULE_KINDS, *custom.names()]
+    kinds = ", ".join(every)
     if kind == "union_tag_invalid":
         tag = str(err["ctx"]["tag"])
-        close = difflib.get_close_matches(tag, RULE_KINDS, n=1)
+        close = difflib.get_close_matches(tag, every, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return f"unknown rule kind {tag!r}: {hint}(kinds: {kinds})"
     if kind == "union_tag_not_found":
         return f"`kind` is missing: add one of {kinds}"
     if kind == "extra_forbidden":
-        keys = _keys_at(loc[:-1], located)
+        keys = _keys_at(loc[:-1], located, custom)
         return f"unknown key {loc[-1]!r}: remove it or check its spelling" + (
             f" (keys: {keys})" if keys else ""
         )
@@ -194,12 +178,13 @@ def _explain(err: Any, loc: YamlPath, located: LocatedYaml) -> str:
     return f"{msg} (got {got!r})" if got is not None and not isinstance(got, dict | list) else str(msg)
 
 
-def _keys_at(path: YamlPath, located: LocatedYaml) -> str:
+def _keys_at(path: YamlPath, located: LocatedYaml, custom: RuleKinds) -> str:
     """The keys the model at `path` takes, for an 'unknown key' hint."""
     model: type[BaseModel] | None = PolicyFile if not path else None
     if len(path) >= 2 and path[0] == "rules":
         rule = _at(located.data, path[:2])
-        model = _MODELS.get(rule.get("kind", "")) if isinstance(rule, dict) else None
+        kind = rule.get("kind", "") if isinstance(rule, dict) else ""
+        model = _MODELS.get(kind) or custom.model(kind) if isinstance(kind, str) else None
         if model is ApprovalRule and path[2:] == ("when",):
             model = When
         elif len(path) > 2:

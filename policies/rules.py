@@ -40,7 +40,7 @@ from policies.units import to_base_units
 __all__ = [
     "DEFAULT_SKILLS", "RULE_KINDS", "AllowSkills", "ApprovalRule", "Contracts", "Counterparties",
     "DealPrice", "PolicyFile", "RateLimit", "RequireCredential", "Rule", "RuleContext", "SpendLimit",
-    "Spenders", "TimeWindow", "When",
+    "Spenders", "TimeWindow", "When", "builtin_rule_models",
 ]  # fmt: skip
 
 
@@ -208,6 +208,12 @@ Rule = Annotated[
 ]
 RULE_KINDS = ("allow_skills", "spend_limit", "counterparties", "require_credential", "contracts",
               "rate_limit", "time_window", "approval", "spenders", "deal_price")  # fmt: skip
+
+
+def builtin_rule_models() -> tuple[type[BaseModel], ...]:
+    """The built-in rule models, in RULE_KINDS order."""
+    return (AllowSkills, SpendLimit, Counterparties, RequireCredential, Contracts, RateLimit, TimeWindow,
+            ApprovalRule, Spenders, DealPrice)  # fmt: skip
 
 
 class PolicyFile(BaseModel):

@@ -13,7 +13,6 @@ each naming the file, the line, the YAML path, what is wrong and how to fix it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,7 +22,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,6 +32,7 @@ from pydantic import (
 
 from policies.yamlsource import LocatedYaml, YamlSyntaxError, load_located
 from runtime.config_amounts import check_amount
+from runtime.config_report import BUILTIN_GOALS, PathError, duplicate_names, format_path, problems
 from runtime.config_text import read_config_text
 from runtime.errors import ConfigError
 
@@ -164,7 +166,11 @@ class RuleBrain(Model):
     """Deterministic time-dependent concession between a target and a reservation price."""
 
     kind: Literal["rules"] = "rules"
-    strategy: Literal["boulware", "linear", "conceder"] = "linear"
+    strategy: str = Field(
+        "linear",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="boulware, linear, conceder, or a strategy a plugin of the agent registers",
+    )
     target: Amount = Field(description="the price hoped for (token units)")
     reservation: Amount = Field(description="the worst price still accepted (token units)")
     rounds: int = Field(5, ge=1, le=100)
@@ -231,7 +237,36 @@ class IssueGoal(Model):
     valid_for: Duration = Field(default_factory=lambda: timedelta(days=30))
 
 
-Goal = Annotated[BuyGoal | SellGoal | IssueGoal, Field(discriminator="kind")]
+class PluginGoal(BaseModel):
+    """A goal of a kind a plugin of the agent registers (`plugin.goal`): `kind`, an optional `every`
+    (run on that interval; without it, once at start), and the options the goal kind's own config
+    model validates (`sova config check` and the agent do, with their lines)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="a goal kind a plugin registers")
+    every: Duration | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The goal's own keys, for its kind's config model."""
+        return dict(self.model_extra or {})
+
+
+def _goal_kind(value: Any) -> str | None:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    if kind is None:
+        return None  # pydantic reports the missing `kind`
+    return str(kind) if kind in BUILTIN_GOALS else "plugin"
+
+
+Goal = Annotated[
+    Annotated[BuyGoal, Tag("buy")]
+    | Annotated[SellGoal, Tag("sell")]
+    | Annotated[IssueGoal, Tag("issue")]
+    | Annotated[PluginGoal, Tag("plugin")],
+    Discriminator(_goal_kind),
+]
 
 
 # --- agents ------------------------------------------------------------------------------------
@@ -292,7 +327,7 @@ class AgentsFile(Model):
         seen: dict[str, int] = {}
         for i, agent in enumerate(self.agents):
             if agent.name in seen:
-                raise _PathError(
+                raise PathError(
                     ("agents", i, "name"),
                     f"duplicate agent name {agent.name!r} (also agents[{seen[agent.name]}]): "
                     "give each agent its own name",
@@ -308,69 +343,7 @@ class AgentsFile(Model):
         raise ConfigError([f"no agent named {name!r} in agents.yaml (agents: {known})"])
 
 
-class _PathError(ValueError):
-    """A root-level validation error that knows the path it is about."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
 # --- loading -----------------------------------------------------------------------------------
-
-
-def format_path(path: tuple[str | int, ...]) -> str:
-    """('agents', 1, 'brain', 'target') -> 'agents[1].brain.target'."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _problems(exc: ValidationError, located: LocatedYaml) -> Iterator[tuple[int, str, str]]:
-    for err in exc.errors(include_url=False):
-        ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _PathError):
-            yield located.line_of(ctx_error.path), format_path(ctx_error.path), ctx_error.message
-            continue
-        # Drop the union tag pydantic inserts (e.g. 'local', 'rules') so paths match the YAML.
-        path = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _TAGS))
-        yield located.line_of(path), format_path(path), _explain(err, path)
-
-
-_TAGS = {"local", "rpc", "rules", "llm", "buy", "sell", "issue"}
-
-
-def _explain(err: Any, path: tuple[str | int, ...]) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return f"unknown key {path[-1]!r}: remove it or check its spelling (`sova config schema` lists keys)"
-    if kind == "missing":
-        return f"required key {path[-1]!r} is missing: add it"
-    if kind == "union_tag_invalid":
-        ctx = err.get("ctx", {})
-        return f"unknown kind {ctx.get('tag')!r}: use one of {ctx.get('expected_tags', '')}"
-    if kind == "union_tag_not_found":
-        return f"`kind` is missing: add one of {err.get('ctx', {}).get('discriminator', 'kind')}"
-    if kind == "value_error":
-        return str(msg).removeprefix("Value error, ")
-    return f"{msg} (got {err['input']!r})" if "input" in err and not isinstance(err["input"], dict) else msg
-
-
-def _duplicate_names(located: LocatedYaml) -> list[tuple[int, str, str]]:
-    agents = located.data.get("agents") if isinstance(located.data, dict) else None
-    if not isinstance(agents, list):
-        return []
-    names = [a.get("name") if isinstance(a, dict) else None for a in agents]
-    out = []
-    for i, name in enumerate(names):
-        if name is not None and name in names[:i]:
-            first = names.index(name)
-            path = ("agents", i, "name")
-            msg = f"duplicate agent name {name!r} (also agents[{first}]): give each agent its own name"
-            out.append((located.line_of(path), format_path(path), msg))
-    return out
 
 
 def load_config(path: Path, *, check_files: bool = True) -> AgentsFile:
@@ -393,9 +366,9 @@ def load_config_located(path: Path, *, check_files: bool = True) -> tuple[Agents
     try:
         config = AgentsFile.model_validate(located.data)
     except ValidationError as exc:
-        found = [(line, p, msg) for line, p, msg in _problems(exc, located)]
+        found = [(line, p, msg) for line, p, msg in problems(exc, located)]
         # pydantic runs the whole-file checks only when every field is valid: report them anyway.
-        found += [d for d in _duplicate_names(located) if d not in found]
+        found += [d for d in duplicate_names(located) if d not in found]
         raise ConfigError([f"{where}:{line}: {p}: {msg}" for line, p, msg in sorted(found)]) from None
     if check_files:
         missing = [

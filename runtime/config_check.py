@@ -2,12 +2,15 @@
 starts: `sova config check` and `sova up` call `check_config`.
 
 Beyond `runtime.config.load_config` (the file itself, amounts, durations, policy files present):
-- every skill an agent lists is in the skill catalog (the agent would fail at start);
+- every plugin an agent names imports and registers without error (runtime/services/plugins.py);
+- every skill, sold service, strategy and goal kind an agent names is built in or registered by one
+  of its plugins, and a plugin goal's options validate against its kind's config model;
 - every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`);
 - an LLM brain that sells has its `fallback` rules brain (the agent would fail at start);
 - every policy file is read like agents.yaml (size, encoding, bounded YAML) and validated by the
-  policy loader (rule kinds, skills, tokens, agent names, floats), and its amounts are held to the
-  strict grammar of `runtime.config_amounts`.
+  policy loader (rule kinds — the plugins' too —, skills, tokens, agent names, floats), and its
+  amounts are held to the strict grammar of `runtime.config_amounts`. A policy file is checked once
+  per distinct set of plugins of the agents that use it.
 
 All problems are reported at once, one line each: `FILE:LINE: path: what is wrong: how to fix it`.
 """
@@ -19,10 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from policies.yamlsource import LocatedYaml, YamlPath, YamlSyntaxError, load_located
-from runtime.config import TUSD_DECIMALS, AgentsFile, LlmBrain, format_path, load_config_located
+from runtime.config import (
+    TUSD_DECIMALS,
+    AgentsFile,
+    IssueGoal,
+    LlmBrain,
+    load_config_located,
+)
 from runtime.config_amounts import check_amount
+from runtime.config_report import format_path
 from runtime.config_text import read_config_text
 from runtime.errors import ConfigError
+from runtime.services.errors import PluginError
+from runtime.services.extensions import Extensions
 
 # Without a deployed chain TestUSD's address is unknown; policies name it by symbol anyway.
 _PLACEHOLDER_TUSD = "0x" + "00" * 19 + "01"
@@ -37,31 +49,47 @@ def check_config(path: Path) -> AgentsFile:
     """Validate agents.yaml and everything it names; ConfigError with every problem found."""
     config, located = load_config_located(path)
     found: list[Problem] = []
-    found += _skills(path, config, located)
+    extensions = _plugins(path, config, located, found)
     found += _names(path, config, located)
     found += _brains(path, config, located)
+    found.sort(key=lambda problem: problem[1])  # in file order (all are agents.yaml's)
     lines = [f"{file}:{line}: {where}: {message}" for file, line, where, message in found]
-    for policy in dict.fromkeys(path.parent / agent.policy for agent in config.agents):
-        lines += _policy_problems(policy, config)
+    checked: set[tuple[Path, tuple[str, ...]]] = set()
+    for agent, ext in zip(config.agents, extensions, strict=True):
+        if ext is None:
+            continue  # its plugins did not load: its policy would only repeat that (rule kinds, skills)
+        policy = path.parent / agent.policy
+        if (policy, tuple(agent.plugins)) not in checked:
+            checked.add((policy, tuple(agent.plugins)))
+            lines += [line for line in _policy_problems(policy, config, ext) if line not in lines]
     if lines:
         raise ConfigError(lines)
     return config
 
 
-def _skills(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem]:
-    from skills import default_catalog
+def _plugins(
+    path: Path, config: AgentsFile, located: LocatedYaml, found: list[Problem]
+) -> list[Extensions | None]:
+    """Each agent's plugins loaded (None for one whose plugins fail); their problems
+    and the names its config uses that neither the built-ins nor its plugins have, into `found`."""
+    from runtime.services.loading import name_problems
+    from runtime.services.plugins import load_extensions
 
-    known = default_catalog().names()
-    out = []
+    out: list[Extensions | None] = []
     for i, agent in enumerate(config.agents):
-        for j, skill in enumerate(agent.skills):
-            if skill not in known:
-                where: YamlPath = ("agents", i, "skills", j)
-                message = (
-                    f"unknown skill {skill[:40]!r}: {_suggest(skill, known)}remove it or name a skill of "
-                    f"the catalog ({', '.join(known)})"
-                )
-                out.append((str(path), located.line_of(where), format_path(where), message))
+        where: YamlPath
+        try:
+            ext = load_extensions(agent.plugins, path.parent)
+        except PluginError as exc:
+            j = agent.plugins.index(exc.plugin) if exc.plugin in agent.plugins else None
+            where = ("agents", i, "plugins") if j is None else ("agents", i, "plugins", j)
+            found.append((str(path), located.line_of(where), format_path(where), str(exc)))
+            out.append(None)
+            continue
+        for inner, message in name_problems(agent, ext):
+            where = ("agents", i, *inner)
+            found.append((str(path), located.line_of(where), format_path(where), message))
+        out.append(ext)
     return out
 
 
@@ -81,7 +109,7 @@ def _names(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem
             if not ref.startswith("did:"):
                 check(("agents", i, "trusted_issuers", j), ref, "name an agent of this file or give a DID")
         for g, goal in enumerate(agent.goals):
-            for j, name in enumerate(getattr(goal, "to", [])):
+            for j, name in enumerate(goal.to if isinstance(goal, IssueGoal) else []):
                 check(("agents", i, "goals", g, "to", j), name, "name an agent of this file")
     return out
 
@@ -100,8 +128,9 @@ def _brains(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Proble
     return out
 
 
-def _policy_problems(policy: Path, config: AgentsFile) -> list[str]:
-    """One line per problem of a policy file: the loader's, then amounts past the strict grammar."""
+def _policy_problems(policy: Path, config: AgentsFile, ext: Extensions) -> list[str]:
+    """One line per problem of a policy file (as an agent with plugins `ext` reads it): the loader's,
+    then amounts past the strict grammar."""
     from policies import PolicyFileError, TokenInfo, parse_policy
 
     try:
@@ -118,6 +147,8 @@ def _policy_problems(policy: Path, config: AgentsFile) -> list[str]:
             tokens=[TokenInfo(symbol="TUSD", address=_PLACEHOLDER_TUSD, decimals=TUSD_DECIMALS)],
             # The agents' DIDs and addresses come with their keys; here it is enough that names exist.
             names={agent.name: () for agent in config.agents},
+            skills=ext.skill_names(),
+            rule_kinds=ext.rule_kinds,
         )
     except PolicyFileError as exc:
         found += exc.problems

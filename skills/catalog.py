@@ -81,9 +81,14 @@ class Catalog:
     def names(self) -> list[str]:
         return sorted(self._skills)
 
-    def only(self, names: Iterable[str]) -> Catalog:
-        """A new catalog with just these skills; SkillNotFound for a name this one lacks."""
-        return Catalog(self[name] for name in names)
+    def only(self, names: Iterable[str] | None) -> Catalog:
+        """A new catalog with just these skills (None: all of them); SkillNotFound for a name this one
+        lacks."""
+        return Catalog(self if names is None else (self[name] for name in names))
+
+    def extended(self, other: Iterable[Skill[Any]]) -> Catalog:
+        """A new catalog with this one's skills and `other`'s; SkillError when a name is in both."""
+        return Catalog([*self, *other])
 
     def __repr__(self) -> str:
         return f"Catalog({', '.join(self.names())})"

@@ -34,6 +34,7 @@ from runtime.agent.goals import (
     duration_text,
     issue_at_start,
     issue_goals,
+    plugin_goal_jobs,
     sell_goals,
     service_tags,
 )
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.key_handoff import AgentKeys
+    from runtime.services.extensions import Extensions
     from runtime.services.offering import Shop
     from runtime.services.service import Services
     from wallet import Signer
@@ -104,6 +106,7 @@ class Agent:
         self.scheduler: AsyncIOScheduler | None = None
         self.server: AgentServer | None = None
         self.services: Services | None = None
+        self.extensions: Extensions | None = None
         self._stack = AsyncExitStack()
         self._jobs: set[asyncio.Task[Any]] = set()
         # Keys `sova up` unlocked and handed over (runtime/key_handoff.py); None: unlock them here.
@@ -143,12 +146,12 @@ class Agent:
     async def _start(self) -> Ready:
         from runtime.chain.provision import key_passphrase
         from runtime.chain.session import chain_session
-        from runtime.services.loading import agent_services, card_services
+        from runtime.services.loading import card_services
 
         spec = self.spec
-        # Plugins first: a bad one stops the agent before any key is unlocked or anything registered.
-        self.services = agent_services(spec, self.config_path.parent)
+        # Plugins first: a bad one stops the agent before anything is registered (while scrypt runs).
         if self._handed_keys is not None:
+            self._load_plugins()
             signer, key = self._adopt(self._handed_keys)
         else:
             signer, key = await self._unlock(key_passphrase(self.config, self.home))
@@ -167,6 +170,7 @@ class Agent:
         sock, url = listen("127.0.0.1", int(os.environ.get("SOVA_AGENT_PORT") or spec.port))
         self._stack.callback(sock.close)
         agent_id = await self._register(session, signer, key, url)
+        assert self.services is not None  # loaded with the keys (_load_plugins)
         profile = AgentProfile(
             name=self.name, url=url, did=key.did, wallet=signer.address, chain_id=session.client.chain_id,
             registry=session.contracts["AgentRegistry"].address, agent_id=str(agent_id),
@@ -227,10 +231,17 @@ class Agent:
             raise missing
         wallet = loop.run_in_executor(None, wallets.unlock, key_name, secret)
         try:
+            self._load_plugins()
             _preload()
         finally:
             signer, key = await asyncio.gather(wallet, identity)
         return signer, key
+
+    def _load_plugins(self) -> None:
+        from runtime.services.loading import agent_extensions
+
+        self.extensions = agent_extensions(self.spec, self.config_path.parent)
+        self.services = self.extensions.services
 
     def _adopt(self, keys: AgentKeys) -> tuple[Signer, IdentityKey]:
         """The keys `sova up` handed over, once checked against the agent's key files (no scrypt)."""
@@ -275,13 +286,17 @@ class Agent:
             (TokenInfo(symbol="TUSD", address=session.deployments.address("TestUSD"), decimals=6),)
         )
         policy_path = (self.config_path.parent / self.spec.policy).resolve()
+        ext = self.extensions
+        assert ext is not None
         policy = load_policy(
-            policy_path, tokens=tokens, names=self._names(), extra_rules=deal_price_rules(self.spec)
-        )
+            policy_path, tokens=tokens, names=self._names(), extra_rules=deal_price_rules(self.spec),
+            skills=ext.skill_names(), rule_kinds=ext.rule_kinds,
+        )  # fmt: skip
         parts = await assemble(
             self._stack, name=self.name, key=key, signer=signer, folder=folder, chain=session.client,
             contracts=session.contracts, tokens=tokens, policy=policy, skills=self.spec.skills,
-            ledger_path=self.home.ledger(self.name), credentials_path=self.home.credentials(self.name),
+            catalog=ext.catalog(), ledger_path=self.home.ledger(self.name),
+            credentials_path=self.home.credentials(self.name),
         )  # fmt: skip
         return parts.executor, parts
 
@@ -336,11 +351,16 @@ class Agent:
 
     def _handlers(self, parts: AgentParts, session: ChainSession, executor: Executor) -> None:
         """The negotiator's handler: the Seller when the agent sells, else the (first) Buyer."""
+        from runtime.brains.rules import RuleDecider
         from runtime.negotiation.buyer import Buyer, Seller
 
-        brain = self.spec.brain
-        if not isinstance(brain, RuleBrain):
-            brain = _llm_decider(self.spec, self.config_path.parent, executor, parts.sink)
+        assert self.extensions is not None
+        strategies, config = self.extensions.strategies, self.spec.brain
+        brain = (
+            RuleDecider(config, strategies)
+            if isinstance(config, RuleBrain)
+            else _llm_decider(self.spec, self.config_path.parent, executor, parts.sink, strategies)
+        )
         trusted, root = self._trusted_issuers(), self.config_path.parent
         if sell_goals(self.spec):
             parts.negotiator.handler = Seller(
@@ -370,15 +390,19 @@ class Agent:
             from runtime.brains.models import chat_model
 
             llm = chat_model(brain, root=self.config_path.parent)
-        scratch = self.home.agent_dir(self.name) / "scratch"
-        scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
-        context = ServiceContext(self.name, executor.context.agent_did, scratch, llm)
+        context = ServiceContext(self.name, executor.context.agent_did, self._scratch(), llm)
 
         def resolve(refs: Sequence[str]) -> tuple[str, ...]:
             return tuple(self._issuer_dids(list(refs))) if refs else tuple(trusted)
 
         assert self.services is not None
         return Shop(self.services, context, resolve)
+
+    def _scratch(self) -> Path:
+        """The agent's private scratch folder (services' and plugin goals'), made 0700."""
+        scratch = self.home.agent_dir(self.name) / "scratch"
+        scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return scratch
 
     def _trusted_issuers(self) -> list[str]:
         return self._issuer_dids(self.spec.trusted_issuers)
@@ -427,6 +451,12 @@ class Agent:
                 args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
             )  # fmt: skip
             self._schedule_resume(scheduler, parts, options)
+        assert self.extensions is not None  # plugin goals: every `every` from start, or once at start
+        goals = plugin_goal_jobs(self.spec, self.extensions, executor, self._scratch(), self.say)
+        for i, goal in enumerate(goals):
+            trigger = None if goal.every is None else IntervalTrigger(seconds=goal.every.total_seconds())
+            scheduler.add_job(self._tracked, trigger, args=(goal,), id=f"goal-{i}",
+                              name=f"goal {goal.kind.name}", next_run_time=_now(), **options)  # fmt: skip
         self._watch_chain(scheduler, session, address, options)
         self._expire_deals(scheduler, parts, executor, options)
         anchor = session.contracts.get("ActionLogAnchor")
@@ -542,12 +572,13 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any) -> Any:
+def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any, strategies: Any) -> Any:
     """The LLM brain's decider for the Buyer and Seller (runtime/brains/llm.py): the model named in
     agents.yaml, its rules `fallback`, the agent's skills through the executor. A seller needs the
     fallback: its reservation price is the lowest price the model may agree to."""
     from runtime.brains.llm import LlmDecider
     from runtime.brains.models import chat_model
+    from runtime.brains.rules import RuleDecider
     from runtime.config import LlmBrain
 
     brain = spec.brain
@@ -561,7 +592,10 @@ def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any) -
         model = chat_model(brain, root=root)
     except SovaError as exc:
         raise SovaError(f"agent {spec.name}: {exc}") from None
-    return LlmDecider(model, executor, config=brain, ledger=ledger)
+    decider = LlmDecider(model, executor, config=brain, ledger=ledger)
+    if brain.fallback is not None:  # its rules fallback may use a plugin's strategy
+        decider.fallback = RuleDecider(brain.fallback, strategies)
+    return decider
 
 
 def _now() -> Any:

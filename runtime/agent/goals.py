@@ -1,4 +1,5 @@
-"""What an agent does for each goal of agents.yaml: issue credentials, offer a service, buy on a schedule.
+"""What an agent does for each goal of agents.yaml: issue credentials, offer a service, buy on a schedule,
+and the goals of kinds its plugins register (`PluginGoalJob`).
 
 Every side effect goes through the agent's executor (policy, budget, ledger); this module only decides
 what to ask for and reports the outcome as one line per goal run (what `sova up` shows in its log).
@@ -18,14 +19,18 @@ from typing import TYPE_CHECKING, Any
 from runtime.agent.buy_hooks import BuyHooks
 from runtime.agent.spend_room import cannot_pay
 from runtime.config import Agent as AgentSpec
-from runtime.config import BuyGoal, IssueGoal, SellGoal
+from runtime.config import BuyGoal, IssueGoal, PluginGoal, SellGoal
 from runtime.operator.purchase import find_sellers
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from runtime.chain.registry import Registry
     from runtime.executor.executor import Executor
     from runtime.negotiation.buyer import Buyer
     from runtime.negotiation.deals import DealRecord
+    from runtime.services.extensions import Extensions
+    from runtime.services.goal_kinds import GoalContext
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,10 @@ def buy_goals(spec: AgentSpec) -> list[BuyGoal]:
 
 def issue_goals(spec: AgentSpec) -> list[IssueGoal]:
     return [g for g in spec.goals if isinstance(g, IssueGoal)]
+
+
+def plugin_goals(spec: AgentSpec) -> list[PluginGoal]:
+    return [g for g in spec.goals if isinstance(g, PluginGoal)]
 
 
 def service_tags(spec: AgentSpec) -> list[str]:
@@ -199,3 +208,51 @@ def deal_line(record: DealRecord, service: str, peer: str) -> str:
     price = f"{Decimal(record.price)} {record.token}" if record.price else "no price"
     why = f" ({record.reason})" if record.reason and record.state != "released" else ""
     return f"deal {record.thid} {service} with {peer}: {price}, {record.state}{why}"
+
+
+def plugin_goal_jobs(
+    spec: AgentSpec, extensions: Extensions, executor: Executor, scratch: Path, say: Say
+) -> list[PluginGoalJob]:
+    """The jobs of `spec`'s goals of plugin kinds; their one way to an effect is `executor`."""
+    from functools import partial
+
+    from runtime.services.goal_kinds import GoalContext
+
+    context = GoalContext(
+        spec.name, executor.context.agent_did, executor.context.agent_address, scratch,
+        partial(_goal_execute, executor), say,
+    )  # fmt: skip
+    return [PluginGoalJob(goal, extensions, context) for goal in plugin_goals(spec)]
+
+
+async def _goal_execute(executor: Executor, skill: str, args: dict[str, Any]) -> Any:
+    """A plugin goal's `execute`: the executor's, with origin "goal"."""
+    return await executor.execute(skill, args, origin="goal")
+
+
+class PluginGoalJob:
+    """One goal of a plugin's kind, run by the scheduler (every `every`, or once at start): its
+    options validated by the kind's config model once, its run given a GoalContext (never a key)."""
+
+    def __init__(self, goal: PluginGoal, extensions: Extensions, context: GoalContext) -> None:
+        kind = extensions.goals.get(goal.kind)
+        if kind is None:  # config check and agent_extensions refused it before
+            raise ValueError(f"unknown goal kind {goal.kind!r}")
+        self.goal, self.kind, self.context = goal, kind, context
+        self.config = kind.parse(goal.options)
+        self.runs = 0
+
+    @property
+    def every(self) -> timedelta | None:
+        return self.goal.every
+
+    async def __call__(self) -> None:
+        self.runs += 1
+        try:
+            await self.kind(self.config, self.context)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # plugin code: one line in the agent's log, the next run goes on
+            log.exception("goal %s failed", self.kind.name)
+            detail = " ".join(str(exc).split())[:200]
+            self.context.say(f"goal {self.kind.name}: failed ({type(exc).__name__}: {detail})")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from runtime.ledger.sink import LedgerSink
     from runtime.negotiation.deals import DealStore
     from runtime.negotiation.peers import PeerBook
+    from skills import Catalog
     from wallet import Signer
     from wallet.chain import ChainClient
 
@@ -62,12 +63,13 @@ async def assemble(
     tokens: TokenRegistry,
     policy: Policy,
     skills: Iterable[str] | None = None,
+    catalog: Catalog | None = None,
     ledger_path: Path | None = None,
     credentials_path: Path | None = None,
     tx_timeout: float | None = None,
 ) -> AgentParts:
     """Agent `name`'s parts, stores in `folder` (ledger, credentials: at their own paths when given),
-    each closed by `stack`; `skills`: the catalog's skills it may use (None: all)."""
+    each closed by `stack`; `skills`: those of `catalog` (None: built-ins) it may use (None: all)."""
     from identity import CredentialStore, ReplayStore
     from policies import Budget
     from runtime.a2a.client import A2AMessenger
@@ -104,10 +106,9 @@ async def assemble(
         anchor_range=_anchor_range(ledger, chain.chain_id, contracts),
         tx_timeout=SkillContext.tx_timeout if tx_timeout is None else tx_timeout,
     )  # fmt: skip
-    catalog = default_catalog() if skills is None else default_catalog().only(skills)
     executor = Executor(
-        catalog=catalog, context=context, policy=policy, budget=budget, ledger=ledger, signer=signer,
-        identity_key=key,
+        catalog=(default_catalog() if catalog is None else catalog).only(skills), context=context,
+        policy=policy, budget=budget, ledger=ledger, signer=signer, identity_key=key,
     )  # fmt: skip
     return AgentParts(executor, ledger, sink, deals, negotiator, messenger, peers, credentials)
 

@@ -9,11 +9,17 @@ A peer's offer is accepted when it is at least as good as the offer we would mak
 without agreement the brain rejects. Prices never cross the reservation price or the policy's cap
 (the per-action spend limit for a buyer), so whatever a peer does, the brain cannot be talked into
 a price its own config or policy forbids. It needs no network and no model.
+
+The concession curve is the brain's `strategy`: a function t -> the share of the way from target to
+reservation conceded at t, both in [0, 1]. `Strategies` holds them by name (the three above built in);
+a plugin adds its own (`plugin.strategy("name")`). A curve's answer is clamped to [0, 1], so a curve can
+shape when the brain concedes but never move it past its reservation or the policy's cap; a curve that
+raises or answers a non-number makes the brain reject (no deal) rather than guess.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any, Literal, Protocol
@@ -23,6 +29,75 @@ from runtime.config import RuleBrain
 
 Role = Literal["buyer", "seller"]
 EXPONENTS = {"boulware": Decimal("0.2"), "linear": Decimal(1), "conceder": Decimal(5)}
+
+Curve = Callable[[Decimal], Any]
+"""A concession curve: negotiation time t in [0, 1] -> the share conceded, a number in [0, 1]."""
+
+
+class StrategyError(ValueError):
+    """A strategy that cannot be registered or used (one line)."""
+
+
+def _exponent_curve(exponent: Decimal) -> Curve:
+    def curve(t: Decimal) -> Decimal:
+        return t ** (1 / exponent) if t > 0 else Decimal(0)
+
+    return curve
+
+
+class Strategies:
+    """Concession curves by name: the built-in boulware, linear and conceder, and any added. An
+    explicit object (an agent's plugins add to their own); a name registered twice is an error."""
+
+    def __init__(self) -> None:
+        self._curves: dict[str, Curve] = {name: _exponent_curve(e) for name, e in EXPONENTS.items()}
+
+    def add(self, name: str, curve: Curve) -> None:
+        """Register `curve` as strategy `name`."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise StrategyError(f"strategy name {name!r} must be an identifier like 'tit_for_tat'")
+        if not callable(curve):
+            raise StrategyError(f"strategy {name!r} is not a function of t: give `def curve(t): ...`")
+        if name in self._curves:
+            raise StrategyError(f"strategy {name!r} is registered already: give the new one another name")
+        self._curves[name] = curve
+
+    def strategy(self, name: str) -> Callable[[Curve], Curve]:
+        """Decorator: register the function as strategy `name`; returned unchanged."""
+
+        def register(curve: Curve) -> Curve:
+            self.add(name, curve)
+            return curve
+
+        return register
+
+    def __getitem__(self, name: str) -> Curve:
+        found = self._curves.get(name)
+        if found is None:
+            raise StrategyError(f"unknown strategy {name!r} (known: {', '.join(self.names())})")
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._curves
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._curves)
+
+    def names(self) -> list[str]:
+        return sorted(self._curves)
+
+
+def conceded(curve: Curve, t: Decimal, name: str) -> Decimal:
+    """`curve(t)` as a Decimal clamped to [0, 1]; StrategyError when it fails or is not a number."""
+    try:
+        raw = curve(t)
+        share = raw if isinstance(raw, Decimal) else Decimal(str(raw))
+        if isinstance(raw, bool) or not share.is_finite():
+            raise ValueError(f"{raw!r} is not a finite number")
+    except Exception as exc:  # plugin code: whatever it raised, on one line
+        detail = " ".join(str(exc).split())[:120]
+        raise StrategyError(f"strategy {name} failed: {type(exc).__name__}: {detail}") from None
+    return min(max(share, Decimal(0)), Decimal(1))
 
 
 @dataclass(frozen=True)
@@ -42,12 +117,19 @@ class ConcessionBrain:
     """One side of one negotiation. Prices are Decimals in token units, rounded to `decimals`."""
 
     def __init__(
-        self, config: RuleBrain, role: Role, *, cap: Decimal | None = None, decimals: int = 6
+        self,
+        config: RuleBrain,
+        role: Role,
+        *,
+        cap: Decimal | None = None,
+        decimals: int = 6,
+        strategies: Strategies | None = None,
     ) -> None:
         self.role = role
         self.rounds = config.rounds
         self.deadline = config.deadline.total_seconds()
-        self.exponent = EXPONENTS[config.strategy]
+        self.strategy = config.strategy
+        self.curve = (strategies or Strategies())[config.strategy]
         self.quantum = Decimal(1).scaleb(-decimals)
         target, reservation = Decimal(config.target), Decimal(config.reservation)
         if cap is not None and role == "buyer":
@@ -74,7 +156,7 @@ class ConcessionBrain:
     def offer(self, round_no: int, elapsed: float = 0.0) -> Decimal:
         """Our price at this point: target at the start, reservation at the end."""
         t = self.time(round_no, elapsed)
-        concession = t ** (1 / self.exponent) if t > 0 else Decimal(0)
+        concession = conceded(self.curve, t, self.strategy)
         price = self.target + (self.reservation - self.target) * concession
         # Round in our own favour, and never past the reservation.
         rounding = ROUND_DOWN if self.role == "buyer" else ROUND_UP
@@ -136,22 +218,28 @@ class Decider(Protocol):
 
 
 class RuleDecider:
-    """The ConcessionBrain as a Decider: opening offer, then `respond`."""
+    """The ConcessionBrain as a Decider: opening offer, then `respond`. `strategies`: where its
+    config's strategy is found (default: the built-in ones)."""
 
-    def __init__(self, config: RuleBrain) -> None:
+    def __init__(self, config: RuleBrain, strategies: Strategies | None = None) -> None:
         self.config = config
+        self.strategies = strategies or Strategies()
 
     async def decide(self, situation: Situation) -> Move:
         return self.move(situation)
 
     def move(self, s: Situation) -> Move:
-        """The same, synchronously (the LLM brain's fallback uses it too)."""
-        brain = ConcessionBrain(priced(self.config, s.quote) if s.role == "seller" else self.config, s.role,
-                                cap=s.cap)  # fmt: skip
-        if s.their_price is None:
-            price = brain.offer(0, 0.0)
-            return Move("counter", price, f"opening at {price} ({brain._describe()})")
-        return brain.respond(s.their_price, s.round_no, s.elapsed)
+        """The same, synchronously (the LLM brain's fallback uses it too). A strategy that fails
+        rejects: no deal rather than a price nobody chose."""
+        config = priced(self.config, s.quote) if s.role == "seller" else self.config
+        try:
+            brain = ConcessionBrain(config, s.role, cap=s.cap, strategies=self.strategies)
+            if s.their_price is None:
+                price = brain.offer(0, 0.0)
+                return Move("counter", price, f"opening at {price} ({brain._describe()})")
+            return brain.respond(s.their_price, s.round_no, s.elapsed)
+        except StrategyError as exc:
+            return Move("reject", None, str(exc))
 
 
 def priced(config: RuleBrain, quote: Decimal | None) -> RuleBrain:

@@ -16,6 +16,7 @@ from runtime.cli import (
     deals_cmd,
     fleet,
     identity_cmd,
+    init_cmd,
     keys,
     log,
     policy_cmd,
@@ -31,6 +32,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    app.command("init")(init_cmd.init)
     app.command("up")(fleet.up)
     app.command("down")(fleet.down)
     app.command("status")(fleet.status)

@@ -13,6 +13,7 @@ from runtime.errors import ConfigError, SovaError
 
 if TYPE_CHECKING:
     from policies import TokenInfo
+    from runtime.services import Extensions
 
 app = typer.Typer(help="Check actions against a policy.", no_args_is_help=True)
 
@@ -33,11 +34,15 @@ def check(
 ) -> None:
     """Print the verdict (allow, deny, escalate) and every reason. Exit 0 whatever the verdict;
     2 when a file is invalid. Agent names in the policy resolve through agents.yaml's keys, and
-    token addresses through its deployments, when they exist."""
+    token addresses through its deployments, when they exist; the skills and rule kinds of the
+    plugins of the first agent of agents.yaml with this policy are known too."""
     from policies import Facts, Intent, evaluate, explain, load_policy
 
     tokens, names = _fleet_context(file)
-    loaded = load_policy(policy, tokens=tokens, names=names)
+    ext = _plugins_of(policy, file)
+    loaded = load_policy(
+        policy, tokens=tokens, names=names, skills=ext.skill_names(), rule_kinds=ext.rule_kinds
+    )
     action = _model(Intent, intent, "--intent")
     usage = _model(Facts, facts, "--facts") if facts is not None else Facts()
     decision = evaluate(loaded, action, usage)
@@ -83,6 +88,20 @@ def _fleet_context(file: Path) -> tuple[list[TokenInfo], dict[str, list[str]]]:
         for agent in config.agents:
             names[agent.name] = _agent_ids(keys, agent.key_name)
     return [TokenInfo(symbol="TUSD", address=tusd, decimals=TUSD_DECIMALS)], names
+
+
+def _plugins_of(policy: Path, file: Path) -> Extensions:
+    """The plugins of the first agent of agents.yaml `file` whose policy is `policy` (none: empty)."""
+    from runtime.services import Extensions, load_extensions
+
+    if file.exists():
+        from runtime.config import load_config
+
+        config = load_config(file, check_files=False)
+        for agent in config.agents:
+            if (file.parent / agent.policy).resolve() == policy.resolve():
+                return load_extensions(agent.plugins, file.parent)
+    return Extensions()
 
 
 def _agent_ids(keys: Path, name: str) -> list[str]:

@@ -19,9 +19,11 @@ effects, the protocol the messages, and this module one `deal` entry per outcome
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -105,6 +107,16 @@ def seller_signature_problem(
     return None
 
 
+_FUNDING_LOCKS: weakref.WeakKeyDictionary[Executor, dict[str, asyncio.Lock]] = weakref.WeakKeyDictionary()
+
+
+def funding_lock(executor: Executor, token: str) -> asyncio.Lock:
+    """The lock one agent (its executor) holds from approving `token` to opening the escrow that spends
+    the allowance: every Buyer and purchase of the agent shares it, whichever object settles."""
+    locks = _FUNDING_LOCKS.setdefault(executor, {})
+    return locks.setdefault(token.lower(), asyncio.Lock())
+
+
 @dataclass
 class BuyerSettlement:
     """The buyer's side: sign, check the seller's signature, fund, check the delivery, release."""
@@ -152,15 +164,18 @@ class BuyerSettlement:
         record = await self.deals.advance(
             self.ledger, record, "signed", {"state": "signed", "deal_id": deal_id}, deal_id=deal_id
         )
+        args = {"deal": terms, "buyer_signature": mine.result["signature"],
+                "seller_signature": theirs["body"]["signature"]}  # fmt: skip
         try:
-            approved = outcome_result(
-                await self.executor.execute(
-                    "approve_token", {"token": token.address, "amount": record.price}, self.origin
+            # One allowance per token serves all of this agent's deals: an approve of a concurrent
+            # deal between our approve and our open would replace ours and make the open revert.
+            async with funding_lock(self.executor, token.address):
+                approved = outcome_result(
+                    await self.executor.execute(
+                        "approve_token", {"token": token.address, "amount": record.price}, self.origin
+                    )
                 )
-            )
-            args = {"deal": terms, "buyer_signature": mine.result["signature"],
-                    "seller_signature": theirs["body"]["signature"]}  # fmt: skip
-            opened = outcome_result(await self.executor.execute("open_escrow", args, self.origin))
+                opened = outcome_result(await self.executor.execute("open_escrow", args, self.origin))
         except SettlementError as exc:
             return await self.decline(record, send, f"the escrow could not be opened: {exc}")
         record = await self.deals.advance(

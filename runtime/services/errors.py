@@ -3,7 +3,7 @@
 Hierarchy:
 
     ServiceError (SovaError)   base of everything raised by runtime/services
-    ├── PluginError            a plugin cannot be imported, has no `register`, or registers a bad service
+    ├── PluginError            a plugin cannot be imported, has no `register`, or registers a bad name
     ├── BadServiceInput        an input that does not match the service's input model, or is too large
     └── ServiceFailed          the handler raised, timed out, or returned an invalid or too large output
 
@@ -23,7 +23,12 @@ class ServiceError(SovaError):
 
 
 class PluginError(ServiceError):
-    """A plugin module named in agents.yaml that cannot be used."""
+    """A plugin module named in agents.yaml that cannot be used. `plugin`: its name, when known (for
+    the line of agents.yaml that names it)."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
 
 
 class BadServiceInput(ServiceError):

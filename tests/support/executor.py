@@ -15,7 +15,7 @@ from typing import Any
 from eth_account import Account
 
 from identity import IdentityKey
-from policies import Budget, Counterparty, Credential, Policy, TokenInfo, parse_policy
+from policies import Budget, Counterparty, Credential, Policy, RuleKinds, TokenInfo, parse_policy
 from runtime.executor.approvals import ApprovalQueue
 from runtime.executor.executor import Executor
 from runtime.executor.narrow_signer import binding_prover
@@ -118,10 +118,13 @@ def policy(
     tokens: tuple[TokenInfo, ...] = (TUSD,),
     skills: list[str] | None = None,
     extra_rules: tuple[dict[str, Any], ...] = (),
+    rule_kinds: RuleKinds | None = None,
 ) -> Policy:
     """A compiled policy from YAML text (names resolve to the seller's DID and address)."""
     names = {"seller": (SELLER_KEY.did, SELLER_ADDRESS), "issuer": (ISSUER_DID,)}
-    return parse_policy(text, tokens=tokens, names=names, skills=skills, extra_rules=extra_rules)
+    return parse_policy(
+        text, tokens=tokens, names=names, skills=skills, extra_rules=extra_rules, rule_kinds=rule_kinds
+    )
 
 
 def offline_contracts(client: ChainClient | None = None) -> dict[str, ContractBinding]:
@@ -165,6 +168,7 @@ def make_rig(
     key: IdentityKey | None = None,
     name: str = "buyer",
     extra_rules: tuple[dict[str, Any], ...] = (),
+    rule_kinds: RuleKinds | None = None,
 ) -> Iterator[Rig]:
     """A rig in `tmp_path`; its ledger and budget are closed afterwards."""
     signer = signer or CountingSigner()
@@ -194,7 +198,7 @@ def make_rig(
     executor = Executor(
         catalog=catalog or default_catalog(),
         context=context,
-        policy=policy(policy_text, tokens, skills, extra_rules),
+        policy=policy(policy_text, tokens, skills, extra_rules, rule_kinds),
         budget=budget,
         ledger=ledger,
         signer=signer,
@@ -242,11 +246,13 @@ class Market:
         return int(await self.contracts["TestUSD"].call("balanceOf", address))
 
     @asynccontextmanager
-    async def funded_rig(self, tmp_path: Path, policy_text: str) -> AsyncIterator[Rig]:
-        """A rig under `policy_text` on this market's contracts, client and TUSD, its wallet funded."""
+    async def funded_rig(self, tmp_path: Path, policy_text: str, **options: Any) -> AsyncIterator[Rig]:
+        """A rig under `policy_text` on this market's contracts, client and TUSD, its wallet funded
+        (`options`: more of make_rig's, such as a plugin's `catalog` and `rule_kinds`)."""
         with make_rig(
-            tmp_path, policy_text, contracts=self.contracts, chain=self.client, tokens=(self.token,)
-        ) as rig:
+            tmp_path, policy_text, contracts=self.contracts, chain=self.client, tokens=(self.token,),
+            **options,
+        ) as rig:  # fmt: skip
             await self.fund(rig.signer.address)
             yield rig
 

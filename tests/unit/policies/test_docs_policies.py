@@ -1,10 +1,13 @@
-"""docs/policies.md: its example policy is a valid policy, and every rule kind it names exists."""
+"""docs/policies.md: its example policy is a valid policy, every rule kind it names exists, and its
+custom rule kind snippet registers and judges as the text says."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from pathlib import Path
 
-from policies import TokenInfo, parse_policy
+from policies import Facts, Intent, TokenInfo, evaluate, parse_policy
 from policies.rules import RULE_KINDS
 from tests.support.paths import REPO_ROOT
 
@@ -12,8 +15,34 @@ DOC = REPO_ROOT / "docs" / "policies.md"
 TUSD = TokenInfo(symbol="TUSD", address="0x" + "a1" * 20, decimals=6)
 
 
+def snippet(name: str) -> str:
+    found = re.search(
+        rf"<!-- snippet: {name} -->\n```[a-z]*\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S
+    )
+    assert found, f"docs/policies.md has no snippet {name!r}"
+    return found.group(1)
+
+
 def test_the_example_policy_of_the_docs_loads() -> None:
-    [example] = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    example = re.findall(r"## The rule kinds\n\n```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)[0]
     policy = parse_policy(example, tokens=[TUSD], names={"issuer": ["did:key:z6MkIssuer"]})
     kinds = {rule.kind for rule in policy.rules}
     assert kinds == set(RULE_KINDS)
+
+
+def test_the_custom_rule_kind_of_the_docs_registers_and_denies_over_its_max(tmp_path: Path) -> None:
+    from runtime.services import load_extensions
+
+    (tmp_path / "limits.py").write_text(snippet("rule-kind-plugin"))
+    ext = load_extensions(["limits"], tmp_path)
+    policy = parse_policy(snippet("rule-kind-policy"), tokens=[TUSD], rule_kinds=ext.rule_kinds)
+
+    def verdict(amount: str) -> tuple[str, str]:
+        intent = Intent(
+            skill="transfer_token", agent="did:key:z6Mk", chain_id=1, token="TUSD", amount=Decimal(amount)
+        )
+        decision = evaluate(policy, intent, Facts())
+        return decision.verdict, decision.reasons[-1].message
+
+    assert verdict("4") == ("allow", "transfer_token of 4 is within 5")
+    assert verdict("6") == ("deny", "transfer_token of 6 is over 5")

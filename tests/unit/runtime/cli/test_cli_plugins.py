@@ -29,7 +29,7 @@ def test_a_plugin_that_does_not_import_is_one_line_and_exit_2(
     result = sova(*command, "-f", str(tmp_path / "agents.yaml"))
     assert result.code == 2
     assert one_error_line(result) == (
-        f"error: {tmp_path / 'agents.yaml'}: agents[0] (seller): plugin broken cannot be imported: "
+        f"error: {tmp_path / 'agents.yaml'}:6: agents[0].plugins[0]: plugin broken cannot be imported: "
         "RuntimeError: half written"
     )
     assert not (tmp_path / ".sova" / "chain").exists()  # nothing started

@@ -83,7 +83,7 @@ def test_a_plugin_that_is_nowhere_says_where_it_was_looked_for(tmp_path: Path) -
 def test_a_plugin_without_register_is_refused(tmp_path: Path) -> None:
     (line,) = problems(project(tmp_path, "empty", empty="X = 1\n"))
     assert line.endswith(
-        "plugin empty has no `register(plugin)` function: add one that registers its services"
+        "plugin empty has no `register(plugin)` function: add one that registers what it offers"
     )
 
 
