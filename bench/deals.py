@@ -161,6 +161,7 @@ async def make_side(
     its wallet signer (bench/override.py times each signature)."""
     from identity import IdentityKey
     from policies import TokenInfo, TokenRegistry, parse_policy
+    from runtime.a2a.admission import Admission
     from runtime.a2a.card import AgentProfile
     from runtime.a2a.server import AgentServer, listen
     from runtime.agent.parts import assemble
@@ -192,7 +193,9 @@ async def make_side(
                            registry=contracts["AgentRegistry"].address, tokens=("TUSD",),
                            service_tags=(ITEM,) if role == "seller" else (),
                            services=card_services(bench_services()) if role == "seller" else ())  # fmt: skip
-    server = AgentServer(negotiator, key, profile, sock=sock)
+    # Admission control as an agent has it (peers count as registered here: the bench registers none).
+    gate = None if os.environ.get("SOVA_BENCH_NO_ADMISSION") else Admission(negotiator.threads)
+    server = AgentServer(negotiator, key, profile, sock=sock, admission=gate)
     await server.start()
     stack.push_async_callback(server.stop)
     return Side(name, key, signer, parts.executor, negotiator, parts.messenger, parts.deals, parts.peers,

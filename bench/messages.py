@@ -81,13 +81,16 @@ def serve_forever(url: str, stop: Any) -> None:
 
 async def sova_server(home: str, ledger_kind: str) -> None:
     """The seller: an A2A server whose handler answers every counter with a counter."""
+    from runtime.a2a.admission import Admission
     from runtime.a2a.card import AgentProfile
     from runtime.a2a.server import AgentServer, listen
 
     negotiator, key, close = make_negotiator(Path(home), "seller", ledger_kind)
     sock, url = listen()
     profile = AgentProfile(name="seller", url=url, did=key.did, wallet="0x" + "ab" * 20)
-    server = await AgentServer(negotiator, key, profile, sock=sock).start()
+    # Admission control as an agent has it (the buyer counts as registered: no chain here).
+    gate = None if os.environ.get("SOVA_BENCH_NO_ADMISSION") else Admission(negotiator.threads)
+    server = await AgentServer(negotiator, key, profile, sock=sock, admission=gate).start()
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.run_in_executor(None, serve_forever, url, lambda: loop.call_soon_threadsafe(done.set))

@@ -125,6 +125,37 @@ def verify_envelope(
 
     Raises InvalidEnvelope with a `reason` code (see the module docstring) and a one-line message.
     """
+    did, env = _signed(jws)
+    if env.sender != did:
+        raise _bad("wrong_sender", f"`from` {env.sender[:60]} is not the signer {did[:60]} (header kid)")
+    if env.recipient != recipient:
+        raise _bad("wrong_recipient", f"`to` is {env.recipient[:60]}, not this agent ({recipient[:60]})")
+    moment = time.time() if now is None else now
+    if env.iat > moment + max_clock_skew:
+        ahead = env.iat - moment
+        raise _bad("not_yet_valid", f"`iat` {env.iat} is {ahead:.0f}s in the future: check the clocks")
+    if env.exp <= moment - max_clock_skew:
+        raise _bad("expired", f"`exp` {env.exp} passed {moment - env.exp:.0f}s ago: send a fresh message")
+    if env.exp - env.iat > max_lifetime:
+        raise _bad("too_long_lived", f"`exp` - `iat` is {env.exp - env.iat}s, over {max_lifetime:.0f}s")
+    if not replay.add(did, env.nonce, env.exp + int(max_clock_skew) + 1, now=moment):
+        raise _bad("replayed", f"nonce {env.nonce[:40]} from {did[:60]} was seen before: drop the replay")
+    return env
+
+
+def signed_claims(jws: Any) -> tuple[str, str, str] | None:
+    """(sender DID, type, thid) of an envelope whose signature is its sender's, or None when it is not
+    (unreadable, forged, or `from` not the signer). Nothing else is checked and no nonce is spent: for
+    admission control before `verify_envelope`."""
+    try:
+        did, env = _signed(jws)
+    except InvalidEnvelope:
+        return None
+    return (did, env.type, env.thid) if env.sender == did else None
+
+
+def _signed(jws: Any) -> tuple[str, Envelope]:
+    """(the signer's DID, the envelope) once the form and the signature are checked."""
     if not isinstance(jws, str) or len(jws) > MAX_SIZE:
         raise _bad("malformed", f"an envelope is a compact JWS string of at most {MAX_SIZE} bytes")
     parts = jws.split(".")
@@ -143,22 +174,7 @@ def verify_envelope(
         raise _bad("malformed", "a string in the payload holds a lone surrogate: not Unicode text") from None
     except ValueError:
         raise _bad("malformed", "the payload is not base64url JSON") from None
-    env = _envelope(payload, jws)
-    if env.sender != did:
-        raise _bad("wrong_sender", f"`from` {env.sender[:60]} is not the signer {did[:60]} (header kid)")
-    if env.recipient != recipient:
-        raise _bad("wrong_recipient", f"`to` is {env.recipient[:60]}, not this agent ({recipient[:60]})")
-    moment = time.time() if now is None else now
-    if env.iat > moment + max_clock_skew:
-        ahead = env.iat - moment
-        raise _bad("not_yet_valid", f"`iat` {env.iat} is {ahead:.0f}s in the future: check the clocks")
-    if env.exp <= moment - max_clock_skew:
-        raise _bad("expired", f"`exp` {env.exp} passed {moment - env.exp:.0f}s ago: send a fresh message")
-    if env.exp - env.iat > max_lifetime:
-        raise _bad("too_long_lived", f"`exp` - `iat` is {env.exp - env.iat}s, over {max_lifetime:.0f}s")
-    if not replay.add(did, env.nonce, env.exp + int(max_clock_skew) + 1, now=moment):
-        raise _bad("replayed", f"nonce {env.nonce[:40]} from {did[:60]} was seen before: drop the replay")
-    return env
+    return did, _envelope(payload, jws)
 
 
 def _envelope(payload: Any, jws: str) -> Envelope:

@@ -15,6 +15,7 @@ from identity import didkit_bridge
 from identity.credential import Credential, Format, iso, new_credential_id
 from identity.dids import parse_did
 from identity.errors import InvalidCredential, MalformedDid
+from identity.jwt_times import integer_times
 from identity.keys import IdentityKey
 from identity.vocab import Claim, CredentialType, credential_type
 
@@ -131,7 +132,7 @@ async def issue_credential(
         raise InvalidCredential(
             f"credential {cid}: didkit could not sign it ({exc})", reason="malformed", credential_id=cid
         ) from None
-    document: dict[str, Any] | str = signed if format == "jwt" else json.loads(signed)
+    document: dict[str, Any] | str = integer_times(signed, issuer) if format == "jwt" else json.loads(signed)
     expires_at = expires.replace(microsecond=0) if expires else None
     types = ("VerifiableCredential", ct.name)
     body = vc if format == "jwt" else document

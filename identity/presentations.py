@@ -21,6 +21,7 @@ from typing import Any, Literal, overload
 from identity import didkit_bridge
 from identity.credential import Credential, Format, VerifiedCredential, parse_credential
 from identity.errors import InvalidCredential, InvalidPresentation
+from identity.jwt_times import integer_times
 from identity.keys import IdentityKey
 from identity.presentation_forms import check_binding, check_dates, read_presentation
 from identity.verification import DEFAULT_CLOCK_SKEW, RevocationChecker, verify_credential
@@ -109,7 +110,7 @@ async def present(
     jwk = holder._private_jwk()
     signed = await didkit_bridge.issue_presentation(json.dumps(vp), json.dumps(options), jwk)
     if format == "jwt":
-        return signed
+        return integer_times(signed, holder)
     result: dict[str, Any] = json.loads(signed)
     return result
 

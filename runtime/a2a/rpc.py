@@ -34,6 +34,7 @@ from a2a.utils.errors import (
 
 from identity.keys import b64url_decode
 from identity.untrusted_json import loads_untrusted
+from runtime.a2a.admission import Admission
 from runtime.a2a.caller import caller_did
 from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
 from runtime.a2a.protocol import Negotiator, ProtocolError
@@ -46,8 +47,9 @@ class SovaRequestHandler(RequestHandler):
     """a2a-sdk request handler that hands negotiation envelopes to a `Negotiator` and answers for the
     tasks its handler keeps."""
 
-    def __init__(self, negotiator: Negotiator) -> None:
+    def __init__(self, negotiator: Negotiator, admission: Admission | None = None) -> None:
         self.negotiator = negotiator
+        self.admission = admission
 
     @property
     def book(self) -> TaskBook | None:
@@ -82,6 +84,8 @@ class SovaRequestHandler(RequestHandler):
             sender, thid = str(claims.get("from", "")), str(claims.get("thid", ""))
             if message.task_id and message.task_id != task_id_of(sender, thid):
                 raise TaskNotFoundError(f"task not found: {message.task_id[:80]!r} is not this thread's task")
+            if self.admission is not None:  # strangers' budgets, before anything is written
+                await self.admission.admit(jws)
             replies = await self.negotiator.receive(jws)
         except ProtocolError as exc:
             raise InvalidParamsError(str(exc), data={"sova_reason": exc.reason}) from None

@@ -40,6 +40,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from identity.keys import IdentityKey
+from runtime.a2a.admission import Admission
 from runtime.a2a.card import AgentProfile, signed_card
 from runtime.a2a.guard import MAX_BODY, BodyGuard
 from runtime.a2a.protocol import Negotiator
@@ -59,10 +60,12 @@ def create_app(
     rpc_path: str = "/",
     max_body: int = MAX_BODY,
     registration: Mapping[str, Any] | None = None,
+    admission: Admission | None = None,
 ) -> ASGIApp:
     """The ASGI app of one agent: the signed card, the ERC-8004 registration file (when given) and the
-    JSON-RPC endpoint behind BodyGuard."""
-    handler = SovaRequestHandler(negotiator)
+    JSON-RPC endpoint behind BodyGuard (`admission`: runtime/a2a/admission.py, checked before the
+    negotiator takes a message)."""
+    handler = SovaRequestHandler(negotiator, admission)
     routes = [
         card_route(card),
         *registration_routes(registration),
@@ -116,6 +119,7 @@ class AgentServer:
         *,
         sock: socket.socket,
         max_body: int = MAX_BODY,
+        admission: Admission | None = None,
     ) -> None:
         self.negotiator = negotiator
         self.profile = profile
@@ -127,6 +131,7 @@ class AgentServer:
             rpc_path=profile.rpc_path,
             max_body=max_body,
             registration=self.registration,
+            admission=admission,
         )
         self._sock = sock
         # ws="none": A2A is plain HTTP, and not loading the websockets library saves ~0.1 s of start.

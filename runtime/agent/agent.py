@@ -162,6 +162,7 @@ class Agent:
         executor, parts = await self._assemble(session, signer, key, folder)
         self.executor = executor
 
+        from runtime.a2a.admission import Admission, registered
         from runtime.a2a.card import AgentProfile
         from runtime.a2a.server import AgentServer, listen
 
@@ -178,9 +179,8 @@ class Agent:
         )  # fmt: skip
         await self._issue(executor)
         self._handlers(parts, session, executor)
-        server = AgentServer(parts.negotiator, key, profile, sock=sock)
-        await server.start()
-        self.server = server
+        gate = Admission(parts.negotiator.threads, known=registered(session.registry))
+        self.server = await AgentServer(parts.negotiator, key, profile, sock=sock, admission=gate).start()
         self._stack.push_async_callback(self._stop_server)
         self._schedule(parts, session, executor, signer.address)
         operator_url = await self._serve_operator(parts, session, executor, agent_id, url)

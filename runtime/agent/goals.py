@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.agent.buy_hooks import BuyHooks
+from runtime.agent.spend_room import cannot_pay
 from runtime.config import Agent as AgentSpec
 from runtime.config import BuyGoal, IssueGoal, PluginGoal, SellGoal
 from runtime.operator.purchase import find_sellers
@@ -174,6 +175,10 @@ class BuyJob:
             return None
         last: DealRecord | None = None
         for seller in sellers:
+            unpayable = cannot_pay(self.buyer, seller.wallet)
+            if unpayable is not None:
+                self.say(f"buy {service} from {seller.did}: skipped: {unpayable}")
+                continue
             try:
                 record = await self.buyer.buy(seller.endpoint, service, input=data, expected_did=seller.did)
             except Exception as exc:  # one seller failing must not stop the goal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, load
 from runtime.config import AgentsFile
+from runtime.home import Home
 
 app = typer.Typer(help="Run one agent process.", no_args_is_help=True)
 
@@ -32,14 +34,32 @@ def run(
 
     It writes <home>/agents/NAME/agent.json once ready and removes it when it stops. Its keys, gas
     money and the contracts must exist already (`sova up` makes them)."""
-    config, _home = load(file)
+    config, home = load(file)
+    pin_ports(config, home, name)
     asyncio.run(serve(config, file, name))
+
+
+def pin_ports(config: AgentsFile, home: Home, name: str) -> None:
+    """Run by hand (not by `sova up`, which sets them): the ports `sova up` keeps for agent `name`
+    (`.sova/agents/NAME/port`, `operator-port`), so the agent serves at the endpoint it registered
+    on-chain, where peers and the console find it."""
+    from runtime.fleet.ports import pinned_operator_port, pinned_port
+
+    spec = next((a for a in config.agents if a.name == name), None)
+    if spec is None:
+        return  # the agent says so itself, in one line
+    if not os.environ.get("SOVA_AGENT_PORT"):
+        os.environ["SOVA_AGENT_PORT"] = str(pinned_port(home, name, spec.port))
+    if not os.environ.get("SOVA_OPERATOR_PORT"):
+        os.environ["SOVA_OPERATOR_PORT"] = str(pinned_operator_port(home, name))
 
 
 async def serve(config: AgentsFile, config_path: Path, name: str) -> None:
     """Start the agent, wait for SIGTERM/SIGINT, stop it cleanly."""
+    from runtime.a2a.quiet_log import quiet_sdk_logs
     from runtime.agent.agent import Agent
 
+    quiet_sdk_logs()  # bad requests: one line each kind a minute in agent.log, no a2a-sdk traceback
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -65,8 +85,6 @@ async def serve(config: AgentsFile, config_path: Path, name: str) -> None:
 
 def main() -> None:
     """`python -m runtime.cli.agent_cmd run NAME`: this group alone, errors as one line like `sova`."""
-    import os
-
     from runtime.errors import user_message
 
     code = 0

@@ -36,7 +36,8 @@ def up(
 ) -> None:
     """Start the chain (or attach), deploy once, create keys, fund, and run one process per agent."""
     from runtime.config_check import check_config
-    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor, last_log_line
+    from runtime.fleet.startup import last_log_line
+    from runtime.fleet.supervisor import DETACHED_ENV, Supervisor
     from runtime.pidfile import running_supervisor
 
     check_config(file)  # skills, names and policy files too, before any process starts
@@ -53,7 +54,7 @@ def up(
     log_path = home.root / "sova-up.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from runtime.cli import main; main()", "up", "-f", str(file.resolve())],
+            detached_command(file),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -74,6 +75,20 @@ def up(
             return
         time.sleep(0.5)
     raise SovaError(f"the fleet was not ready within {DETACH_TIMEOUT:.0f} s: see {log_path}")
+
+
+def detached_command(file: Path) -> list[str]:
+    """The background `sova up`: the same interpreter; `-P` so that a folder of the project (its
+    `policies/`, say) never shadows one of Sova's packages."""
+    return [
+        sys.executable,
+        "-P",
+        "-c",
+        "from runtime.cli import main; main()",
+        "up",
+        "-f",
+        str(file.resolve()),
+    ]
 
 
 def down(file: ConfigOption = DEFAULT_CONFIG) -> None:
@@ -127,7 +142,7 @@ def _status(config: AgentsFile, file: Path, home: Home) -> dict[str, Any]:
                 "pid": ready.get("pid") if alive else None,
                 "url": ready.get("url") if alive else None,
                 "port": _port(ready.get("url")) if alive else None,
-                "did": ready.get("did"),
+                "did": ready.get("did") or _did(home, config, file, agent.key_name),
                 "address": address,
                 "eth": _eth(url, address),
                 "tusd": _erc20(url, token, address),
@@ -158,6 +173,7 @@ def _print_status(info: dict[str, Any], console: bool = True) -> None:
         state = f"pid {a['pid']} {a['url']}" if a["ready"] else "stopped"
         deals = ", ".join(f"{k} {v}" for k, v in sorted(a["deals"].items())) or "no deals"
         out.print(f"  {a['name']:<8} {a['role']:<7} {state:<36} {a['tusd'] or '?'} TUSD  {deals}")
+        out.print(f"  {'':<8} {a['did'] or 'DID: not ready yet'}  {a['address'] or 'no wallet key yet'}")
 
 
 def _print_console(home: Home) -> None:
@@ -176,6 +192,16 @@ def _port(url: str | None) -> int | None:
     try:
         return int(str(url).rsplit(":", 1)[1].split("/")[0])
     except (IndexError, ValueError):
+        return None
+
+
+def _did(home: Home, config: AgentsFile, file: Path, key: str) -> str | None:
+    """The did:key of the agent's identity key (read from its file, not unlocked), or None."""
+    from identity import IdentityKeyStore
+
+    try:
+        return IdentityKeyStore(home.keys_dir(config, file.parent)).did(key)
+    except Exception:  # no key yet, or an unreadable file: status shows what it can
         return None
 
 

@@ -1,4 +1,4 @@
-"""`sova did show|resolve` and `sova vc issue|verify|list|revoke`.
+"""`sova did show|resolve` and `sova vc issue|verify|list|show|revoke`.
 
 didkit can crash the interpreter at exit, so `sova` ends every run with `os._exit` after flushing
 (see runtime/cli/__init__.py); the commands here close their stores before returning.
@@ -224,13 +224,56 @@ def vc_list(name: str, file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption 
         )
 
 
+@vc_app.command("show")
+def vc_show(
+    name: str, credential_id: str, file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False
+) -> None:
+    """Print a credential agent NAME holds or issued, in full: as issued (JSON-LD, or the compact JWT:
+    `sova vc verify` reads either), or with --json its summary, the credential and a JWT's claims."""
+    from identity import CredentialStore
+
+    _, home, _ = _fleet(file)
+    found = None
+    if home.credentials(name).exists():
+        with CredentialStore(home.credentials(name)) as store:
+            found = store.get(credential_id)
+    if found is None:
+        raise SovaError(
+            f"{name} holds no credential {credential_id[:120]!r}: `sova vc list {name}` shows the ids"
+        )
+    if not as_json:
+        print(found.text)
+        return
+    shown: dict[str, Any] = {**found.summary(), "credential": found.document}
+    if found.format == "jwt" and isinstance(found.document, str):
+        from identity.keys import b64url_decode
+
+        shown["jwt_claims"] = json.loads(b64url_decode(found.document.split(".")[1]))
+    print_json(shown)
+
+
 @vc_app.command("revoke")
 def vc_revoke(name: str, credential_id: str, file: ConfigOption = DEFAULT_CONFIG) -> None:
     """Revoke a credential the agent NAME issued: recorded on-chain in AgentRegistry under its wallet.
     The issuer is registered first if it is not yet, so verifiers can find its wallet by its DID."""
     config, home, keys_dir = _fleet(file)
+    _not_running(home, name)
     asyncio.run(_revoke(config, home, keys_dir, name, credential_id))
     out.print(f"revoked {credential_id} (issuer {name}); verifiers reading AgentRegistry now refuse it")
+
+
+def _not_running(home: Home, name: str) -> None:
+    """SovaError while agent `name` runs: its process allots its wallet's nonces, so a transaction
+    signed here would take the one it is about to use (its next anchor would fail)."""
+    from runtime.pidfile import pid_alive, read_ready
+
+    ready = read_ready(home, name) or {}
+    pid = ready.get("pid")
+    if isinstance(pid, int) and pid_alive(pid):
+        raise SovaError(
+            f"agent {name} is running (pid {pid}) and signs with this wallet: a transaction sent from "
+            f"here would take the nonce it is about to use; stop it first (`sova down`), then run this again"
+        )
 
 
 async def _revoke(config: AgentsFile, home: Home, keys_dir: Path, name: str, credential_id: str) -> None:

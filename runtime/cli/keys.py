@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from runtime.chain.provision import ensure_identity_key
-from runtime.cli.common import JsonOption, out, print_json, warn
+from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, out, print_json, warn
 from runtime.errors import SovaError
 from runtime.secrets import passphrase, secret_from_env_or_prompt
 
@@ -36,6 +36,25 @@ def _keystore(directory: Path | None) -> Keystore:
     return Keystore(directory)
 
 
+def _new_key_store(passphrase_env: str, directory: Path | None, file: Path) -> tuple[Keystore, str]:
+    """Where a new key goes and its passphrase: `--dir` or the project's keys folder, and
+    `$passphrase_env` or a prompt — or, for a project on the local chain with the variable unset,
+    the development passphrase `sova up` makes and uses (.sova/dev-passphrase, 0600)."""
+    if directory is not None or not file.is_file():
+        return _keystore(directory), passphrase(passphrase_env, confirm=True)
+    from runtime.chain.provision import key_passphrase
+    from runtime.cli.common import load
+    from runtime.config import LocalChain
+
+    config, home = load(file)
+    store = _keystore(home.keys_dir(config, file.parent))
+    local = isinstance(config.chain, LocalChain) and config.keys.passphrase_env == passphrase_env
+    if os.environ.get(passphrase_env) or not local:
+        return store, passphrase(passphrase_env, confirm=True)
+    home.ensure()
+    return store, key_passphrase(config, home, warn)
+
+
 def _describe(info: KeyInfo) -> dict[str, str]:
     return {"name": info.name, "address": info.address, "path": str(info.path)}
 
@@ -53,11 +72,11 @@ def new(
     directory: DirOption = None,
     passphrase_env: PassEnvOption = "SOVA_PASSPHRASE",
     as_json: JsonOption = False,
+    file: ConfigOption = DEFAULT_CONFIG,
 ) -> None:
     """Create a new random wallet key and an Ed25519 identity key (its did:key), both encrypted
-    with the passphrase."""
-    store = _keystore(directory)
-    secret = passphrase(passphrase_env, confirm=True)
+    with the passphrase (unset on the local chain of agents.yaml: the fleet's development one)."""
+    store, secret = _new_key_store(passphrase_env, directory, file)
     info = store.create(name, secret)
     ensure_identity_key(store.directory, name, secret)
     _show(info, as_json, "created")

@@ -11,10 +11,11 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from identity.keys import b64url_decode
 from runtime.cli.common import DEFAULT_CONFIG, ConfigOption, JsonOption, load, out, print_json
 from runtime.errors import ConfigError
 from runtime.ledger.format import Entry
@@ -76,10 +77,26 @@ def resolve(target: str, file: Path) -> Target:
 
 def _summary(entry: Entry) -> str:
     try:
-        text = json.dumps(entry.data, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(_readable(entry.data), separators=(",", ":"), ensure_ascii=False)
     except ValueError:
         text = "<data is not JSON>"
     return text if len(text) <= SUMMARY_WIDTH else text[: SUMMARY_WIDTH - 1] + "…"
+
+
+def _readable(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with a signed envelope (`jws`, base64url) shown as the body it carries; the JWS itself
+    is in `--json` and `sova log export`."""
+    jws = data.get("jws")
+    if not isinstance(jws, str):
+        return data
+    parts = jws.split(".")
+    try:
+        payload = json.loads(b64url_decode(parts[1])) if len(parts) == 3 else None
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    body = payload.get("body") if isinstance(payload, dict) else "<not a readable JWS>"
+    # The type and what it says first: the line is cut at SUMMARY_WIDTH, DIDs are long.
+    return {"type": data.get("type"), "body": body, **{k: v for k, v in data.items() if k != "jws"}}
 
 
 @app.command("show")

@@ -31,6 +31,7 @@ from runtime.errors import SovaError
 from runtime.fleet.lookout import Lookout
 from runtime.fleet.ports import pinned_operator_port, pinned_port, read_port
 from runtime.fleet.prepare import prepare
+from runtime.fleet.startup import last_log_line, waves
 from runtime.home import Home
 from runtime.pidfile import read_ready, running_supervisor
 from runtime.secrets import write_private
@@ -124,9 +125,12 @@ class Supervisor:
             write_private(self.home.supervisor_file, json.dumps(record) + "\n")
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGTERM, self._on_signal)
-            for proc in self.agents.values():
-                self._spawn(proc)
-            self._wait_ready()
+            # Buyers last, once the sellers and issuers are ready (registered): a buyer's first round
+            # then finds its sellers instead of waiting a whole period for its second.
+            for wave in waves(self.config):
+                for name in wave:
+                    self._spawn(self.agents[name])
+                self._wait_ready(wave)
             self._print_ready(url)
             self._watch()
         finally:
@@ -194,13 +198,13 @@ class Supervisor:
         proc.started_at = time.monotonic()
         proc.ready = {}
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, names: list[str]) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while not self.stopping and time.monotonic() < deadline:
             self._poll_ready()
-            if all(p.ready for p in self.agents.values()):
+            if all(self.agents[n].ready for n in names):
                 return
-            for proc in self.agents.values():
+            for proc in (self.agents[n] for n in names):
                 if proc.process is not None and proc.process.poll() is not None and not proc.ready:
                     raise SupervisorError(
                         f"agent {proc.name} exited with code {proc.process.returncode} before it was ready: "
@@ -208,7 +212,7 @@ class Supervisor:
                     )
             time.sleep(0.2)
         if not self.stopping:
-            late = ", ".join(p.name for p in self.agents.values() if not p.ready)
+            late = ", ".join(n for n in names if not self.agents[n].ready)
             raise SupervisorError(
                 f"agents not ready after {READY_TIMEOUT:.0f} s: {late}; see their agent.log"
             )
@@ -372,14 +376,3 @@ def console_link(url: str, token: str) -> str:
     """The link that opens the console logged in: the token in the fragment, which browsers keep
     to themselves (never sent to a server, nor in a Referer)."""
     return f"{url}#token={token}"
-
-
-def last_log_line(log: Path) -> str:
-    """The last line of a log that has words (what a user needs to see of a crash)."""
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "no log"
-    # Skip rich's box-drawing borders: the message is on the last line that has words.
-    lines = [ln.strip(" │╭╮╰╯─") for ln in text.splitlines() if any(c.isalnum() for c in ln)]
-    return lines[-1].strip()[:300] if lines else "no output"

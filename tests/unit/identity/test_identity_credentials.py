@@ -46,6 +46,20 @@ async def test_issued_credential_verifies_with_its_claims(
     assert verified.summary()["expires_at"] == vc.summary()["expires_at"]
 
 
+async def test_a_jwt_credential_writes_its_times_as_integers_and_still_verifies(
+    issuer: IdentityKey, subject: IdentityKey
+) -> None:
+    vc = await supplier(issuer, subject, "jwt", expires=NOW + timedelta(days=1))
+    part = vc.text.split(".")[1]
+    text = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
+    payload = json.loads(text)
+    assert type(payload["nbf"]) is int, text[:80]  # didkit alone writes 1796642195.0
+    assert type(payload["exp"]) is int
+    assert payload["nbf"] == int(vc.issued_at.timestamp())
+    verified = await check(vc.text, issuer, revocation=lambda i, c: False)
+    assert verified.id == vc.id
+
+
 async def test_ld_credential_uses_the_2020_suite_and_inline_claims(
     issuer: IdentityKey, subject: IdentityKey
 ) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import one_error_line, sova
+from tests.support.paths import REPO_ROOT
 
 # anvil's first dev account: a well-known test key, never a real one.
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -94,3 +95,29 @@ def test_import_needs_exactly_one_source(tmp_path: Path) -> None:
     result = sova("keys", "import", "x", "--dir", str(tmp_path), env=PASS)
     assert result.code == 2
     assert "--private-key-env" in one_error_line(result)
+
+
+@pytest.mark.slow
+def test_new_key_beside_a_local_chain_project_uses_the_fleets_dev_passphrase(tmp_path: Path) -> None:
+    # What the README says: with $SOVA_PASSPHRASE unset on the local chain, a dev passphrase is made
+    # (0600) and used, for `sova keys new` as for `sova up`; the key goes to the project's keys folder.
+    (tmp_path / "p.yaml").write_text((REPO_ROOT / "policies" / "presets" / "buyer.yaml").read_text())
+    (tmp_path / "agents.yaml").write_text(
+        "version: 1\nchain: {kind: local}\nagents:\n  - {name: alice, role: buyer, policy: p.yaml}\n"
+    )
+    made = sova("keys", "new", "alice", "--json", cwd=tmp_path)
+    assert made.code == 0, made.err
+    assert "development passphrase" in made.err
+    dev = tmp_path / ".sova" / "dev-passphrase"
+    assert stat.S_IMODE(dev.stat().st_mode) == 0o600
+    assert Path(json.loads(made.out)["path"]).parent == tmp_path / ".sova" / "keys"
+    secret = dev.read_text().strip()
+    exported = sova("keys", "export", "alice", "--private-key", "--dir", str(tmp_path / ".sova" / "keys"),
+                    env={"SOVA_PASSPHRASE": secret})  # fmt: skip
+    assert exported.code == 0, exported.err
+
+
+@pytest.mark.slow
+def test_new_key_without_a_project_or_passphrase_says_how_to_give_one(tmp_path: Path) -> None:
+    line = one_error_line(sova("keys", "new", "alice", cwd=tmp_path))
+    assert "SOVA_PASSPHRASE" in line

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from eth_hash.auto import keccak
 
-from identity import IdentityKey, IdentityKeyStore, public_key_from_did_key
+from identity import IdentityKey, IdentityKeyStore, public_key_from_did_key, sign_envelope
 from identity.jcs import canonicalize
 from runtime.ledger.ledger import Ledger, ledger_path
 from tests.support.cli import one_error_line, sova
@@ -51,6 +51,22 @@ def test_show_prints_the_newest_entries(config: Path, ledger_file: Path) -> None
     lines = result.out.splitlines()
     assert [int(line.split()[0]) for line in lines] == [28, 29, 30]
     assert "[bold]not markup[/bold]" in lines[0]
+
+
+def test_show_prints_a_signed_envelope_as_the_body_it_carries(config: Path, ledger_file: Path) -> None:
+    key = IdentityKey.generate()
+    jws = sign_envelope(key, type="cfp", thid="t1", to=key.did, body={"item": "wordcount", "n": 3})
+    keys = config.parent / ".sova" / "keys"
+    with Ledger.open(
+        ledger_file, IdentityKeyStore(keys, scrypt_n=2**10).unlock("buyer", PASS), WALLET
+    ) as led:
+        led.append("message_in", {"peer": key.did, "thid": "t1", "type": "cfp", "jws": jws})
+    shown = sova("log", "show", "buyer", "-f", str(config), "--limit", "1")
+    assert shown.code == 0, shown.err
+    assert jws.split(".")[1][:40] not in shown.out
+    assert '"body":{"item":"wordcount","n":3}' in shown.out
+    raw = sova("log", "show", "buyer", "-f", str(config), "--limit", "1", "--json")
+    assert json.loads(raw.out)[0]["data"]["jws"] == jws
 
 
 def test_show_json_from_a_seq(config: Path, ledger_file: Path) -> None:
