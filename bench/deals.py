@@ -81,7 +81,10 @@ SERVICE_PHASE = 5.0
 """The service row: SERVICE_ROUNDS rounds of a small then a 1 KiB phase of SERVICE_PHASE seconds each,
 on the same SERVICE_PAIRS pairs (the same processes, stores and anvil), pooled per kind."""
 SERVICE_TARGET = 1.1
-KINDS = {"small": (ITEM, INPUT), "kib": (KIB_ITEM, KIB_INPUT)}
+KINDS = {"small": (ITEM, INPUT), "kib": (KIB_ITEM, KIB_INPUT), "noadm": (ITEM, INPUT)}
+"""What each phase buys; `noadm` is the small deal with admission control off (its cost: issue 13)."""
+ADMISSION_TARGET = 1.05
+"""CPU per small deal with admission control at most 5 % over the same deal without it."""
 # Linear concession, 4 rounds: propose 34, counter 15, counter 24.5, the buyer accepts (3 offers).
 BUYER_BRAIN = {"strategy": "linear", "target": "10", "reservation": "30", "rounds": 4}
 SELLER_BRAIN = {"strategy": "linear", "target": "34", "reservation": "15", "rounds": 4}
@@ -151,6 +154,19 @@ class Side:
     credentials: Any
     sink: Any
     client: Any
+    gate: Any = None
+
+
+class SwitchedGate:
+    """The agent's admission control, which the worker turns off for the `noadm` phases: the same
+    deals on the same processes with and without it, so its cost is measured in one run."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.on = inner, True
+
+    async def admit(self, jws: str) -> None:
+        if self.on:
+            await self.inner.admit(jws)
 
 
 async def make_side(
@@ -194,12 +210,12 @@ async def make_side(
                            service_tags=(ITEM,) if role == "seller" else (),
                            services=card_services(bench_services()) if role == "seller" else ())  # fmt: skip
     # Admission control as an agent has it (peers count as registered here: the bench registers none).
-    gate = None if os.environ.get("SOVA_BENCH_NO_ADMISSION") else Admission(negotiator.threads)
+    gate = None if os.environ.get("SOVA_BENCH_NO_ADMISSION") else SwitchedGate(Admission(negotiator.threads))
     server = AgentServer(negotiator, key, profile, sock=sock, admission=gate)
     await server.start()
     stack.push_async_callback(server.stop)
     return Side(name, key, signer, parts.executor, negotiator, parts.messenger, parts.deals, parts.peers,
-                server, parts.credentials, parts.sink, client)  # fmt: skip
+                server, parts.credentials, parts.sink, client, gate)  # fmt: skip
 
 
 @dataclass
@@ -297,6 +313,9 @@ async def worker(spec_path: str) -> None:
             _, until_text, kind = line.split()
             for p in pairs:
                 p.item, p.input = KINDS[kind]
+                for side in (p.buyer, p.seller):
+                    if side.gate is not None:
+                        side.gate.on = kind != "noadm"
             seen = [len(p.results) for p in pairs]
             cpu = time.process_time()
             await asyncio.gather(*[run_pair(p, float(until_text)) for p in pairs])
@@ -589,6 +608,26 @@ def render_service(small: Config, kib: Config) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", failed
 
 
+def render_admission(small: Config, plain: Config) -> tuple[str, list[str]]:
+    """Admission control's cost: CPU per small deal with it (`small`) and without it (`noadm`), in
+    alternating phases of the same run, and the target missed if any."""
+    with_it, without = sum(small.cpu_per_deal), sum(plain.cpu_per_deal)
+    ratio = with_it / without if without else float("nan")
+    passed = ratio <= ADMISSION_TARGET
+    lines = [
+        f"admission control (runtime/a2a/admission.py): the {ITEM} deal with it and without it, in",
+        "alternating phases on the same pairs, processes and anvil",
+        f"{'admission':<12}{'deals':>7}{'deals/s':>9}{'p50 ms':>8}{'CPU ms/deal':>13}{'ratio':>7}  "
+        f"{'target':<10}result",
+        "-" * 72,
+        f"{'off':<12}{len(plain.released):>7}{plain.rate:>9.1f}{plain.pct(0.5):>8.0f}{without:>13.1f}{'1.00':>7}",
+        f"{'on':<12}{len(small.released):>7}{small.rate:>9.1f}{small.pct(0.5):>8.0f}{with_it:>13.1f}"
+        f"{ratio:>7.2f}  {f'<= {ADMISSION_TARGET}x':<10}{'pass' if passed else 'FAIL'}",
+    ]
+    failed = [] if passed else [f"admission control: CPU per deal {ratio:.2f}x without it"]
+    return "\n".join(lines) + "\n", failed
+
+
 def main() -> None:
     """Measure, print and save the table; exit 1 when a target is missed or a deal was not released
     (in a smoke run: only the latter)."""
@@ -608,13 +647,14 @@ def main() -> None:
     # The service row: small and 1 KiB phases alternating on the same pairs, processes and anvil.
     service_pairs, rounds = (1, 1) if args.smoke else (SERVICE_PAIRS, SERVICE_ROUNDS)
     phase = seconds / 2 if args.smoke else SERVICE_PHASE
-    small, kib = asyncio.run(
-        measure_config(service_pairs, procs, phase, transfers, ("small", "kib") * rounds)
+    small, kib, plain = asyncio.run(
+        measure_config(service_pairs, procs, phase, transfers, ("small", "kib", "noadm") * rounds)
     )
     service, missed = render_service(small, kib)
-    table += "\n" + service
-    failed += missed
-    for c in (small, kib):
+    admission, costly = render_admission(small, plain)
+    table += "\n" + service + "\n" + admission
+    failed += missed + costly
+    for c in (small, kib, plain):
         if c.failed:
             broken.append(f"{c.kind} deals, {c.pairs} pairs: {len(c.failed)} not released ({c.failed[0]})")
     print(table, end="")

@@ -47,6 +47,9 @@ from typing import Any  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "messages.txt"
 RATIO_TARGET = 1.0
+NO_ADMISSION = "sova-no-adm"
+ADMISSION_TARGET = 0.95
+"""sova (admission on) against sova-no-adm in the same run: at most 5 % slower (issue 13)."""
 P50_TARGET_MS = 4.0
 THREAD_LENGTH = 100  # round trips per negotiation thread (a cfp opens each)
 WARM_UP = 20  # round trips before any is measured: connections, caches
@@ -233,10 +236,11 @@ agent.run()
 class Child:
     """A server in its own process; its URL is the first line it prints. Closing stdin stops it."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, **(env or {})},
         )  # fmt: skip
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
@@ -254,10 +258,12 @@ class Child:
             self.proc.wait()
 
 
-async def run_sova(n: int, ledger_kind: str, home: Path) -> list[float]:
+async def run_sova(n: int, ledger_kind: str, home: Path, *, admission: bool = True) -> list[float]:
     from runtime.a2a.client import A2AMessenger
 
-    child = Child("--serve-sova", str(home), ledger_kind)
+    child = Child(
+        "--serve-sova", str(home), ledger_kind, env={} if admission else {"SOVA_BENCH_NO_ADMISSION": "1"}
+    )
     buyer, _, close = make_negotiator(home, "buyer", ledger_kind)
     latencies: list[float] = []
     try:
@@ -359,10 +365,12 @@ def uagents_version(python: str) -> str:
 
 async def measure(mode: str) -> list[Run]:
     n, rounds = {"smoke": (10, 1), "quick": (200, 1)}.get(mode, (1000, 3))
-    runs: dict[str, list[list[float]]] = {"sova": [], "sova+ledger": [], "a2a-sdk": []}
+    runs: dict[str, list[list[float]]] = {"sova": [], "sova+ledger": [], "a2a-sdk": [], NO_ADMISSION: []}
     with tempfile.TemporaryDirectory() as folder:
         for r in range(rounds):
             runs["a2a-sdk"].append(await run_a2a(n))
+            # The same server without admission control, interleaved: what admission costs.
+            runs[NO_ADMISSION].append(await run_sova(n, "memory", Path(folder) / f"n{r}", admission=False))
             runs["sova"].append(await run_sova(n, "memory", Path(folder) / f"m{r}"))
             runs["sova+ledger"].append(await run_sova(n // 2, "real", Path(folder) / f"l{r}"))
     chosen = []
@@ -385,7 +393,7 @@ def render(runs: list[Run]) -> tuple[str, list[str]]:
         if not run.latencies:
             lines.append(f"{run.name:<14}{run.note}")
             continue
-        signed = {"sova": 2, "sova+ledger": 2, "uAgents": 2}.get(run.name, 0)
+        signed = {"sova": 2, "sova+ledger": 2, "uAgents": 2, NO_ADMISSION: 2}.get(run.name, 0)
         ratio = run.rate / base.rate
         target = result = ""
         if run.name == "sova":
@@ -394,6 +402,13 @@ def render(runs: list[Run]) -> tuple[str, list[str]]:
             result = "pass" if ok else "FAIL"
             if not ok:
                 failed.append(f"sova: {ratio:.2f}x, p50 {run.pct(0.5):.2f} ms")
+            plain = next((r for r in runs if r.name == NO_ADMISSION and r.latencies), None)
+            if plain is not None:
+                kept = run.rate / plain.rate
+                result += f"; {kept:.2f}x of {NO_ADMISSION} (>= {ADMISSION_TARGET:.2f})"
+                if kept < ADMISSION_TARGET:
+                    result = result.replace("pass;", "FAIL;", 1)
+                    failed.append(f"admission: {kept:.2f}x of {NO_ADMISSION}")
         lines.append(
             f"{run.name:<14}{run.rate:>14,.0f}{(f'{run.rate * signed:,.0f}' if signed else '-'):>15}"
             f"{run.pct(0.5):>9.2f}{run.pct(0.95):>9.2f}{ratio:>11.2f}x  {target:<26}{result}"
@@ -403,6 +418,7 @@ def render(runs: list[Run]) -> tuple[str, list[str]]:
         "Sequential round trips, client and server in separate processes on 127.0.0.1, uvicorn (h11).",
         "sova: a signed counter out, a signed counter back; replay store, state machine and thread store on",
         "disk, ledger in memory. sova+ledger: the same plus 4 ledger entries in 2 fsynced commits.",
+        f"{NO_ADMISSION}: sova without admission control (runtime/a2a/admission.py), interleaved in the run.",
         "a2a-sdk: unsigned text message, DefaultRequestHandler + AgentExecutor, a2a-sdk Client.",
         f"python {platform.python_version()}, {os.cpu_count()} cpus, {time.strftime('%Y-%m-%d %H:%M')}",
     ]

@@ -33,6 +33,7 @@ DEFAULT_SKILLS: frozenset[str] = frozenset(
         "send_message",
         "anchor_log",
         "register_agent",
+        "revoke_credential",
         "give_feedback",
         "request_validation",
         "answer_validation",

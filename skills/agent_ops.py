@@ -1,4 +1,5 @@
-"""The agent's own on-chain housekeeping: `anchor_log` (a ledger Merkle root) and `register_agent`."""
+"""The agent's own on-chain housekeeping: `anchor_log` (a ledger Merkle root), `register_agent` and
+`revoke_credential` (a credential it issued)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,35 @@ class RegisterAgent(Skill[RegisterArgs]):
         result = await send_effect(ctx, signer, planned.effect(TxEffect))
         agent_id = await ctx.contract("AgentRegistry").call("agentIdOf", ctx.agent_address)
         return {**result, "agent_id": int(agent_id), "did": ctx.agent_did}
+
+
+class RevokeArgs(SkillArgs):
+    credential_id: str = Field(
+        min_length=1, max_length=512, description="the id of a credential this agent issued (`sova vc list`)"
+    )
+
+
+class RevokeCredential(Skill[RevokeArgs]):
+    """Revoke a credential this agent issued: `AgentRegistry.revokeCredential(keccak(id))` under its own
+    wallet (the issuer's namespace), so verifiers reading the registry refuse it from then on."""
+
+    name = "revoke_credential"
+    args_model = RevokeArgs
+
+    def plan(self, ctx: SkillContext, args: RevokeArgs) -> Planned[RevokeArgs]:
+        from identity.credential import credential_id_hash
+
+        registry = ctx.contract("AgentRegistry")
+        effect, selector = call_effect(
+            ctx, registry, "revokeCredential", credential_id_hash(args.credential_id)
+        )
+        intent = ctx.intent(self.name, contract=registry.name, method="revokeCredential", selector=selector)
+        return Planned(intent, args, (effect,))
+
+    async def run(
+        self, ctx: SkillContext, planned: Planned[RevokeArgs], signer: NarrowSigner
+    ) -> dict[str, Any]:
+        return {
+            **await send_effect(ctx, signer, planned.effect(TxEffect)),
+            "revoked": planned.args.credential_id,
+        }

@@ -96,7 +96,7 @@ class Catalog:
 
 def default_catalog() -> Catalog:
     """A fresh catalog of the built-in skills (the names policies.DEFAULT_SKILLS lists)."""
-    from skills.agent_ops import AnchorLog, RegisterAgent
+    from skills.agent_ops import AnchorLog, RegisterAgent, RevokeCredential
     from skills.credentials import IssueCredential, PresentCredential
     from skills.escrow import OpenEscrow, RefundEscrow, ReleaseEscrow, SignDeal
     from skills.feedback import GiveFeedback
@@ -119,6 +119,7 @@ def default_catalog() -> Catalog:
         SendMessage,
         AnchorLog,
         RegisterAgent,
+        RevokeCredential,
         GiveFeedback,
         RequestValidation,
         AnswerValidation,

@@ -256,15 +256,26 @@ def vc_show(
 def vc_revoke(name: str, credential_id: str, file: ConfigOption = DEFAULT_CONFIG) -> None:
     """Revoke a credential the agent NAME issued: recorded on-chain in AgentRegistry under its wallet.
     The issuer is registered first if it is not yet, so verifiers can find its wallet by its DID."""
+    from runtime.operator.client import agent_api
+
     config, home, keys_dir = _fleet(file)
-    _not_running(home, name)
-    asyncio.run(_revoke(config, home, keys_dir, name, credential_id))
-    out.print(f"revoked {credential_id} (issuer {name}); verifiers reading AgentRegistry now refuse it")
+    config.agent(name)
+    running = agent_api(home, name)
+    if running is not None:
+        # The running agent allots its wallet's nonces: a transaction signed here would take the one
+        # it is about to use. It revokes itself, through its executor, policy and ledger.
+        tx = asyncio.run(_revoke_through(running, name, credential_id))
+    else:
+        _not_running(home, name)
+        tx = asyncio.run(_revoke(config, home, keys_dir, name, credential_id))
+    out.print(
+        f"revoked {credential_id} (issuer {name}, tx {tx}); verifiers reading AgentRegistry now refuse it"
+    )
 
 
 def _not_running(home: Home, name: str) -> None:
-    """SovaError while agent `name` runs: its process allots its wallet's nonces, so a transaction
-    signed here would take the one it is about to use (its next anchor would fail)."""
+    """SovaError while agent `name` runs without an operator API to ask: its process allots its
+    wallet's nonces, so a transaction signed here would take the one it is about to use."""
     from runtime.pidfile import pid_alive, read_ready
 
     ready = read_ready(home, name) or {}
@@ -276,7 +287,26 @@ def _not_running(home: Home, name: str) -> None:
         )
 
 
-async def _revoke(config: AgentsFile, home: Home, keys_dir: Path, name: str, credential_id: str) -> None:
+async def _revoke_through(api: tuple[str, str], name: str, credential_id: str) -> str:
+    """Ask running agent `name` to revoke (`POST /v1/credentials/revoke`); its tx hash."""
+    from runtime.operator.client import OperatorClient
+
+    async with OperatorClient(*api, timeout=120, label=f"agent {name}") as client:
+        status, answer = await client.request(
+            "POST", "/v1/credentials/revoke", json_body={"credential_id": credential_id}
+        )
+    message = answer.get("error") if isinstance(answer, dict) else None
+    if status == 202:
+        raise SovaError(
+            f"agent {name}'s policy escalated the revocation: approval {answer.get('approval_id')} waits "
+            "for the operator (`sova console`)"
+        )
+    if status != 200 or not isinstance(answer, dict):
+        raise SovaError(f"agent {name} did not revoke {credential_id}: {message or f'HTTP {status}'}")
+    return str(answer.get("tx_hash", ""))
+
+
+async def _revoke(config: AgentsFile, home: Home, keys_dir: Path, name: str, credential_id: str) -> str:
     from decimal import Decimal
 
     from runtime.chain.ops import fund_local
@@ -292,4 +322,6 @@ async def _revoke(config: AgentsFile, home: Home, keys_dir: Path, name: str, cre
                 fund_local, session.client.url, signer.address, Decimal(config.chain.fund)
             )
         await session.registry.register(signer, key)
-        await session.registry.revoke(signer, credential_id)
+        receipt = await session.registry.revoke(signer, credential_id)
+    tx_hash = getattr(receipt, "tx_hash", b"")
+    return "0x" + tx_hash.hex() if isinstance(tx_hash, bytes) else str(tx_hash)

@@ -223,6 +223,13 @@ async def anchor_job(
     except WalletError as exc:
         log.warning("ledger anchoring skipped this round: %s", exc)
         return None
+    except Exception as exc:  # a scheduled job: one line, never a scheduler traceback; next round retries
+        detail = " ".join(str(exc).split())[:300]
+        log.warning(
+            "ledger anchoring failed this round (%s: %s); retrying next round", type(exc).__name__, detail
+        )
+        log.debug("anchoring failure", exc_info=True)
+        return None
     if result is not None:
         log.info(
             "anchored ledger entries %d..%d in tx 0x%s", result.from_seq, result.to_seq, result.tx_hash.hex()

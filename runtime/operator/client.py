@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from runtime.errors import SovaError
+
+if TYPE_CHECKING:
+    from runtime.home import Home
 
 DEFAULT_TIMEOUT = 10.0
 SLOW_TIMEOUT = 150.0
@@ -137,3 +140,18 @@ def _error_line(label: str, status: int, body: Any) -> str:
     if status == 401:
         return f"{label} refused the operator token (HTTP 401): use the token in .sova/operator.token"
     return f"{label} answered HTTP {status}"
+
+
+def agent_api(home: Home, name: str) -> tuple[str, str] | None:
+    """(operator API URL, fleet token) of agent `name` while it runs under `sova up`, else None: the URL
+    from its ready file (`agent.json`, loopback only), the token from the fleet's home."""
+    from runtime.operator.token import read_token
+    from runtime.pidfile import pid_alive, read_ready
+
+    ready = read_ready(home, name) or {}
+    url, pid, token = ready.get("operator_url"), ready.get("pid"), read_token(home)
+    if not isinstance(url, str) or not url.startswith("http://127.0.0.1:") or not token:
+        return None
+    if isinstance(pid, int) and not pid_alive(pid):
+        return None
+    return url, token

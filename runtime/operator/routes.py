@@ -175,6 +175,33 @@ async def chat(request: Request) -> Response:
     return JSONResponse({"reply": await request.app.state.chat.reply(text)})
 
 
+@answers
+async def revoke_credential(request: Request) -> Response:
+    """
+    summary: "Revoke a credential this agent issued (AgentRegistry), through its executor and policy."
+    requestBody:
+      content: {application/json: {schema: {type: object, required: [credential_id], properties: {credential_id: {type: string}}}}}
+    responses:
+      200: {description: "{credential_id, tx_hash}: revoked"}
+      202: {description: "{credential_id, approval_id}: the policy escalated it to the operator"}
+      400: {description: "no credential_id"}
+      403: {description: "the policy refused it, or it failed (the reason on one line)"}
+    """  # noqa: E501
+    body = await read_json(request)
+    credential_id = body.get("credential_id")
+    if not isinstance(credential_id, str) or not credential_id or len(body) != 1:
+        raise OperatorRefusal(400, 'send {"credential_id": "<id of a credential this agent issued>"}')
+    backend = _backend(request)
+    outcome = await backend.executor.execute(
+        "revoke_credential", {"credential_id": credential_id}, "operator", wait_for_approval=False
+    )
+    if outcome.status == "pending":
+        return JSONResponse({"credential_id": credential_id, "approval_id": outcome.approval_id}, 202)
+    if not outcome.ok or outcome.result is None:
+        raise OperatorRefusal(403, outcome.message())
+    return JSONResponse({"credential_id": credential_id, "tx_hash": outcome.result.get("tx_hash", "")})
+
+
 def routes() -> list[Route]:
     """The JSON routes under /v1 (events, openapi and docs are added by runtime/operator/api.py)."""
     return [
@@ -190,6 +217,7 @@ def routes() -> list[Route]:
         Route("/v1/pause", pause, methods=["POST"]),
         Route("/v1/resume", resume, methods=["POST"]),
         Route("/v1/chat", chat, methods=["POST"]),
+        Route("/v1/credentials/revoke", revoke_credential, methods=["POST"]),
         Route("/v1/buy", buy, methods=["POST"]),
         Route("/v1/fetch", fetch, methods=["POST"]),
     ]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import cast
 
 import pytest
 
-from runtime.ledger.anchor import ExecutorAnchorSender, anchor_new_entries
+from runtime.ledger.anchor import ExecutorAnchorSender, anchor_job, anchor_new_entries
 from runtime.ledger.ledger import LedgerError
 from runtime.ledger.onchain import verify_on_chain
 from tests.support.executor import Market, make_rig
@@ -71,3 +72,21 @@ async def test_policy_without_anchor_log_refuses_anchoring(market: Market, tmp_p
             await anchor_new_entries(rig.ledger, market.client, anchor_of(market), sender)
         assert rig.signer.transactions == 0
         assert any(d.get("skill") == "anchor_log" for d in rig.entries("decision"))
+
+
+async def test_a_failed_scheduled_round_is_one_log_line_not_a_traceback(
+    market: Market, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with make_rig(tmp_path, ALLOW_ANCHOR, contracts=market.contracts, chain=market.client) as rig:
+        await market.fund(rig.signer.address)
+        rig.ledger.append("note", {"text": "x"})
+        rig.executor.pause("operator said stop")
+        sender = ExecutorAnchorSender(rig.executor, rig.signer.address)
+        with caplog.at_level(logging.INFO, logger="runtime.ledger.anchor"):
+            assert await anchor_job(rig.ledger, market.client, anchor_of(market), sender, None) is None
+        (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert line.exc_info is None
+        assert "anchoring failed this round (LedgerError: anchoring" in line.getMessage()
+        assert "retrying next round" in line.getMessage()
+        rig.executor.resume()
+        assert await anchor_job(rig.ledger, market.client, anchor_of(market), sender, None) is not None

@@ -319,6 +319,19 @@ def test_register_agent_refuses_a_tag_with_a_comma(ctx: SkillContext) -> None:
         plan(ctx, "register_agent", {"endpoint": "http://127.0.0.1:9000", "tags": ["a,b"]})
 
 
+def test_revoke_credential_calls_revoke_with_the_hashed_id(ctx: SkillContext) -> None:
+    planned = plan(ctx, "revoke_credential", {"credential_id": "urn:uuid:1"})
+    assert (planned.intent.contract, planned.intent.method) == ("AgentRegistry", "revokeCredential")
+    data = planned.effects[0].data
+    assert data[:4] == keccak(text="revokeCredential(bytes32)")[:4]
+    assert data[4:] == keccak(text="urn:uuid:1")
+
+
+def test_revoke_credential_needs_an_id(ctx: SkillContext) -> None:
+    with pytest.raises(InvalidSkillArgs):
+        plan(ctx, "revoke_credential", {"credential_id": ""})
+
+
 def test_plans_are_pure_the_same_args_give_the_same_effects(ctx: SkillContext) -> None:
     one = plan(
         ctx,
