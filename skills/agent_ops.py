@@ -48,11 +48,15 @@ class AnchorLog(Skill[AnchorArgs]):
 class RegisterArgs(SkillArgs):
     endpoint: str = Field("", max_length=512, description="the agent's A2A endpoint URL")
     tags: list[str] = Field(default_factory=list, max_length=16, description="service tags, e.g. [compute]")
+    update: bool = Field(
+        False, description="replace the endpoint and tags of its existing record (AgentRegistry.update)"
+    )
 
 
 class RegisterAgent(Skill[RegisterArgs]):
     """Register this agent's wallet in AgentRegistry with its DID, endpoint, tags and the DID-key proof
-    binding the two."""
+    binding the two; with `update`, replace the endpoint and tags of its existing record (a seller
+    that sells other services than when it registered)."""
 
     name = "register_agent"
     args_model = RegisterArgs
@@ -64,10 +68,14 @@ class RegisterAgent(Skill[RegisterArgs]):
         if any(not tag or len(tag) > 64 for tag in args.tags):
             raise PlanError("tags are 1-64 characters each")
         proof = ctx.binding_proof(registry.address)
-        effect, selector = call_effect(
-            ctx, registry, "register", ctx.agent_did, args.endpoint, args.tags, proof
-        )
-        intent = ctx.intent(self.name, contract=registry.name, method="register", selector=selector)
+        if args.update:
+            effect, selector = call_effect(ctx, registry, "update", args.endpoint, args.tags, proof)
+        else:
+            effect, selector = call_effect(
+                ctx, registry, "register", ctx.agent_did, args.endpoint, args.tags, proof
+            )
+        method = "update" if args.update else "register"
+        intent = ctx.intent(self.name, contract=registry.name, method=method, selector=selector)
         return Planned(intent, args, (effect,))
 
     async def run(

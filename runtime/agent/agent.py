@@ -301,33 +301,15 @@ class Agent:
         return parts.executor, parts
 
     async def _register(self, session: ChainSession, signer: Signer, key: IdentityKey, url: str) -> int:
-        """The agent's id in AgentRegistry, registering it (endpoint = url, tags = sold services) first
-        when it is not: through the executor's `register_agent` skill, or directly with a warning when
-        the agent's skills or policy do not allow it."""
-        registry = session.registry
-        existing = await registry.by_wallet(signer.address)
-        if existing is not None:
-            if existing.endpoint != url:
-                self.say(
-                    f"warning: {self.name} is registered with endpoint {existing.endpoint}, now serving "
-                    f"at {url}: peers that look it up in the registry will not reach it (set a fixed port)"
-                )
-            return existing.agent_id
-        tags = service_tags(self.spec)
+        """The agent's id in AgentRegistry: registered, or its record brought up to date (endpoint =
+        url, tags = sold services; agent/registration.py)."""
+        from runtime.agent.registration import ensure_registered
+
         assert self.executor is not None
-        if "register_agent" in self.spec.skills:
-            outcome = await self.executor.execute(
-                "register_agent", {"endpoint": url, "tags": tags}, origin="startup"
-            )
-            if outcome.ok and outcome.result is not None:
-                agent_id = int(outcome.result["agent_id"])
-                self.say(f"registered {self.name} in AgentRegistry as agent {agent_id} (tags {tags})")
-                return agent_id
-            self.say(f"warning: register_agent was not done ({outcome.message()}): registering directly")
-        else:
-            self.say(f"warning: {self.name} lacks the register_agent skill: registering directly")
-        record = await registry.register(signer, key, url, tags)
-        return record.agent_id
+        return await ensure_registered(
+            self.executor, session.registry, signer, key, name=self.name, url=url,
+            tags=service_tags(self.spec), skills=list(self.spec.skills), say=self.say,
+        )  # fmt: skip
 
     async def _issue(self, executor: Executor) -> None:
         from identity import IdentityKeyStore
