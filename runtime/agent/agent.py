@@ -280,7 +280,7 @@ class Agent:
         self, session: ChainSession, signer: Signer, key: IdentityKey, folder: Path
     ) -> tuple[Executor, AgentParts]:
         from policies import TokenInfo, TokenRegistry, load_policy
-        from runtime.agent.parts import assemble
+        from runtime.agent.parts import assemble, fleet_parties
 
         tokens = TokenRegistry(
             (TokenInfo(symbol="TUSD", address=session.deployments.address("TestUSD"), decimals=6),)
@@ -288,15 +288,16 @@ class Agent:
         policy_path = (self.config_path.parent / self.spec.policy).resolve()
         ext = self.extensions
         assert ext is not None
+        names = self._names()
         policy = load_policy(
-            policy_path, tokens=tokens, names=self._names(), extra_rules=deal_price_rules(self.spec),
+            policy_path, tokens=tokens, names=names, extra_rules=deal_price_rules(self.spec),
             skills=ext.skill_names(), rule_kinds=ext.rule_kinds,
         )  # fmt: skip
         parts = await assemble(
             self._stack, name=self.name, key=key, signer=signer, folder=folder, chain=session.client,
             contracts=session.contracts, tokens=tokens, policy=policy, skills=self.spec.skills,
             catalog=ext.catalog(), ledger_path=self.home.ledger(self.name),
-            credentials_path=self.home.credentials(self.name),
+            credentials_path=self.home.credentials(self.name), fleet=fleet_parties(names, self.name),
         )  # fmt: skip
         return parts.executor, parts
 
