@@ -49,12 +49,17 @@ class AnchorLog(Skill[AnchorArgs]):
 class RegisterArgs(SkillArgs):
     endpoint: str = Field("", max_length=512, description="the agent's A2A endpoint URL")
     tags: list[str] = Field(default_factory=list, max_length=16, description="service tags, e.g. [compute]")
+    update: bool = Field(
+        False, description="replace the endpoint and tags of its existing record (AgentRegistry.update)"
+    )
 
 
 class RegisterAgent(Skill[RegisterArgs]):
     """Register this agent in AgentRegistry, ERC-8004's way (`register(agentURI, metadata)`): its wallet
     mints the agent token, the agent URI is its registration file under `endpoint`, and the metadata
-    holds its DID, endpoint, tags and the DID-key proof binding DID and wallet."""
+    holds its DID, endpoint, tags and the DID-key proof binding DID and wallet. With `update`, replace
+    the endpoint and tags of its existing record (a seller that sells other services than when it
+    registered)."""
 
     name = "register_agent"
     args_model = RegisterArgs
@@ -68,9 +73,14 @@ class RegisterAgent(Skill[RegisterArgs]):
         from wallet.metadata import registration_uri, sova_metadata
 
         proof = ctx.binding_proof(registry.address)
-        metadata = sova_metadata(ctx.agent_did, args.endpoint, args.tags, proof)
-        effect, selector = call_effect(ctx, registry, "register", registration_uri(args.endpoint), metadata)
-        intent = ctx.intent(self.name, contract=registry.name, method="register", selector=selector)
+        if args.update:
+            effect, selector = call_effect(ctx, registry, "update", args.endpoint, args.tags, proof)
+        else:
+            metadata = sova_metadata(ctx.agent_did, args.endpoint, args.tags, proof)
+            uri = registration_uri(args.endpoint)
+            effect, selector = call_effect(ctx, registry, "register", uri, metadata)
+        method = "update" if args.update else "register"
+        intent = ctx.intent(self.name, contract=registry.name, method=method, selector=selector)
         return Planned(intent, args, (effect,))
 
     async def run(

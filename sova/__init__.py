@@ -18,6 +18,11 @@ Names, by what they are for:
 - an agent: `load_config` (agents.yaml), `Agent` (one agent as `sova agent run` assembles it);
 - plugins that add more than services: `Skill` (a skill's plan and run), `CustomRule` (a policy rule
   kind), `GoalContext` (what a plugin goal's run gets);
+- writing a skill: `SkillArgs` (its arguments' base model), `PartyRef` and `TokenAmount` (argument
+  types), `SkillContext` (what `plan` and `run` get), `Planned` and `BudgetUse` (a plan: its Intent,
+  effects and budget use), `TxEffect`, `call_effect` (a contract call as an effect), `base_units`,
+  `NarrowSigner` (what `run` signs with) and `send_effect` (send an approved effect);
+- writing a rule kind: `Facts` (the usage an evaluation sees) and `RuleVerdict` (what it answers);
 - clients: `SovaClient` (buy a service through a running agent, read its deals: `BuyResult`,
   `BuyRefused`), `OperatorClient` (an agent's operator API over HTTP).
 
@@ -31,7 +36,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from policies import CustomRule, Decision, Intent, Policy, PolicyError, evaluate, load_policy
+    from policies import (
+        CustomRule,
+        Decision,
+        Facts,
+        Intent,
+        Policy,
+        PolicyError,
+        RuleVerdict,
+        evaluate,
+        load_policy,
+    )
     from runtime.agent.agent import Agent
     from runtime.config import load_config
     from runtime.errors import ConfigError, SovaError
@@ -45,39 +60,64 @@ if TYPE_CHECKING:
     from runtime.services.plugins import Plugin, load_plugins
     from runtime.services.run import run_service
     from runtime.services.service import Requirement, Service, ServiceContext, Services
-    from skills import Skill
+    from skills import (
+        BudgetUse,
+        NarrowSigner,
+        PartyRef,
+        Planned,
+        Skill,
+        SkillArgs,
+        SkillContext,
+        TokenAmount,
+        TxEffect,
+    )
+    from skills.context import base_units
+    from skills.tx import call_effect, send_effect
 
 __all__ = [
     "Agent",
     "BadServiceInput",
+    "BudgetUse",
     "BuyRefused",
     "BuyResult",
     "ConfigError",
     "CustomRule",
     "Decision",
+    "Facts",
     "GoalContext",
     "Intent",
     "Ledger",
     "LedgerEntry",
+    "NarrowSigner",
     "OperatorClient",
+    "PartyRef",
+    "Planned",
     "Plugin",
     "PluginError",
     "Policy",
     "PolicyError",
     "Requirement",
+    "RuleVerdict",
     "Service",
     "ServiceContext",
     "ServiceError",
     "ServiceFailed",
     "Services",
     "Skill",
+    "SkillArgs",
+    "SkillContext",
     "SovaClient",
     "SovaError",
+    "TokenAmount",
+    "TxEffect",
+    "base_units",
+    "call_effect",
     "evaluate",
     "load_config",
     "load_plugins",
     "load_policy",
     "run_service",
+    "send_effect",
     "verify_ledger",
 ]
 
@@ -113,6 +153,19 @@ _WHERE: dict[str, tuple[str, str]] = {
     "CustomRule": ("policies", "CustomRule"),
     "GoalContext": ("runtime.services", "GoalContext"),
     "Skill": ("skills", "Skill"),
+    "SkillArgs": ("skills", "SkillArgs"),
+    "SkillContext": ("skills", "SkillContext"),
+    "PartyRef": ("skills", "PartyRef"),
+    "TokenAmount": ("skills", "TokenAmount"),
+    "Planned": ("skills", "Planned"),
+    "BudgetUse": ("skills", "BudgetUse"),
+    "TxEffect": ("skills", "TxEffect"),
+    "NarrowSigner": ("skills", "NarrowSigner"),
+    "base_units": ("skills.context", "base_units"),
+    "call_effect": ("skills.tx", "call_effect"),
+    "send_effect": ("skills.tx", "send_effect"),
+    "Facts": ("policies", "Facts"),
+    "RuleVerdict": ("policies", "RuleVerdict"),
 }
 
 

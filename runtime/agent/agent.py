@@ -282,7 +282,7 @@ class Agent:
         self, session: ChainSession, signer: Signer, key: IdentityKey, folder: Path
     ) -> tuple[Executor, AgentParts]:
         from policies import TokenInfo, TokenRegistry, load_policy
-        from runtime.agent.parts import assemble
+        from runtime.agent.parts import assemble, fleet_parties
 
         tokens = TokenRegistry(
             (TokenInfo(symbol="TUSD", address=session.deployments.address("TestUSD"), decimals=6),)
@@ -290,46 +290,29 @@ class Agent:
         policy_path = (self.config_path.parent / self.spec.policy).resolve()
         ext = self.extensions
         assert ext is not None
+        names = self._names()
         policy = load_policy(
-            policy_path, tokens=tokens, names=self._names(), extra_rules=deal_price_rules(self.spec),
+            policy_path, tokens=tokens, names=names, extra_rules=deal_price_rules(self.spec),
             skills=ext.skill_names(), rule_kinds=ext.rule_kinds,
         )  # fmt: skip
         parts = await assemble(
             self._stack, name=self.name, key=key, signer=signer, folder=folder, chain=session.client,
             contracts=session.contracts, tokens=tokens, policy=policy, skills=self.spec.skills,
             catalog=ext.catalog(), ledger_path=self.home.ledger(self.name),
-            credentials_path=self.home.credentials(self.name),
+            credentials_path=self.home.credentials(self.name), fleet=fleet_parties(names, self.name),
         )  # fmt: skip
         return parts.executor, parts
 
     async def _register(self, session: ChainSession, signer: Signer, key: IdentityKey, url: str) -> int:
-        """The agent's id in AgentRegistry, registering it (endpoint = url, tags = sold services) first
-        when it is not: through the executor's `register_agent` skill, or directly with a warning when
-        the agent's skills or policy do not allow it."""
-        registry = session.registry
-        existing = await registry.by_wallet(signer.address)
-        if existing is not None:
-            if existing.endpoint != url:
-                self.say(
-                    f"warning: {self.name} is registered with endpoint {existing.endpoint}, now serving "
-                    f"at {url}: peers that look it up in the registry will not reach it (set a fixed port)"
-                )
-            return existing.agent_id
-        tags = service_tags(self.spec)
+        """The agent's id in AgentRegistry: registered, or its record brought up to date (endpoint =
+        url, tags = sold services; agent/registration.py)."""
+        from runtime.agent.registration import ensure_registered
+
         assert self.executor is not None
-        if "register_agent" in self.spec.skills:
-            outcome = await self.executor.execute(
-                "register_agent", {"endpoint": url, "tags": tags}, origin="startup"
-            )
-            if outcome.ok and outcome.result is not None:
-                agent_id = int(outcome.result["agent_id"])
-                self.say(f"registered {self.name} in AgentRegistry as agent {agent_id} (tags {tags})")
-                return agent_id
-            self.say(f"warning: register_agent was not done ({outcome.message()}): registering directly")
-        else:
-            self.say(f"warning: {self.name} lacks the register_agent skill: registering directly")
-        record = await registry.register(signer, key, url, tags)
-        return record.agent_id
+        return await ensure_registered(
+            self.executor, session.registry, signer, key, name=self.name, url=url,
+            tags=service_tags(self.spec), skills=list(self.spec.skills), say=self.say,
+        )  # fmt: skip
 
     async def _issue(self, executor: Executor) -> None:
         from identity import IdentityKeyStore

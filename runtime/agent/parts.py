@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from identity import CredentialStore, IdentityKey
-    from policies import Policy, TokenRegistry
+    from policies import Counterparty, Policy, TokenRegistry
     from runtime.a2a.client import A2AMessenger
     from runtime.a2a.protocol import Negotiator
     from runtime.agent.goals import BuyJob
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from wallet import Signer
     from wallet.chain import ChainClient
 
-__all__ = ["AgentParts", "assemble"]
+__all__ = ["AgentParts", "assemble", "fleet_parties"]
 
 
 @dataclass
@@ -67,6 +67,7 @@ async def assemble(
     ledger_path: Path | None = None,
     credentials_path: Path | None = None,
     tx_timeout: float | None = None,
+    fleet: Iterable[Counterparty] = (),  # the agents its skills may name: fleet_parties
 ) -> AgentParts:
     """Agent `name`'s parts, stores in `folder` (ledger, credentials: at their own paths when given),
     each closed by `stack`; `skills`: those of `catalog` (None: built-ins) it may use (None: all)."""
@@ -94,11 +95,10 @@ async def assemble(
     stack.callback(threads.close)
     credentials = CredentialStore(credentials_path or folder / "credentials.sqlite")
     stack.callback(credentials.close)
-    sink = ledger
-    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=sink)
+    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=ledger)
     messenger = A2AMessenger(negotiator)
     stack.push_async_callback(messenger.close)
-    peers = PeerBook()
+    peers = PeerBook(fleet)
     context = SkillContext(
         agent_did=key.did, agent_address=signer.address, chain_id=chain.chain_id, tokens=tokens,
         agent_name=name, contracts=contracts, chain=chain, messenger=messenger, peers=peers,
@@ -110,7 +110,7 @@ async def assemble(
         catalog=(default_catalog() if catalog is None else catalog).only(skills), context=context,
         policy=policy, budget=budget, ledger=ledger, signer=signer, identity_key=key,
     )  # fmt: skip
-    return AgentParts(executor, ledger, sink, deals, negotiator, messenger, peers, credentials)
+    return AgentParts(executor, ledger, ledger, deals, negotiator, messenger, peers, credentials)
 
 
 def _anchor_range(
@@ -121,3 +121,18 @@ def _anchor_range(
 
     anchor = contracts.get("ActionLogAnchor")
     return None if anchor is None else partial(next_anchor, ledger, chain_id, anchor.address)
+
+
+def fleet_parties(names: Mapping[str, tuple[str, ...]], own: str) -> list[Counterparty]:
+    """The other agents of agents.yaml, from their names' ids (DID and/or wallet address, as the
+    policy gets them): a skill's `to: seller` then finds the seller before any deal with it. A party
+    met in a deal replaces its entry (with the credentials it presented)."""
+    from policies import Counterparty
+
+    parties = []
+    for agent, ids in names.items():
+        did = next((i for i in ids if i.startswith("did:")), None)
+        address = next((i for i in ids if not i.startswith("did:")), None)
+        if agent != own and (did or address):
+            parties.append(Counterparty(did=did, address=address, name=agent))
+    return parties

@@ -86,6 +86,15 @@ class Registry:
         assert record is not None, "register succeeded but the record is missing"
         return record
 
+    async def update(self, signer: Signer, key: IdentityKey, endpoint: str, tags: list[str]) -> AgentRecord:
+        """Replace the endpoint and tags of `signer`'s record (with a fresh binding proof by `key`)."""
+        digest = await self.contract.binding_digest(signer.address)
+        tx = self.contract.build("update", endpoint, list(tags), binding_proof(key, digest))
+        await self.contract.client.transact(signer, tx, purpose=f"update {key.did}")
+        record = await self.by_wallet(signer.address)
+        assert record is not None, "update succeeded but the record is missing"
+        return record
+
     async def verify_binding(self, did: str, wallet: str) -> AgentRecord:
         """Check that `wallet` registered `did` (wallet->did) and that `did` signed for `wallet`
         (did->wallet). Raises BindingError naming the direction that fails."""

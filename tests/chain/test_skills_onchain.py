@@ -49,7 +49,7 @@ rules:
     for_skills: [sign_deal, open_escrow]
   - kind: contracts
     allow: {DealEscrow: [open, release, refund], TestUSD: [approve, transfer], ActionLogAnchor: [anchor],
-            AgentRegistry: [register]}
+            AgentRegistry: [register, update]}
 """
 SELLER_POLICY = (REPO_ROOT / "policies" / "presets" / "seller.yaml").read_text()  # a seller of `sova up`
 USD = 10**6
@@ -273,3 +273,22 @@ async def test_register_agent_binds_the_did_both_ways(market: Market, agents: tu
     assert isinstance(registry, AgentRegistry)
     record = await Registry(registry).verify_binding(buyer.key.did, buyer.signer.address)
     assert (record.endpoint, record.tags) == ("http://127.0.0.1:8701", ("buyer",))
+
+
+async def test_register_agent_with_update_replaces_the_tags_of_a_registered_agent(
+    market: Market, agents: tuple[Rig, Rig]
+) -> None:
+    buyer, _ = agents
+    await market.fund(buyer.signer.address, usd=0)
+    first = {"endpoint": "http://127.0.0.1:8701", "tags": ["wordcount"]}
+    assert (await buyer.executor.execute("register_agent", first, "operator")).status == "done"
+    again = {"endpoint": "http://127.0.0.1:8702", "tags": ["wordcount", "keywords"], "update": True}
+    outcome = await buyer.executor.execute("register_agent", again, "operator")
+    assert outcome.status == "done", outcome.reasons
+    registry = market.contracts["AgentRegistry"]
+    assert isinstance(registry, AgentRegistry)
+    record = await Registry(registry).verify_binding(buyer.key.did, buyer.signer.address)
+    assert (record.endpoint, record.tags) == ("http://127.0.0.1:8702", ("wordcount", "keywords"))
+    assert outcome.result is not None
+    assert outcome.result["agent_id"] == record.agent_id
+    assert record.agent_id in await registry.call("agentsWithTag", "keywords")

@@ -332,6 +332,15 @@ def test_revoke_credential_needs_an_id(ctx: SkillContext) -> None:
         plan(ctx, "revoke_credential", {"credential_id": ""})
 
 
+def test_register_agent_with_update_replaces_the_endpoint_and_tags_of_the_record(ctx: SkillContext) -> None:
+    args = {"endpoint": "http://127.0.0.1:9001", "tags": ["compute", "hash"], "update": True}
+    planned = plan(ctx, "register_agent", args)
+    assert (planned.intent.contract, planned.intent.method) == ("AgentRegistry", "update")
+    endpoint, tags, proof = abi_decode(["string", "string[]", "bytes"], planned.effects[0].data[4:])
+    assert (endpoint, list(tags)) == ("http://127.0.0.1:9001", ["compute", "hash"])
+    verify_binding(KEY.did, binding_digest(OFFLINE_CONTRACTS["AgentRegistry"], CHAIN_ID, BUYER), proof)
+
+
 def test_plans_are_pure_the_same_args_give_the_same_effects(ctx: SkillContext) -> None:
     one = plan(
         ctx,

@@ -19,6 +19,9 @@ PUBLIC = [
     "PolicyError", "Requirement", "Service", "ServiceContext", "ServiceError", "ServiceFailed",
     "Services", "Skill", "SovaClient", "SovaError", "evaluate", "load_config", "load_plugins",
     "load_policy", "run_service", "verify_ledger",
+    # what a plugin's own skill and rule kind need (docs/guide.md, tips.py)
+    "BudgetUse", "Facts", "NarrowSigner", "PartyRef", "Planned", "RuleVerdict", "SkillArgs",
+    "SkillContext", "TokenAmount", "TxEffect", "base_units", "call_effect", "send_effect",
 ]  # fmt: skip
 
 HEAVY = ("web3", "eth_account", "langchain", "langchain_core", "a2a", "starlette", "uvicorn", "didkit")
