@@ -42,7 +42,8 @@ __all__ = ["TASK_ORIGIN", "TaskMiddleware", "TaskReport", "run_task"]
 
 TASK_ORIGIN = "llm-task"
 """The origin of a task's skill calls in the executor's decisions (the model is untrusted input)."""
-MAX_SAID = 300
+MAX_SAID = 1000
+"""Characters of a tool call's answer (a purchase's result, say) a report keeps."""
 MAX_ANSWER = 1000
 
 
@@ -117,7 +118,7 @@ class TaskMiddleware(PurchaseMiddleware):
             said = answer.content if isinstance(answer.content, str) else str(answer.content)
             self.report.calls.append(
                 {"tool": str(request.tool_call.get("name", ""))[:100], "status": answer.status,
-                 "said": one_line(said)[:MAX_SAID]}
+                 "said": " ".join(said.split())[:MAX_SAID]}
             )  # fmt: skip
         return answer
 
