@@ -39,7 +39,7 @@ from runtime.agent.goals import (
     sell_goals,
     service_tags,
 )
-from runtime.agent.tasks import llm_decider, task_jobs
+from runtime.agent.tasks import llm_decider, task_goals, task_jobs
 from runtime.config import Agent as AgentSpec
 from runtime.config import AgentsFile, RuleBrain
 from runtime.errors import SovaError
@@ -445,7 +445,7 @@ class Agent:
                 self._tracked, IntervalTrigger(seconds=every.total_seconds()), args=(job,), id=f"buy-{i}",
                 name=f"buy {job.goal.service}", next_run_time=_now(), **options,
             )  # fmt: skip
-        if parts.buyers:
+        if parts.buyers or task_goals(self.spec):  # a task's purchases are refunded at their deadline too
 
             async def deadlines() -> None:
                 for record in await watch_deadlines(executor, parts.deals, parts.sink):
@@ -455,7 +455,8 @@ class Agent:
                 self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()),
                 args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
             )  # fmt: skip
-            self._schedule_resume(scheduler, parts, options)
+            if parts.buyers:
+                self._schedule_resume(scheduler, parts, options)
         assert self.extensions is not None  # plugin goals, llm tasks: every `every` from start, or once
         goals: list[PluginGoalJob | TaskJob] = [
             *plugin_goal_jobs(self.spec, self.extensions, executor, self._scratch(), self.say),

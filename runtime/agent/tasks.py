@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from runtime.executor.executor import Executor
     from runtime.ledger.sink import LedgerSink
 
-__all__ = ["TaskJob", "llm_decider", "task_jobs"]
+__all__ = ["TaskJob", "llm_decider", "task_goals", "task_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def _model(spec: AgentSpec, root: Path) -> BaseChatModel:
 
 
 def task_goals(spec: AgentSpec) -> list[TaskGoal]:
+    """The llm_task goals of agent `spec`."""
     return [g for g in spec.goals if isinstance(g, TaskGoal)]
 
 
