@@ -64,7 +64,9 @@ def snippet(name: str) -> str:
 
 def scripts(folder: Path) -> None:
     """The buyer's model buys once and says the number; the rogue's asks over the price cap, then makes
-    three calls in a turn (its brain runs two), then would try again past its step limit."""
+    three calls in a turn (its brain runs two), then would try again past its step limit. (The buyer's
+    negotiation decider is a second model of the same script: its `buy_service` call is no skill to
+    the executor, denied, and its fallback rules brain makes the moves.)"""
     folder.mkdir()
     (folder / "buyer.yaml").write_text(
         script_text([{"tool_calls": [{"name": "buy_service", "args": ASK}]}, {"text": "It has 4 words."}])
