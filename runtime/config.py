@@ -32,41 +32,16 @@ from pydantic import (
 
 from policies.yamlsource import LocatedYaml, YamlSyntaxError, load_located
 from runtime.config_amounts import check_amount
+from runtime.config_durations import Duration
 from runtime.config_report import BUILTIN_GOALS, PathError, duplicate_names, format_path, problems
 from runtime.config_text import read_config_text
 from runtime.errors import ConfigError
 
-# [0-9], not \d: \d also matches other scripts' digits, which float() would then accept.
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_DURATION = timedelta(days=3650)
 TUSD_DECIMALS = 6
 """The one token the runtime registers (TestUSD); prices, budgets and goals are in it."""
 ETH_DECIMALS = 18
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-
-
-def parse_duration(value: object) -> timedelta:
-    """'20s', '10m', '1.5h', '1d' -> timedelta, longer than zero and at most 3650d. Plain numbers are
-    refused: the unit must be said."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]  # inf for 400 digits: refused below
-    else:
-        raise ValueError(f'duration must be a string like "20s", "10m" or "24h", got {_shown(value)}')
-    if seconds <= 0:
-        # An interval of zero would run its job back to back; a zero deadline could never be met.
-        raise ValueError(f'duration {_shown(value)} is zero: write a positive duration like "20s"')
-    if seconds > MAX_DURATION.total_seconds():  # also before timedelta(), which overflows past ~1e9 days
-        raise ValueError(f"duration {_shown(value)} is too long: write at most 3650d")
-    return timedelta(seconds=seconds)
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _amount_in(unit: str, decimals: int) -> BeforeValidator:
@@ -103,7 +78,6 @@ Amount = Annotated[str, _amount_in("TUSD", TUSD_DECIMALS)]
 """An amount of TestUSD, the token deals are priced in."""
 EthAmount = Annotated[str, _amount_in("ETH", ETH_DECIMALS)]
 Token = Annotated[str, AfterValidator(_token)]
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Name = Annotated[str, AfterValidator(_name)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 
@@ -213,6 +187,7 @@ class BuyGoal(Model):
     input: dict[str, Any] = Field(default_factory=dict, description="the service's input, sent in the cfp")
     input_from: str | None = Field(None, pattern=_REF, description="module:function giving each run's input")
     on_result: str | None = Field(None, pattern=_REF, description="module:function given each deal's result")
+    accept: str | None = Field(None, pattern=_REF, description="module:function(input, output) -> bool")
     every: Duration
     max_price: Amount
     quantity: int = Field(1, ge=1)
@@ -235,6 +210,15 @@ class IssueGoal(Model):
     type: str = Field(min_length=1, description="credential type, e.g. VerifiedSupplier")
     to: list[Name] = Field(default_factory=list, description="agents granted it at start")
     valid_for: Duration = Field(default_factory=lambda: timedelta(days=30))
+
+
+class TaskGoal(Model):
+    """Work for an LLM brain: its model runs `prompt` with the agent's skills and `buy_service`, every
+    `every` (without it, once at start), within the brain's limits (runtime/agent/tasks.py)."""
+
+    kind: Literal["llm_task"]
+    prompt: str = Field(min_length=1, max_length=8000, description="what the model is asked to do")
+    every: Duration | None = None
 
 
 class PluginGoal(BaseModel):
@@ -264,6 +248,7 @@ Goal = Annotated[
     Annotated[BuyGoal, Tag("buy")]
     | Annotated[SellGoal, Tag("sell")]
     | Annotated[IssueGoal, Tag("issue")]
+    | Annotated[TaskGoal, Tag("llm_task")]
     | Annotated[PluginGoal, Tag("plugin")],
     Discriminator(_goal_kind),
 ]

@@ -7,6 +7,7 @@ Beyond `runtime.config.load_config` (the file itself, amounts, durations, policy
   of its plugins, and a plugin goal's options validate against its kind's config model;
 - every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`);
 - an LLM brain that sells has its `fallback` rules brain (the agent would fail at start);
+- an `llm_task` goal belongs to an agent with an LLM brain (its model does the task);
 - every policy file is read like agents.yaml (size, encoding, bounded YAML) and validated by the
   policy loader (rule kinds — the plugins' too —, skills, tokens, agent names, floats), and its
   amounts are held to the strict grammar of `runtime.config_amounts`. A policy file is checked once
@@ -27,6 +28,7 @@ from runtime.config import (
     AgentsFile,
     IssueGoal,
     LlmBrain,
+    TaskGoal,
     load_config_located,
 )
 from runtime.config_amounts import check_amount
@@ -125,6 +127,14 @@ def _brains(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Proble
                 'price the model may agree to (add fallback: {kind: rules, target: "14", reservation: "9"})'
             )
             out.append((str(path), located.line_of(where), format_path(where), message))
+        for g, goal in enumerate(agent.goals):
+            if isinstance(goal, TaskGoal) and not isinstance(agent.brain, LlmBrain):
+                where = ("agents", i, "goals", g, "kind")
+                message = (
+                    "an llm_task goal needs an llm brain: its model does the task (give the agent "
+                    'brain: {kind: llm, model: "openai:gpt-4o-mini"}, or remove the goal)'
+                )
+                out.append((str(path), located.line_of(where), format_path(where), message))
     return out
 
 

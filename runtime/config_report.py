@@ -12,7 +12,7 @@ from policies.yamlsource import LocatedYaml
 
 __all__ = ["BUILTIN_GOALS", "PathError", "duplicate_names", "format_path", "problems"]
 
-BUILTIN_GOALS = ("buy", "sell", "issue")
+BUILTIN_GOALS = ("buy", "sell", "issue", "llm_task")
 """The goal kinds Sova has; a plugin may add more."""
 
 
@@ -44,7 +44,7 @@ def problems(exc: ValidationError, located: LocatedYaml) -> Iterator[tuple[int, 
         yield located.line_of(path), format_path(path), _explain(err, path)
 
 
-_TAGS = {"local", "rpc", "rules", "llm", "buy", "sell", "issue", "plugin"}
+_TAGS = {"local", "rpc", "rules", "llm", "buy", "sell", "issue", "llm_task", "plugin"}
 
 
 def _explain(err: Any, path: tuple[str | int, ...]) -> str:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runtime.agent.buy_hooks import accept_checks
 from runtime.agent.goals import (
     BuyJob,
     Grant,
@@ -38,6 +39,7 @@ from runtime.agent.goals import (
     sell_goals,
     service_tags,
 )
+from runtime.agent.tasks import llm_decider, task_goals, task_jobs
 from runtime.agent.x402_sales import sell_x402
 from runtime.config import Agent as AgentSpec
 from runtime.config import AgentsFile, RuleBrain
@@ -50,7 +52,9 @@ if TYPE_CHECKING:
 
     from identity import IdentityKey
     from runtime.a2a.server import AgentServer
+    from runtime.agent.goals import PluginGoalJob
     from runtime.agent.parts import AgentParts
+    from runtime.agent.tasks import TaskJob
     from runtime.chain.session import ChainSession
     from runtime.executor.executor import Executor
     from runtime.key_handoff import AgentKeys
@@ -344,9 +348,10 @@ class Agent:
         brain = (
             RuleDecider(config, strategies)
             if isinstance(config, RuleBrain)
-            else _llm_decider(self.spec, self.config_path.parent, executor, parts.sink, strategies)
+            else llm_decider(self.spec, self.config_path.parent, executor, parts.sink, strategies)
         )
         trusted, root = self._trusted_issuers(), self.config_path.parent
+        parts.accepts.update(accept_checks(self.spec, root))  # every Buyer of the agent runs them
         if sell_goals(self.spec):
             parts.negotiator.handler = Seller(
                 executor=executor, deals=parts.deals, brain=brain, offers=self._shop(executor, trusted),
@@ -356,7 +361,7 @@ class Agent:
             buyer = Buyer(
                 executor=executor, messenger=parts.messenger, deals=parts.deals, brain=brain,
                 peers=parts.peers, cap=Decimal(goal.max_price), trusted_issuers=trusted,
-                registry=session.registry, ledger=parts.sink, token=goal.token,
+                registry=session.registry, ledger=parts.sink, token=goal.token, accept=parts.accepts,
             )  # fmt: skip
             job = BuyJob(goal, buyer, session.registry, buyer.executor.context.agent_address, self.say, root)
             parts.buyers.append((goal.every, job))
@@ -425,7 +430,7 @@ class Agent:
                 self._tracked, IntervalTrigger(seconds=every.total_seconds()), args=(job,), id=f"buy-{i}",
                 name=f"buy {job.goal.service}", next_run_time=_now(), **options,
             )  # fmt: skip
-        if parts.buyers:
+        if parts.buyers or task_goals(self.spec):  # a task's purchases are refunded at their deadline too
 
             async def deadlines() -> None:
                 for record in await watch_deadlines(executor, parts.deals, parts.sink):
@@ -435,13 +440,17 @@ class Agent:
                 self._tracked, IntervalTrigger(seconds=self.deadlines_every.total_seconds()),
                 args=(deadlines,), id="deadlines", name="escrow deadlines", **options,
             )  # fmt: skip
-            self._schedule_resume(scheduler, parts, options)
-        assert self.extensions is not None  # plugin goals: every `every` from start, or once at start
-        goals = plugin_goal_jobs(self.spec, self.extensions, executor, self._scratch(), self.say)
+            if parts.buyers:
+                self._schedule_resume(scheduler, parts, options)
+        assert self.extensions is not None  # plugin goals, llm tasks: every `every` from start, or once
+        goals: list[PluginGoalJob | TaskJob] = [
+            *plugin_goal_jobs(self.spec, self.extensions, executor, self._scratch(), self.say),
+            *task_jobs(self, parts, session, executor),
+        ]
         for i, goal in enumerate(goals):
             trigger = None if goal.every is None else IntervalTrigger(seconds=goal.every.total_seconds())
             scheduler.add_job(self._tracked, trigger, args=(goal,), id=f"goal-{i}",
-                              name=f"goal {goal.kind.name}", next_run_time=_now(), **options)  # fmt: skip
+                              name=f"goal {goal.goal.kind}", next_run_time=_now(), **options)  # fmt: skip
         self._watch_chain(scheduler, session, address, options)
         self._expire_deals(scheduler, parts, executor, options)
         anchor = session.contracts.get("ActionLogAnchor")
@@ -555,32 +564,6 @@ def _preload() -> None:
 
     for name in _PRELOAD:
         importlib.import_module(name)
-
-
-def _llm_decider(spec: AgentSpec, root: Path, executor: Executor, ledger: Any, strategies: Any) -> Any:
-    """The LLM brain's decider for the Buyer and Seller (runtime/brains/llm.py): the model named in
-    agents.yaml, its rules `fallback`, the agent's skills through the executor. A seller needs the
-    fallback: its reservation price is the lowest price the model may agree to."""
-    from runtime.brains.llm import LlmDecider
-    from runtime.brains.models import chat_model
-    from runtime.brains.rules import RuleDecider
-    from runtime.config import LlmBrain
-
-    brain = spec.brain
-    assert isinstance(brain, LlmBrain)
-    if sell_goals(spec) and brain.fallback is None:
-        raise SovaError(
-            f"agent {spec.name}: an llm brain that sells needs a `fallback:` rules brain: its reservation "
-            "is the lowest price the model may agree to"
-        )
-    try:
-        model = chat_model(brain, root=root)
-    except SovaError as exc:
-        raise SovaError(f"agent {spec.name}: {exc}") from None
-    decider = LlmDecider(model, executor, config=brain, ledger=ledger)
-    if brain.fallback is not None:  # its rules fallback may use a plugin's strategy
-        decider.fallback = RuleDecider(brain.fallback, strategies)
-    return decider
 
 
 def _now() -> Any:

@@ -1,12 +1,18 @@
-"""The user functions of a `buy` goal: `input_from` (gives each run's input) and `on_result` (is told
-each deal's result), named in agents.yaml as `module:function` — a module beside agents.yaml, else an
-installed one. Both are user code: loaded at start (a missing module or function is one line and the
-agent does not start), each call's failure is one line in the agent's log, never a crash.
+"""The user functions of a `buy` goal: `input_from` (gives each run's input), `on_result` (is told
+each deal's result) and `accept` (checks each output before the escrow is released), named in
+agents.yaml as `module:function` — a module beside agents.yaml, else an installed one. All are user
+code: loaded at start (a missing module or function is one line and the agent does not start), each
+call's failure is one line in the agent's log, never a crash (a failing `accept` refuses the output).
 
     - kind: buy
       service: wordcount
       input_from: "texts:next_text"      # def next_text() -> dict   (or async def)
       on_result: "texts:keep"            # def keep(result: BuyResult) -> None   (or async def)
+      accept: "texts:counted"            # def counted(input, output) -> bool   (or async def)
+
+An `accept` is the agent's check of its service's outputs (`accept_checks`): every Buyer of the agent
+runs it on each delivery of that service — the goal's deals, `sova buy`, a model's `buy_service`, a
+deal taken up after a restart — after the schema check (runtime/negotiation/results.py).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from runtime.errors import SovaError
 
-__all__ = ["BuyHooks", "hook_problems", "load_function"]
+__all__ = ["BuyHooks", "accept_checks", "hook_problems", "load_function"]
 
 
 def load_function(ref: str, root: Path, what: str) -> Callable[..., Any]:
@@ -72,20 +78,49 @@ def _module(name: str, root: Path, what: str, ref: str) -> ModuleType:
 
 
 def hook_problems(config: Any, path: Path) -> list[str]:
-    """One line per buy goal of agents.yaml (`config`, read from `path`) whose `input_from` or
-    `on_result` does not load, or that gives both `input:` and `input_from:` (for `sova config check`)."""
+    """One line per buy goal of agents.yaml (`config`, read from `path`) whose `input_from`, `on_result`
+    or `accept` does not load, that gives both `input:` and `input_from:`, or whose `accept` is not the
+    one another goal of its service names (for `sova config check`)."""
     from runtime.config import BuyGoal
 
     problems: list[str] = []
     for index, spec in enumerate(config.agents):
+        accepts: dict[str, str] = {}
         for number, goal in enumerate(spec.goals):
-            if not isinstance(goal, BuyGoal) or not (goal.input_from or goal.on_result):
+            if not isinstance(goal, BuyGoal):
                 continue
             try:
-                BuyHooks(goal.input_from, goal.on_result, path.parent, goal.input)
+                if goal.input_from or goal.on_result:
+                    BuyHooks(goal.input_from, goal.on_result, path.parent, goal.input)
+                if goal.accept:
+                    _one_accept(accepts, goal.service, goal.accept)
+                    load_function(goal.accept, path.parent, "accept")
             except SovaError as exc:
                 problems.append(f"{path}: agents[{index}] ({spec.name}) goals[{number}]: {exc}")
     return problems
+
+
+def accept_checks(spec: Any, root: Path) -> dict[str, Callable[..., Any]]:
+    """The `accept` functions of agent `spec`'s buy goals by service, loaded (modules beside `root`
+    first); SovaError (one line) when one does not load, or two goals of a service name different ones."""
+    from runtime.config import BuyGoal
+
+    refs: dict[str, str] = {}
+    checks: dict[str, Callable[..., Any]] = {}
+    for goal in spec.goals:
+        if isinstance(goal, BuyGoal) and goal.accept:
+            _one_accept(refs, goal.service, goal.accept)
+            checks[goal.service] = load_function(goal.accept, root, "accept")
+    return checks
+
+
+def _one_accept(refs: dict[str, str], service: str, ref: str) -> None:
+    """Note `ref` as `service`'s accept check in `refs`; SovaError when another is noted already."""
+    if refs.setdefault(service, ref) != ref:
+        raise SovaError(
+            f"accept {ref!r}: another buy goal of {service} names accept {refs[service]!r}: an agent has "
+            f"one accept check per service: name the same function in both goals"
+        )
 
 
 async def _call(function: Callable[..., Any], *args: Any) -> Any:

@@ -38,7 +38,8 @@ __all__ = ["AgentParts", "assemble", "fleet_parties"]
 @dataclass
 class AgentParts:
     """What an agent's handlers and jobs share. `sink` is the ledger as a LedgerSink;
-    `buyers` the buy goals' jobs and their periods, filled in by the agent."""
+    `buyers` the buy goals' jobs and their periods, and `accepts` their `accept` checks by service
+    (given to every Buyer of the agent), filled in by the agent."""
 
     executor: Executor
     ledger: Ledger
@@ -49,6 +50,7 @@ class AgentParts:
     peers: PeerBook
     credentials: CredentialStore
     buyers: list[tuple[timedelta, BuyJob]] = field(default_factory=list)
+    accepts: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 async def assemble(

@@ -9,6 +9,8 @@ result through `model_view` (no signature). Other tool calls go through the exec
 (`ExecutorMiddleware`): nothing a model says reaches a skill or a purchase any other way.
 
     agent = buyer_agent(model, executor, purchaser_tool_function)   # create_agent with both
+
+An agent with an LLM brain runs it in its `llm_task` goals (runtime/brains/tasks.py, runtime/agent/tasks.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
-from runtime.brains.tools import LLM_ORIGIN, ExecutorMiddleware, model_view, skill_tools, tool_answer
+from runtime.brains.tools import (
+    LLM_ORIGIN,
+    MAX_CALLS_PER_TURN,
+    ExecutorMiddleware,
+    model_view,
+    skill_tools,
+    tool_answer,
+)
 from runtime.executor.executor import Executor
 
 __all__ = ["BUY_SERVICE", "BuyFunction", "PurchaseMiddleware", "buy_service_tool", "buyer_agent"]
@@ -71,8 +80,15 @@ def buy_service_tool() -> BaseTool:
 class PurchaseMiddleware(ExecutorMiddleware):
     """`buy_service` calls go to `buy`; every other call to the executor (ExecutorMiddleware)."""
 
-    def __init__(self, executor: Executor, buy: BuyFunction, *, origin: str = LLM_ORIGIN) -> None:
-        super().__init__(executor, origin=origin)
+    def __init__(
+        self,
+        executor: Executor,
+        buy: BuyFunction,
+        *,
+        origin: str = LLM_ORIGIN,
+        max_calls: int = MAX_CALLS_PER_TURN,
+    ) -> None:
+        super().__init__(executor, origin=origin, max_calls=max_calls)
         self.buy = buy
 
     async def awrap_tool_call(

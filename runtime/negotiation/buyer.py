@@ -46,13 +46,9 @@ from runtime.negotiation.deals import REFUNDABLE, DealRecord, DealStore
 from runtime.negotiation.peers import PeerBook, presented_credentials
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
+from runtime.negotiation.results import Accept
 from runtime.negotiation.seller import Seller
-from runtime.negotiation.settlement import (
-    BuyerSettlement,
-    Send,
-    SettlementError,
-    outcome_result,
-)
+from runtime.negotiation.settlement import BuyerSettlement, Send, SettlementError, outcome_result
 from runtime.negotiation.terms import canonical, terms_hash
 
 __all__ = ["Buyer", "PeerBook", "Seller"]  # PeerBook and Seller: where they were first found
@@ -80,6 +76,7 @@ class Buyer:
         token: str = "TUSD",
         deal_ttl: int = 3600,
         origin: str = "rules-brain",
+        accept: Mapping[str, Accept] | None = None,
     ) -> None:
         self.executor = executor
         self.messenger = messenger
@@ -95,7 +92,7 @@ class Buyer:
         self.token = token
         self.origin = origin
         self.settlement = BuyerSettlement(
-            executor, deals, self.ledger, registry, deal_ttl, origin, self.output_schema
+            executor, deals, self.ledger, registry, deal_ttl, origin, self.output_schema, dict(accept or {})
         )
 
     @property

@@ -1,19 +1,29 @@
 """The buyer's check of a delivered service output, before it releases anything: the delivery names
 this thread's deal, carries an output within the size limit whose hash is the one it states, and the
 output validates against the output JSON Schema of the seller's signed card (jsonschema, the dialect
-the schema names; pydantic writes 2020-12)."""
+the schema names; pydantic writes 2020-12). Then the buyer's own check, when it has one for the
+service (`Accept`, a buy goal's `accept`): anything but True, a raise or no answer in ACCEPT_TIMEOUT
+is a refusal, and the deal is disputed like an output off its schema."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Final
 
 from runtime.negotiation.deals import DealRecord
 from runtime.negotiation.terms import canonical, payload_hash
 
-__all__ = ["MAX_OUTPUT", "check_delivery"]
+__all__ = ["ACCEPT_TIMEOUT", "MAX_OUTPUT", "Accept", "accept_problem", "check_delivery"]
+
+Accept = Callable[[Any, Any], Any]
+"""A buyer's own check of a service's output, after the schema check: (input, output) -> True to
+release; sync (run on a worker thread) or async."""
+ACCEPT_TIMEOUT: Final = 30.0
+"""Seconds an accept check may take; past them the output is refused."""
 
 _VALIDATORS: Final = 64
 """Checked schemas kept compiled: checking a schema and building its validator costs ~1 ms, the
@@ -75,3 +85,34 @@ def _validator(schema: bytes) -> Any:
     cls = jsonschema.validators.validator_for(data)
     cls.check_schema(data)
     return cls(data)
+
+
+async def accept_problem(
+    check: Accept | None, data: Any, output: Any, limit: float = ACCEPT_TIMEOUT
+) -> str | None:
+    """Why the buyer's `check` refuses `output` for `data` (one line), or None when it accepts or there
+    is no check (`limit`: the seconds it may take). The check is user code: whatever it raises is a
+    refusal, never a crash."""
+    if check is None:
+        return None
+    name = getattr(check, "__qualname__", type(check).__name__)
+    try:
+        if inspect.iscoroutinefunction(check):
+            verdict = await asyncio.wait_for(check(data, output), limit)
+        else:
+            verdict = await asyncio.wait_for(asyncio.to_thread(check, data, output), limit)
+            if inspect.isawaitable(verdict):
+                verdict = await asyncio.wait_for(verdict, limit)
+    except TimeoutError:
+        return f"the buyer's accept check {name} gave no answer within {limit:g}s"
+    except Exception as exc:  # user code
+        detail = " ".join(str(exc).split())[:200]
+        return f"the buyer's accept check {name} failed: {type(exc).__name__}: {detail}"
+    if verdict is not True:
+        return f"the buyer's accept check {name} refused the output (it returned {_shown(verdict)})"
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"

@@ -25,7 +25,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,7 +43,7 @@ from runtime.negotiation.feedback import leave_feedback
 from runtime.negotiation.offers import Offers
 from runtime.negotiation.replies import first as _first
 from runtime.negotiation.replies import peer_said as _peer_said
-from runtime.negotiation.results import check_delivery
+from runtime.negotiation.results import Accept, accept_problem, check_delivery
 from runtime.negotiation.terms import terms_hash
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,8 @@ class BuyerSettlement:
     origin: str = "rules-brain"
     schemas: Callable[[DealRecord], Mapping[str, Any] | None] | None = None
     """The output JSON Schema a deal's delivery is checked against (from the seller's signed card)."""
+    accept: Mapping[str, Accept] = field(default_factory=dict)
+    """The buyer's own checks of an output that fits the schema, by service (results.py `Accept`)."""
 
     async def settle(
         self, record: DealRecord, seller_wallet: str, send: Send, *, binding_verified: bool = False
@@ -208,13 +210,18 @@ class BuyerSettlement:
         return self.deals.get(record.peer, record.thid) or record
 
     async def accept_delivery(self, record: DealRecord, body: Mapping[str, Any]) -> tuple[DealRecord, Reply]:
-        """Check a delivered output (runtime/negotiation/results.py): keep it and release the escrow
-        (`released`), or dispute it (no release; the deadline refunds)."""
+        """Check a delivered output (runtime/negotiation/results.py: the card's schema, then the buyer's
+        `accept` check): keep it and release the escrow (`released`), or dispute it (no release; the
+        deadline refunds)."""
         schema = self.schemas(record) if self.schemas is not None else None
         try:
-            _, raw = check_delivery(record, body, schema)
+            output, raw = check_delivery(record, body, schema)
         except ValueError as exc:
             return await self._dispute(record, str(exc))
+        if (check := self.accept.get(record.item)) is not None:
+            data = self.deals.payloads.load(record.input, record.input_hash)
+            if refused := await accept_problem(check, data, output):
+                return await self._dispute(record, refused)
         inline, digest = self.deals.payloads.keep(raw)
         record = self.deals.update(
             record.peer, record.thid, state="delivered", output=inline, output_hash=digest
@@ -355,13 +362,9 @@ class SellerSettlement:
         body = envelope.body if isinstance(envelope.body, dict) else {}
         tx = str(body.get("tx"))
         record = await self.deals.advance(
-            self.ledger,
-            record,
-            "released",
-            {"state": "released", "txs": {"release": tx}},
-            deal_id=record.deal_id,
-            tx=tx,
-        )
+            self.ledger, record, "released", {"state": "released", "txs": {"release": tx}},
+            deal_id=record.deal_id, tx=tx,
+        )  # fmt: skip
 
     def _terms_problem(self, record: DealRecord, terms: Mapping[str, Any]) -> str | None:
         ctx = self.executor.context

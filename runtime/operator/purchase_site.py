@@ -3,7 +3,8 @@
 
 Each purchase gets its own Buyer with the agent's brain, trusted issuers, deal store, messenger, peer
 book, registry and ledger, and the purchase's cap: the same Buyer path as a `buy` goal's, so the same
-executor, policy, budgets and ledger decide every signature.
+executor, policy, budgets and ledger decide every signature, and the same `accept` checks of the
+agent's buy goals judge every output.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def make_purchaser(site: Any, parts: Any, session: ChainSession, executor: Execu
         return Buyer(
             executor=executor, messenger=parts.messenger, deals=parts.deals, brain=brain, peers=parts.peers,
             cap=cap, trusted_issuers=trusted, registry=session.registry, ledger=parts.sink, token=token,
+            accept=getattr(parts, "accepts", None),
         )  # fmt: skip
 
     if parts.negotiator.handler is None:

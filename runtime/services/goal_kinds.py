@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from runtime.config_report import BUILTIN_GOALS
 from runtime.services.errors import PluginError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class GoalKind:
 class GoalKinds:
     """Goal kinds by name; a name registered twice, or a built-in goal's, is an error."""
 
-    BUILTIN = ("buy", "sell", "issue")
+    BUILTIN = BUILTIN_GOALS
 
     def __init__(self) -> None:
         self._kinds: dict[str, GoalKind] = {}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runtime.a2a.card_services import ServiceSpec
 from runtime.config import Agent, AgentsFile, LlmBrain, PluginGoal, RuleBrain, SellGoal
+from runtime.config_report import BUILTIN_GOALS
 from runtime.services.errors import PluginError
 from runtime.services.extensions import Extensions
 from runtime.services.plugins import load_extensions
@@ -55,7 +56,7 @@ def name_problems(spec: Agent, ext: Extensions) -> list[tuple[YamlPath, str]]:
         elif isinstance(goal, PluginGoal):
             kind = ext.goals.get(goal.kind)
             if kind is None:
-                kinds = ["buy", "sell", "issue", *ext.goals.names()]
+                kinds = [*BUILTIN_GOALS, *ext.goals.names()]
                 message = f"unknown goal kind {goal.kind!r}: {_none_has(goal.kind, kinds, 'goal kind')}"
                 out.append((("goals", g, "kind"), message))
                 continue

@@ -19,11 +19,21 @@ from identity.envelopes import Envelope
 from runtime.a2a.handler import Reply
 from runtime.a2a.threads import ThreadState
 from runtime.chain.anvil import AnvilNode
-from runtime.negotiation.buyer import Seller
+from runtime.negotiation.buyer import Buyer, Seller
 from runtime.negotiation.terms import canonical, payload_hash, terms_hash
 from runtime.services import Requirement, ServiceContext
 from tests.support.executor import Market
-from tests.support.settlement import INPUT, USD, Pair, Text, Translation, escrow_of, make_pair, translation
+from tests.support.settlement import (
+    BUYER_BRAIN,
+    INPUT,
+    USD,
+    Pair,
+    Text,
+    Translation,
+    escrow_of,
+    make_pair,
+    translation,
+)
 
 pytestmark = pytest.mark.chain
 
@@ -178,6 +188,47 @@ async def test_a_delivery_that_is_not_the_result_is_disputed_and_never_released(
         assert events(pair.buyer)[-1] == "disputed"
         assert pair.buyer.signer.transactions == 2  # approve, open: no release
         assert await market.balance(escrow_of(market).address) == escrow_held(pair, record)
+
+
+CHECKED: list[tuple[Any, Any]] = []
+
+
+def long_enough(data: Any, output: Any) -> bool:
+    """The buyer's accept check: a translation of at least five words."""
+    CHECKED.append((data, output))
+    return bool(output["words"] >= 5)
+
+
+async def test_a_delivery_the_buyers_accept_check_refuses_is_disputed_and_never_released(
+    market: Market, tmp_path: Path
+) -> None:
+    async with AsyncExitStack() as stack:
+        pair = await make_pair(stack, market, tmp_path)
+        buyer = Buyer(
+            executor=pair.buyer.executor, messenger=pair.buyer.messenger, deals=pair.buyer.deals,
+            brain=BUYER_BRAIN, peers=pair.buyer.peers, cap=Decimal("50"), trusted_issuers=[pair.issuer.did],
+            registry=pair.registry, ledger=pair.buyer.sink, accept={"translation": long_enough},
+        )  # fmt: skip
+        pair.buyer.negotiator.handler = buyer
+        CHECKED.clear()
+        record = await buyer.buy(pair.seller.server.url, "translation", input=INPUT)
+        assert CHECKED == [(INPUT, {"text": "bonjour le monde (hello world)", "words": 2})]  # schema-valid
+        said = "the buyer's accept check long_enough refused the output (it returned False)"
+        assert (record.state, record.reason, record.output_hash) == ("disputed", said, "")
+        assert (
+            pair.buyer.entries("deal")[-1] | {"event": "disputed", "reason": said}
+            == (pair.buyer.entries("deal")[-1])
+        )
+        assert pair.buyer.signer.transactions == 2  # approve, open: no release
+        assert await market.balance(escrow_of(market).address) == escrow_held(pair, record)
+        theirs = pair.seller.deals.get(pair.buyer.key.did, record.thid)
+        assert theirs is not None
+        assert theirs.state != "released"
+        # A longer text passes the same check: the deal is released.
+        record = await buyer.buy(
+            pair.seller.server.url, "translation", input={"text": "one two three four five"}
+        )
+        assert record.state == "released", record.reason
 
 
 async def test_a_buyer_without_the_credential_a_service_requires_is_declined_before_signing(

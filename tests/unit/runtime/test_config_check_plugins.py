@@ -83,7 +83,7 @@ def test_names_no_plugin_registers_are_each_one_line_with_their_line(tmp_path: P
         f"{path}:10: agents[0].goals[1].service: sells 'whisper', which no plugin of it registers "
         "(registered: shout)",
         f"{path}:11: agents[0].goals[2].kind: unknown goal kind 'nap': remove it, or name a built-in goal "
-        "kind or one of this agent's plugins (known: buy, sell, issue, tip_jar)",
+        "kind or one of this agent's plugins (known: buy, sell, issue, llm_task, tip_jar)",
     ]
 
 

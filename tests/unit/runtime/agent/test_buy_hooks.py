@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runtime.agent.buy_hooks import BuyHooks, hook_problems, load_function
+from runtime.agent.buy_hooks import BuyHooks, accept_checks, hook_problems, load_function
 from runtime.config import BuyGoal, load_config
 from runtime.errors import SovaError
 
@@ -38,6 +38,12 @@ async def keep(result):
 
 def fails(result):
     raise ValueError("disk full")
+
+def counted(data, output):
+    return output["words"] == len(data["text"].split())
+
+def other(data, output):
+    return True
 """
 
 
@@ -122,3 +128,34 @@ def test_hook_problems_lists_each_goal_that_does_not_load(root: Path) -> None:
     assert len(problems) == 2
     assert problems[0].startswith(f"{path}: agents[0] (buyer) goals[1]: on_result 'hooksmod:gone'")
     assert "goals[2]: input_from 'nomod:f': module nomod cannot be imported" in problems[1]
+
+
+def agents(root: Path, *goals: str) -> Path:
+    (root / "p.yaml").write_text("version: 1\nrules: []\n")
+    lines = "".join(f'      - {{kind: buy, every: 1m, max_price: "3", {g}}}\n' for g in goals)
+    head = "version: 1\nchain: {kind: local}\nagents:\n  - name: buyer\n    policy: p.yaml\n    goals:\n"
+    (root / "agents.yaml").write_text(head + lines)
+    return root / "agents.yaml"
+
+
+def test_accept_checks_are_the_agents_by_service(root: Path) -> None:
+    path = agents(root, 'service: wordcount, accept: "hooksmod:counted"', "service: other",
+                  'service: wordcount, accept: "hooksmod:counted", input: {text: x}')  # fmt: skip
+    checks = accept_checks(load_config(path).agent("buyer"), root)
+    assert list(checks) == ["wordcount"]
+    assert checks["wordcount"]({"text": "a b"}, {"words": 2}) is True
+    assert hook_problems(load_config(path), path) == []
+
+
+def test_two_accept_checks_for_one_service_or_one_that_does_not_load_are_one_line(root: Path) -> None:
+    path = agents(root, 'service: s, accept: "hooksmod:counted"', 'service: s, accept: "hooksmod:other"',
+                  'service: t, accept: "hooksmod:gone"')  # fmt: skip
+    problems = hook_problems(load_config(path), path)
+    assert problems == [
+        f"{path}: agents[0] (buyer) goals[1]: accept 'hooksmod:other': another buy goal of s names accept "
+        "'hooksmod:counted': an agent has one accept check per service: name the same function in both goals",
+        f"{path}: agents[0] (buyer) goals[2]: accept 'hooksmod:gone': module hooksmod has no 'gone': define "
+        "`def gone(...)` there",
+    ]
+    with pytest.raises(SovaError, match="another buy goal of s names accept 'hooksmod:counted'"):
+        accept_checks(load_config(path).agent("buyer"), root)
