@@ -21,13 +21,13 @@ import asyncio
 import importlib
 import importlib.util
 import inspect
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from runtime.errors import SovaError
+from runtime.services.plugins import module_from_file
 
 __all__ = ["BuyHooks", "accept_checks", "hook_problems", "load_function"]
 
@@ -51,23 +51,7 @@ def _module(name: str, root: Path, what: str, ref: str) -> ModuleType:
     beside = root / (name.replace(".", "/") + ".py")
     try:
         if beside.is_file():
-            loaded = sys.modules.get(name)
-            if (
-                loaded is not None
-                and Path(getattr(loaded, "__file__", "") or "").resolve() == beside.resolve()
-            ):
-                return loaded
-            spec = importlib.util.spec_from_file_location(name, beside)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load {beside}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                sys.modules.pop(name, None)
-                raise
-            return module
+            return module_from_file(name, beside)
         return importlib.import_module(name)
     except Exception as exc:  # importing runs user code: whatever it raised, on one line
         missing = isinstance(exc, ModuleNotFoundError) and exc.name == name

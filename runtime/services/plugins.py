@@ -45,7 +45,7 @@ from runtime.services.goal_kinds import GoalRun
 from runtime.services.service import Handler, Services
 from skills import SkillError
 
-__all__ = ["ENTRY_POINT_GROUP", "Plugin", "load_extensions", "load_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "Plugin", "load_extensions", "load_plugins", "module_from_file"]
 
 ENTRY_POINT_GROUP = "sova.plugins"
 T = TypeVar("T")
@@ -151,7 +151,7 @@ def _register_of(name: str, root: Path) -> Callable[[Plugin], Any]:
     beside = root / f"{name}.py"
     try:
         if "." not in name and beside.is_file():
-            found: Any = _from_file(name, beside)
+            found: Any = module_from_file(name, beside)
         else:
             found = _entry_point(name)
             if found is None:
@@ -189,7 +189,9 @@ def _entry_point(name: str) -> Any:
     return None
 
 
-def _from_file(name: str, path: Path) -> ModuleType:
+def module_from_file(name: str, path: Path) -> ModuleType:
+    """Module `name` loaded from `path` (a file beside agents.yaml), once: a second call gives the
+    module already loaded from that file. Whatever the file raises is raised."""
     loaded = sys.modules.get(name)
     if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
         return loaded
