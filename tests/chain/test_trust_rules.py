@@ -75,8 +75,14 @@ async def test_a_trust_policy_signs_only_with_a_paid_and_rated_seller_and_buyers
         async with market.funded_rig(tmp_path, policy, trust=trust) as rig:
             before = await rig.executor.execute("sign_deal", deal(rig, seller=seller), "operator")
             assert before.status == "denied"
-            assert "min_reputation: the counterparty has 0 paid feedback; this policy needs at least 1" in before.reasons
-            assert "min_settled_deals: the counterparty has 0 settled deal(s) on record (minimum 1)" in before.reasons
+            assert (
+                "min_reputation: the counterparty has 0 paid feedback; this policy needs at least 1"
+                in before.reasons
+            )
+            assert (
+                "min_settled_deals: the counterparty has 0 settled deal(s) on record (minimum 1)"
+                in before.reasons
+            )
 
             record = await pair.buyer_brain.buy(pair.seller.server.url, "translation", input=INPUT)
             assert record.state == "released", record.reason
@@ -87,7 +93,8 @@ async def test_a_trust_policy_signs_only_with_a_paid_and_rated_seller_and_buyers
             fresh = await trust.facts(party, need)
             assert fresh["settled_deals"] == 1
             rated = fresh["reputation"][ReputationQuery().key]
-            assert rated.count == 1 and 50 <= rated.value <= 100
+            assert rated.count == 1
+            assert 50 <= rated.value <= 100
 
             after = await rig.executor.execute("sign_deal", deal(rig, seller=seller, nonce=2), "operator")
             assert after.status == "done", after.reasons
@@ -99,6 +106,8 @@ async def test_a_trust_policy_signs_only_with_a_paid_and_rated_seller_and_buyers
         }
         buyer = pair.buyer.address
         unranked = [r.wallet for r in await find_sellers(plain, "translation", buyer)]
-        ranked = [r.wallet for r in await find_sellers(Registry(plain.contract, reputation), "translation", buyer)]
+        ranked = [
+            r.wallet for r in await find_sellers(Registry(plain.contract, reputation), "translation", buyer)
+        ]
         assert unranked == [older.address, seller]
         assert ranked == [seller, older.address]

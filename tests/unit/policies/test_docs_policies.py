@@ -56,7 +56,9 @@ def test_the_trust_snippet_of_the_docs_denies_an_unrated_seller_and_allows_a_tru
     intent = Intent(skill="sign_deal", agent="did:key:z6Mk", chain_id=1, counterparty=seller,
                     token="TUSD", amount=Decimal("5"))  # fmt: skip
     need = policy.trust_need(intent)
-    assert need is not None and need.settled_deals and len(need.reputation) == 2
+    assert need is not None
+    assert need.settled_deals
+    assert len(need.reputation) == 2
     unrated = Facts(reputation={q.key: Reputation() for q in need.reputation}, settled_deals=0)
     assert evaluate(policy, intent, unrated).verdict == "deny"
     good = Reputation(count=4, value=Decimal("95"))

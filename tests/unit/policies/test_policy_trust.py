@@ -23,7 +23,7 @@ from policies import (
 TUSD = TokenInfo(symbol="TUSD", address="0x" + "a1" * 20, decimals=6)
 ALICE = "0x" + "Ab" * 20
 SELLER = Counterparty(address="0x" + "22" * 20, did="did:key:z6MkSeller")
-POLICY = f"""version: 1
+POLICY = """version: 1
 rules:
   - kind: allow_skills
     skills: [sign_deal, transfer_token]
@@ -55,7 +55,9 @@ def judge(
     return decision.verdict, [r.message for r in decision.reasons if r.kind.startswith("min_")]
 
 
-def trusted(everyone: tuple[int, str] = (3, "90"), alice: tuple[int, str] = (1, "5"), deals: int = 3) -> Facts:
+def trusted(
+    everyone: tuple[int, str] = (3, "90"), alice: tuple[int, str] = (1, "5"), deals: int = 3
+) -> Facts:
     return Facts(
         reputation={
             EVERYONE: Reputation(count=everyone[0], value=Decimal(everyone[1])),
@@ -79,8 +81,8 @@ def test_a_counterparty_with_enough_paid_feedback_and_deals_is_allowed() -> None
     ("facts", "why"),
     [
         (trusted(everyone=(1, "100")), "the counterparty has 1 paid feedback; this policy needs at least 2"),
-        (trusted(everyone=(5, "79.9")), "the counterparty's paid feedback averages 79.9 over 5, under the minimum 80"),
-        (trusted(alice=(1, "-1")), "paid feedback with tag 'starred' from alice averages -1 over 1, under the minimum 4.5"),
+        (trusted(everyone=(5, "79.9")), "the counterparty's paid feedback averages 79.9 over 5, under the minimum 80"),  # noqa: E501
+        (trusted(alice=(1, "-1")), "paid feedback with tag 'starred' from alice averages -1 over 1, under the minimum 4.5"),  # noqa: E501
         (trusted(deals=2), "the counterparty has 2 settled deal(s) on record (minimum 3)"),
     ],
 )  # fmt: skip
@@ -111,7 +113,8 @@ def test_the_policy_says_what_to_read_for_an_intent() -> None:
         return Intent(skill=skill, agent="did:key:z6Mk", chain_id=1, counterparty=party)
 
     need = policy.trust_need(intent("sign_deal"))
-    assert need is not None and need.settled_deals
+    assert need is not None
+    assert need.settled_deals
     assert [q.key for q in need.reputation] == [EVERYONE, f"{ALICE.lower()}|starred"]
     assert policy.trust_need(intent("transfer_token")) is None
     assert policy.trust_need(intent("sign_deal", None)) is None
@@ -122,7 +125,7 @@ def test_the_policy_says_what_to_read_for_an_intent() -> None:
     [
         ('{kind: min_reputation, min: "high"}', "is not a number"),
         ("{kind: min_reputation, min: 80.5}", 'write the value as a decimal string like "80"'),
-        ('{kind: min_reputation, min: "80", clients: ["did:key:z6MkX"]}', "feedback is counted by the client's wallet"),
+        ('{kind: min_reputation, min: "80", clients: ["did:key:z6MkX"]}', "feedback is counted by the client's wallet"),  # noqa: E501
         ('{kind: min_reputation, min: "80", clients: [bob]}', "unknown agent name 'bob'"),
         ('{kind: min_reputation, min: "80", min_count: 0}', "greater than or equal to 1"),
         ('{kind: min_reputation, min: "80", tags: [x]}', "tags"),
