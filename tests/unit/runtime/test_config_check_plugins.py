@@ -70,8 +70,9 @@ def test_names_no_plugin_registers_are_each_one_line_with_their_line(tmp_path: P
         .replace("{kind: sell, service: shout}", "{kind: sell, service: whisper}\n      - {kind: nap}")
     )
     path = project(tmp_path, agents)
-    skills = "anchor_log, approve_token, issue_credential, open_escrow, present_credential, refund_escrow, " \
-        "register_agent, release_escrow, send_message, sign_deal, tip, transfer_token"  # fmt: skip
+    skills = "anchor_log, answer_validation, approve_token, give_feedback, issue_credential, open_escrow, " \
+        "pay_x402, present_credential, refund_escrow, register_agent, release_escrow, request_validation, " \
+        "revoke_credential, send_message, settle_x402, sign_deal, tip, transfer_token"  # fmt: skip
     assert problems(path) == [
         f"{path}:6: agents[0].skills[1]: unknown skill 'tpi': did you mean 'tip'? remove it, or name a "
         f"built-in skill or one of this agent's plugins (known: {skills})",
@@ -103,7 +104,7 @@ def test_a_policy_file_is_checked_with_the_plugins_rule_kinds_and_the_agents_nam
     assert lines[2].startswith(
         f"{policy_path}:12: rules[4].kind: unknown rule kind 'max_tipp': did you mean 'max_tip'?"
     )
-    assert lines[2].endswith("spenders, deal_price, max_tip)")
+    assert lines[2].endswith("spenders, deal_price, domains, min_reputation, min_settled_deals, max_tip)")
     assert len(lines) == 3
 
 
