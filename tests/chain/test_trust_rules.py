@@ -111,3 +111,23 @@ async def test_a_trust_policy_signs_only_with_a_paid_and_rated_seller_and_buyers
         ]
         assert unranked == [older.address, seller]
         assert ranked == [seller, older.address]
+
+
+async def test_an_unreadable_reputation_denies_the_trust_rules_and_leaves_sellers_unranked(
+    market: Market, tmp_path: Path
+) -> None:
+    plain = Registry(market.contracts["AgentRegistry"])  # type: ignore[arg-type]
+    # A ReputationRegistry binding where no contract is: every read fails.
+    nowhere = ReputationRegistry.from_artifact(market.client, "ReputationRegistry", "0x" + "00" * 19 + "01")
+    assert isinstance(nowhere, ReputationRegistry)
+    seller = Signer.from_private_key(Account.create().key)
+    await market.fund(seller.address, usd=0)
+    await plain.register(seller, IdentityKey.generate(), "http://127.0.0.1:9/", ["translation"])
+    policy = POLICY.format(buyer="0x" + "11" * 20)
+    async with market.funded_rig(tmp_path, policy, trust=ChainTrust(plain, nowhere)) as rig:
+        denied = await rig.executor.execute("sign_deal", deal(rig, seller=seller.address), "operator")
+    assert denied.status == "denied"
+    unread = [r for r in denied.reasons if "could not be read" in r]
+    assert len(unread) == 3, denied.reasons
+    found = await find_sellers(Registry(plain.contract, nowhere), "translation", "0x" + "22" * 20)
+    assert [r.wallet for r in found] == [seller.address]
