@@ -137,7 +137,27 @@ def measure(b: Bench) -> list[Row]:
     add("registry pause", b.gas(b.registry.functions.pause(b.seller), b.operator))
     b.gas(b.registry.functions.unpause(b.seller), b.operator)
     rows.extend(measure_erc8004(b, first_deal, later_deal))
+    reference = _reference_module()
+    if reference.available():
+        measured = reference.measure_reference(b.w3, b.keys, ANVIL_CHAIN_ID, b.gas)
+        rows.extend(Row(name, gas) for name, gas in measured)
+    else:
+        print("reference contracts not compiled (tools/compile_reference.py): no reference rows")
     return rows
+
+
+def _reference_module() -> Any:
+    """bench/gas_reference.py (bench/ is not on sys.path: `-P`, see the Makefile)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gas_reference", Path(__file__).with_name("gas_reference.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def measure_erc8004(b: Bench, *released: Deal) -> list[Row]:

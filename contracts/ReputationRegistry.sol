@@ -45,6 +45,7 @@ contract ReputationRegistry {
         _feedbackDeal;
     mapping(uint256 agentId => mapping(address client => bytes32[] dealIds)) private _unrated;
     mapping(bytes32 dealId => bool) private _recorded;
+    mapping(uint256 agentId => uint64) private _settledDeals;
     mapping(uint256 agentId => address[]) private _clients;
     mapping(uint256 agentId => mapping(address client => bool)) private _isClient;
     mapping(uint256 agentId => mapping(address client => mapping(uint64 index => mapping(address responder => uint64))))
@@ -136,6 +137,7 @@ contract ReputationRegistry {
         if (d.seller != _identity.getAgentWallet(agentId)) revert NotTheAgentsDeal(id, agentId);
         if (_recorded[id]) revert DealAlreadyRecorded(id);
         _recorded[id] = true;
+        _settledDeals[agentId] += 1;
         _unrated[agentId][d.buyer].push(id);
         emit SettledDealRecorded(agentId, d.buyer, id);
     }
@@ -145,6 +147,13 @@ contract ReputationRegistry {
     /// @return True when recorded.
     function isDealRecorded(bytes32 dealId) external view returns (bool) {
         return _recorded[dealId];
+    }
+
+    /// @notice How many released deals of `agentId` as seller are on record (each counted once).
+    /// @param agentId The agent id.
+    /// @return The number of recorded deals.
+    function settledDeals(uint256 agentId) external view returns (uint64) {
+        return _settledDeals[agentId];
     }
 
     /// @notice How many recorded deals `client` may still rate `agentId` for.

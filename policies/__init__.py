@@ -5,9 +5,10 @@ from policies.custom import CustomRule, RuleKindError, RuleKinds, RuleVerdict
 from policies.decision import Approval, Decision, Reason, Verdict, explain
 from policies.engine import Policy, compile_policy, evaluate
 from policies.errors import BudgetError, PolicyError, PolicyFileError
-from policies.intent import Counterparty, Credential, Facts, Intent
+from policies.intent import Counterparty, Credential, Facts, Intent, Reputation
 from policies.loader import load_policy, parse_policy
 from policies.rules import DEFAULT_SKILLS, PolicyFile, RuleContext
+from policies.trust import ReputationQuery, TrustNeed
 from policies.units import TokenInfo, TokenRegistry, format_units, parse_amount, to_base_units
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "PolicyFileError",
     "Reason",
     "Refusal",
+    "Reputation",
+    "ReputationQuery",
     "Reservation",
     "RuleContext",
     "RuleKindError",
@@ -38,6 +41,7 @@ __all__ = [
     "SpendLimits",
     "TokenInfo",
     "TokenRegistry",
+    "TrustNeed",
     "Verdict",
     "compile_policy",
     "evaluate",

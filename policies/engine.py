@@ -22,6 +22,9 @@ What the rules mean:
     when `allow` is non-empty, one not on it (or a URL without an http(s) host).
   - `rate_limit`: every intent; denies when facts.actions_last_period ≥ `max`.
   - `time_window`: every intent; denies when facts.now is outside the UTC window (end excluded).
+  - `min_reputation` / `min_settled_deals` (policies/trust.py): the intents of their `for_skills`;
+    deny unless facts.reputation / facts.settled_deals of the counterparty reach the minimum (a
+    number the runtime could not read denies). `Policy.trust_need(intent)` says what to read.
   - a custom kind (policies/custom.py, registered by the runtime's plugins): the intents its
     `evaluate` says it applies to; its "deny" denies, its "allow" only adds a reason (it grants no
     skill), a failure or a malformed answer denies.
@@ -59,6 +62,7 @@ from policies.plan import (
     require_credential,
     time_window,
 )
+from policies.plan_trust import min_reputation, min_settled_deals, reputation_query
 from policies.plan_value import approval, deal_price, spend_limit, spenders
 from policies.rules import (
     AllowSkills,
@@ -67,6 +71,8 @@ from policies.rules import (
     Counterparties,
     DealPrice,
     Domains,
+    MinReputation,
+    MinSettledDeals,
     PolicyFile,
     RateLimit,
     RequireCredential,
@@ -76,6 +82,7 @@ from policies.rules import (
     SpendLimit,
     TimeWindow,
 )
+from policies.trust import ReputationQuery, TrustNeed
 from policies.units import EXACT, TokenInfo, TokenRegistry, to_base_units
 
 
@@ -84,7 +91,7 @@ class Policy:
     `compile_policy` or `load_policy`; it is immutable and safe to share between threads."""
 
     __slots__ = (
-        "_approvals", "_checks", "_default", "_limits", "_skills", "_unlimited",
+        "_approvals", "_checks", "_default", "_limits", "_skills", "_trust", "_unlimited",
         "rate_limits", "rate_period", "rules", "source", "tokens",
     )  # fmt: skip
 
@@ -100,6 +107,7 @@ class Policy:
         """The rate_limit period: count facts.actions_last_period over it (None: no rate limit)."""
         self.rate_limits: tuple[ActionRate, ...] = ()
         """Every rate_limit rule, for `Budget.admit` (which checks and counts an action atomically)."""
+        self._trust: dict[str, TrustNeed] = {}
         checks: list[Check] = []
         allowed_spenders: list[tuple[int, Spenders]] = []
         for i, rule in enumerate(file.rules):
@@ -116,12 +124,8 @@ class Policy:
                             for v in (rule.per_action, rule.per_day, rule.per_counterparty_day)
                         )
                     )
-                case Counterparties():
-                    checks.append(counterparties(i, rule, context))
-                case RequireCredential():
-                    checks.append(require_credential(i, rule, context))
-                case Contracts():
-                    checks.append(contracts(i, rule, context))
+                case Counterparties() | RequireCredential() | Contracts():
+                    checks.append(_WITH_CONTEXT[type(rule)](i, rule, context))
                 case RateLimit():
                     checks.append(rate_limit(i, rule))
                     self.rate_period = min(rule.per, self.rate_period or rule.per)
@@ -135,6 +139,8 @@ class Policy:
                     allowed_spenders.append((i, rule))
                 case DealPrice():
                     checks.append(deal_price(i, rule, self._token(rule.token)))
+                case MinReputation() | MinSettledDeals():
+                    checks.append(self._trust_check(i, rule, context))
                 case _:  # a custom kind (policies/custom.py): validated by its model, judged by it
                     checks.append(custom_check(i, rule))
         checks.append(spenders(allowed_spenders, context))
@@ -145,6 +151,26 @@ class Policy:
         if token is None:  # the rules were validated against the same registry
             raise ValueError(f"unknown token {ref!r}")
         return token
+
+    def _trust_check(self, i: int, rule: MinReputation | MinSettledDeals, context: RuleContext) -> Check:
+        """A trust rule's check; notes what the runtime must read for its skills."""
+        if isinstance(rule, MinSettledDeals):
+            need, check = TrustNeed(settled_deals=True), min_settled_deals(i, rule)
+        else:
+            query = reputation_query(rule, context)
+            need, check = TrustNeed(reputation=(query,)), min_reputation(i, rule, query)
+        for skill in rule.for_skills:
+            had = self._trust.get(skill, TrustNeed())
+            queries: tuple[ReputationQuery, ...] = tuple(dict.fromkeys(had.reputation + need.reputation))
+            self._trust[skill] = TrustNeed(queries, had.settled_deals or need.settled_deals)
+        return check
+
+    def trust_need(self, intent: Intent) -> TrustNeed | None:
+        """What the runtime must read of `intent`'s counterparty (reputation summaries, settled deals)
+        and put into the Facts before `evaluate`; None when no trust rule applies (or no counterparty)."""
+        if intent.counterparty is None:
+            return None
+        return self._trust.get(intent.skill)
 
     def spend_limits(self, token: str) -> SpendLimits | None:
         """The tightest limits of all spend_limit rules on `token` (symbol or address), in base units;
@@ -158,6 +184,10 @@ class Policy:
 
 _PLAIN: dict[type, Callable[[int, Any], Check]] = {TimeWindow: time_window, Domains: domains}
 """Rule kinds whose check needs nothing but the rule."""
+_WITH_CONTEXT: dict[type, Callable[[int, Any, RuleContext], Check]] = {
+    Counterparties: counterparties, RequireCredential: require_credential, Contracts: contracts,
+}  # fmt: skip
+"""Rule kinds whose check needs the rule and the names it may refer to."""
 
 
 def _approval_of(rule: ApprovalRule) -> Approval:

@@ -11,7 +11,9 @@ an approval lets pull tokens; `spend` is false only for an amount something else
 Facts carry the only state `evaluate` reads. They are about the intent's token: `spent_today` is what
 the agent spent of it in the last 24 h, `spent_today_with` the same per counterparty (keyed by DID,
 0x address or name), `actions_last_period` the actions in the rate-limit period. Missing usage is zero;
-`now` defaults to the current UTC time when the facts are made.
+`now` defaults to the current UTC time when the facts are made. `reputation` and `settled_deals` are
+what ERC-8004's registries say of the intent's counterparty (policies/trust.py); missing means the
+runtime could not tell, and a trust rule denies then.
 """
 
 from __future__ import annotations
@@ -111,6 +113,14 @@ class Intent(_Frozen):
         return self
 
 
+class Reputation(_Frozen):
+    """A counterparty's paid feedback as ReputationRegistry sums it: `count` feedbacks averaging
+    `value` (0 when there is none)."""
+
+    count: int = Field(0, ge=0)
+    value: Decimal = Decimal(0)
+
+
 class Facts(_Frozen):
     """Usage the engine judges against, for the intent's token; missing usage counts as zero."""
 
@@ -119,6 +129,10 @@ class Facts(_Frozen):
     actions_last_period: int = Field(0, ge=0)
     known_counterparties: frozenset[str] = frozenset()
     now: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    reputation: Mapping[str, Reputation] = Field(
+        default_factory=dict, description="the counterparty's, by ReputationQuery.key (policies/trust.py)"
+    )
+    settled_deals: int | None = Field(None, ge=0, description="the counterparty's released deals on record")
 
     @field_validator("spent_today_with")
     @classmethod

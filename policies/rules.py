@@ -36,12 +36,14 @@ from policies.refs import (
     context_of,
     utc_window,
 )
+from policies.trust import MinReputation, MinSettledDeals
 from policies.units import to_base_units
 
 __all__ = [
     "DEFAULT_SKILLS", "RULE_KINDS", "AllowSkills", "ApprovalRule", "Contracts", "Counterparties",
-    "DealPrice", "Domains", "PolicyFile", "RateLimit", "RequireCredential", "Rule", "RuleContext",
-    "SpendLimit", "Spenders", "TimeWindow", "When", "builtin_rule_models",
+    "DealPrice", "Domains", "MinReputation", "MinSettledDeals", "PolicyFile", "RateLimit",
+    "RequireCredential", "Rule", "RuleContext", "SpendLimit", "Spenders", "TimeWindow", "When",
+    "builtin_rule_models",
 ]  # fmt: skip
 
 
@@ -221,17 +223,20 @@ Rule = Annotated[
     | TimeWindow
     | ApprovalRule
     | Spenders
-    | DealPrice,
+    | DealPrice
+    | MinReputation
+    | MinSettledDeals,
     Field(discriminator="kind"),
 ]
 RULE_KINDS = ("allow_skills", "spend_limit", "counterparties", "require_credential", "contracts",
-              "rate_limit", "time_window", "approval", "spenders", "deal_price", "domains")  # fmt: skip
+              "rate_limit", "time_window", "approval", "spenders", "deal_price", "domains", "min_reputation",
+              "min_settled_deals")  # fmt: skip
 
 
 def builtin_rule_models() -> tuple[type[BaseModel], ...]:
     """The built-in rule models, in RULE_KINDS order."""
     return (AllowSkills, SpendLimit, Counterparties, RequireCredential, Contracts, RateLimit, TimeWindow,
-            ApprovalRule, Spenders, DealPrice, Domains)  # fmt: skip
+            ApprovalRule, Spenders, DealPrice, Domains, MinReputation, MinSettledDeals)  # fmt: skip
 
 
 class PolicyFile(BaseModel):

@@ -41,6 +41,10 @@ class ReputationRegistry(ContractBinding):
         count, value, decimals = await self.call("getSummary", agent_id, list(clients), tag1, tag2)
         return int(count), int(value), int(decimals)
 
+    async def settled_deals(self, agent_id: int) -> int:
+        """`settledDeals`: how many released deals of the agent as seller are on record."""
+        return int(await self.call("settledDeals", agent_id))
+
 
 class ValidationRegistry(ContractBinding):
     """ERC-8004 validation: the agent's owner asks a validator (`validationRequest`), the validator

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from runtime.a2a.client import A2AMessenger
     from runtime.a2a.protocol import Negotiator
     from runtime.agent.goals import BuyJob
+    from runtime.chain.trust import ChainTrust
     from runtime.executor.executor import Executor
     from runtime.ledger.ledger import Ledger
     from runtime.ledger.sink import LedgerSink
@@ -110,9 +111,18 @@ async def assemble(
     )  # fmt: skip
     executor = Executor(
         catalog=(default_catalog() if catalog is None else catalog).only(skills), context=context,
-        policy=policy, budget=budget, ledger=ledger, signer=signer, identity_key=key,
+        policy=policy, budget=budget, ledger=ledger, signer=signer, identity_key=key, trust=_trust(contracts),
     )  # fmt: skip
     return AgentParts(executor, ledger, ledger, deals, negotiator, messenger, peers, credentials)
+
+
+def _trust(contracts: Mapping[str, Any]) -> ChainTrust | None:
+    """The counterparty reads of the policy's trust rules (none without both registries)."""
+    from runtime.chain.registry import Registry
+    from runtime.chain.trust import ChainTrust
+
+    registry, reputation = contracts.get("AgentRegistry"), contracts.get("ReputationRegistry")
+    return None if registry is None or reputation is None else ChainTrust(Registry(registry), reputation)
 
 
 def _anchor_range(

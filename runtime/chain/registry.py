@@ -25,6 +25,7 @@ from runtime.errors import SovaError
 if TYPE_CHECKING:
     from wallet import Signer
     from wallet.contracts import AgentRegistry
+    from wallet.trust import ReputationRegistry
 
 DIRECTION_WALLET_TO_DID = "wallet->did"
 
@@ -47,10 +48,12 @@ class AgentRecord:
 
 
 class Registry:
-    """AgentRegistry operations the runtime needs, over one typed binding."""
+    """AgentRegistry operations the runtime needs, over one typed binding; `reputation` (when the
+    chain has a ReputationRegistry) ranks the sellers a buyer finds."""
 
-    def __init__(self, contract: AgentRegistry) -> None:
+    def __init__(self, contract: AgentRegistry, reputation: ReputationRegistry | None = None) -> None:
         self.contract = contract
+        self.reputation = reputation
 
     async def record(self, agent_id: int) -> AgentRecord:
         wallet, did, endpoint, tags, proof, registered_at = await self.contract.call("getAgent", agent_id)

@@ -16,6 +16,7 @@ from runtime.home import Home
 if TYPE_CHECKING:
     from wallet import ChainClient, ContractBinding, Deployments
     from wallet.contracts import AgentRegistry
+    from wallet.trust import ReputationRegistry
 
 
 @dataclass
@@ -28,7 +29,9 @@ class ChainSession:
 
     @property
     def registry(self) -> Registry:
-        return Registry(cast("AgentRegistry", self.contracts["AgentRegistry"]))
+        reputation = self.contracts.get("ReputationRegistry")
+        agents = cast("AgentRegistry", self.contracts["AgentRegistry"])
+        return Registry(agents, cast("ReputationRegistry | None", reputation))
 
 
 @asynccontextmanager

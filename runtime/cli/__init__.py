@@ -22,6 +22,7 @@ from runtime.cli import (
     keys,
     log,
     policy_cmd,
+    registry_cmd,
 )
 from runtime.errors import user_message
 
@@ -48,6 +49,7 @@ def build_app() -> typer.Typer:
     app.add_typer(policy_cmd.app, name="policy")
     app.add_typer(log.app, name="log")
     app.add_typer(deals_cmd.app, name="deals")
+    app.add_typer(registry_cmd.app, name="registry")
     app.command("buy")(buy_cmd.buy)
     app.command("fetch")(fetch_cmd.fetch)
     app.command("facilitator")(facilitator_cmd.facilitator)

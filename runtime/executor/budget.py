@@ -2,6 +2,10 @@
 budget in one atomic step) and `settle` (commit, release or keep it after the run), by the plan's
 `BudgetUse` mode (skills/base.py; the rules are in runtime/executor/executor.py's docstring).
 
+Trust facts (policies/trust.py): when a trust rule applies to the intent, a `TrustSource` reads the
+counterparty's reputation and settled deals into the Facts; a failed read leaves them missing, which
+the rule denies.
+
 Budget is sync SQLite: its calls run in worker threads (`asyncio.to_thread`). Every failure to read or
 take budget fails closed (no facts: no decision; no admission: no signature).
 """
@@ -10,21 +14,61 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
-from policies import Admitted, Budget, Facts, Intent, Policy, Refusal, Reservation, Spend, to_base_units
+from policies import (
+    Admitted,
+    Budget,
+    Counterparty,
+    Facts,
+    Intent,
+    Policy,
+    Refusal,
+    Reservation,
+    Spend,
+    TrustNeed,
+    to_base_units,
+)
 from skills import BudgetUse, Planned
 
 log = logging.getLogger(__name__)
 
 
+class TrustSource(Protocol):
+    """Reads what ERC-8004's registries say of a counterparty (runtime/chain/trust.py)."""
+
+    async def facts(self, party: Counterparty, need: TrustNeed) -> dict[str, Any]:
+        """Fields of `Facts` (`reputation`, `settled_deals`) for `party`, as `need` asks."""
+        ...
+
+
 class BudgetGate:
     """One agent's budget as the executor uses it, under one policy."""
 
-    def __init__(self, budget: Budget, policy: Policy, agent: str, known: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        budget: Budget,
+        policy: Policy,
+        agent: str,
+        known: tuple[str, ...],
+        trust: TrustSource | None = None,
+    ) -> None:
         self.budget, self.policy, self.agent, self.known_counterparties = budget, policy, agent, known
+        self.trust = trust
 
     async def facts(self, intent: Intent, exclude: str | None) -> Facts:
+        facts = await self._usage(intent, exclude)
+        need, party = self.policy.trust_need(intent), intent.counterparty
+        if not need or party is None or self.trust is None:
+            return facts
+        try:
+            return facts.model_copy(update=await self.trust.facts(party, need))
+        except Exception as exc:  # left missing: the trust rule denies, saying it could not read them
+            log.warning("trust facts of %s could not be read: %s: %s", party.address or party.did,
+                        type(exc).__name__, exc)  # fmt: skip
+            return facts
+
+    async def _usage(self, intent: Intent, exclude: str | None) -> Facts:
         token = self.policy.tokens.find(intent.token) if intent.token is not None else None
         return await asyncio.to_thread(
             self.budget.facts_for,

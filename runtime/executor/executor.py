@@ -49,7 +49,7 @@ from runtime.executor.action_log import (
     error_line,
 )
 from runtime.executor.approvals import Approval, ApprovalQueue
-from runtime.executor.budget import BudgetGate
+from runtime.executor.budget import BudgetGate, TrustSource
 from runtime.executor.escalation import ask, await_approval
 from runtime.executor.narrow_signer import PauseSwitch, scoped_signer
 from runtime.ledger.sink import LedgerSink
@@ -76,7 +76,8 @@ class Executor:
 
     `signer` (the wallet) and `identity_key` stay inside the executor: skills only ever get a narrow
     signer. `known_counterparties` (DIDs, addresses, names) count as seen before for `approval` rules
-    with `new_counterparty`, besides everyone the agent has paid."""
+    with `new_counterparty`, besides everyone the agent has paid. `trust` reads a counterparty's
+    reputation for the policy's trust rules (none: those rules deny)."""
 
     def __init__(
         self,
@@ -90,6 +91,7 @@ class Executor:
         identity_key: IdentityKey | None = None,
         approvals: ApprovalQueue | None = None,
         known_counterparties: Iterable[str] = (),
+        trust: TrustSource | None = None,
     ) -> None:
         if signer.address.lower() != context.agent_address.lower():
             raise ValueError(f"the signer {signer.address} is not the agent's wallet {context.agent_address}")
@@ -101,7 +103,7 @@ class Executor:
         self.approvals = approvals if approvals is not None else ApprovalQueue()
         self.known_counterparties = tuple(known_counterparties)
         self._pause = PauseSwitch()
-        self._budget = BudgetGate(budget, policy, context.agent_did, self.known_counterparties)
+        self._budget = BudgetGate(budget, policy, context.agent_did, self.known_counterparties, trust)
         self._later: set[asyncio.Task[Outcome]] = set()
         # Name-mangled and never handed out: skills get scoped_signer(...) over these.
         self.__signer = signer

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from runtime.config import AgentsFile
 from runtime.errors import SovaError, user_message
+from runtime.fleet.console_chain import chain_facts
 from runtime.fleet.describe import describe_decision, describe_pause
 from runtime.fleet.onchain_pause import OnChain, set_paused
 from runtime.home import Home
@@ -139,7 +140,8 @@ class ConsoleFleet:
         return None if not isinstance(raw, str) else (raw if raw.startswith("0x") else "0x" + raw)
 
     async def agents(self) -> list[dict[str, Any]]:
-        """Every agent of agents.yaml with its state, and for a serving one its status and budgets."""
+        """Every agent of agents.yaml with its state, on-chain pause and trust (console_chain.py), and
+        for a serving one its status and budgets."""
         return list(await asyncio.gather(*(self._summary(a.name, a.role) for a in self.config.agents)))
 
     async def _summary(self, name: str, role: str) -> dict[str, Any]:
@@ -149,7 +151,7 @@ class ConsoleFleet:
             "role": role,
             "state": self.state(name),
             "paused": None,
-            "paused_onchain": await self._paused_onchain(name),
+            **await chain_facts(self, name),
             "did": ready.get("did"),
             "address": self.address(name),
             "operator_url": ready.get("operator_url"),
@@ -190,16 +192,6 @@ class ConsoleFleet:
                 except Exception as exc:
                     raise ConsoleError(f"cannot reach the chain: {user_message(exc)[0]}", 502) from None
             return self._chain
-
-    async def _paused_onchain(self, name: str) -> bool | None:
-        address = self.address(name)
-        if address is None:
-            return None
-        try:
-            session = await self.chain()
-            return await session.registry.contract.is_paused(address)
-        except Exception:  # the list still shows everything else when the chain is away
-            return None
 
     async def _set_paused_onchain(self, name: str, paused: bool) -> OnChain:
         if self.operator is None:

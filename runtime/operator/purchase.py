@@ -94,14 +94,18 @@ def input_problem(schema: Mapping[str, Any], data: Any, service: str) -> str | N
 
 
 async def find_sellers(registry: Registry, tag: str, own_wallet: str) -> list[AgentRecord]:
-    """The registered agents with `tag` and an endpoint, other than this agent, oldest first."""
+    """The registered agents with `tag` and an endpoint, other than this agent: best paid feedback
+    first, unrated ones last, ties oldest first (runtime.chain.trust.rank_sellers); oldest first
+    when the chain has no ReputationRegistry."""
+    from runtime.chain.trust import rank_sellers
+
     ids = await registry.contract.call("agentsWithTag", tag)
     found: list[AgentRecord] = []
     for agent_id in ids:
         record = await registry.record(int(agent_id))
         if record.endpoint and record.wallet.lower() != own_wallet.lower():
             found.append(record)
-    return found
+    return found if registry.reputation is None else await rank_sellers(found, registry.reputation)
 
 
 def result_of(record: DealRecord, deals: DealStore, names: Mapping[str, str]) -> BuyResult:

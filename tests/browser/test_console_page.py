@@ -108,6 +108,14 @@ def test_a_pending_spend_is_approved_from_the_page_and_the_deal_then_settles(
     assert '"words"' in str(row.locator(".result").get_attribute("title"))
     assert '"text"' in str(row.locator(".input").get_attribute("title"))
     assert row.locator(".counterparty").text_content() == "from seller"
+    # the seller's card: its paid reputation from the buyer's rating of that deal (ERC-8004 registries)
+    page.wait_for_function(
+        "(document.querySelector('.agent-card[data-agent=\"seller\"] .trust') || {}).textContent"
+        "?.includes('(1 paid)')", timeout=30_000,
+    )  # fmt: skip
+    trust = str(page.locator('.agent-card[data-agent="seller"] .trust').text_content())
+    assert "settled deal" in trust, trust
+    assert "no validations" in trust, trust
 
 
 def test_pause_shows_on_the_page_and_on_chain(console: Page, fleet: Fleet) -> None:

@@ -147,6 +147,7 @@ def test_a_deal_counts_once(m: Market) -> None:
     (recorded,) = m.c.reputation.events.SettledDealRecorded().process_receipt(dealt)
     with reverts_with(m.c.reputation, "DealAlreadyRecorded", recorded.args.dealId):
         m.record(deal)
+    assert m.c.reputation.functions.settledDeals(1).call() == 1
 
 
 def test_an_open_or_refunded_deal_gives_no_feedback(m: Market) -> None:
@@ -158,6 +159,7 @@ def test_an_open_or_refunded_deal_gives_no_feedback(m: Market) -> None:
     with reverts_with(m.c.reputation, "DealNotReleased", m.id_of(cancelled)):
         m.record(cancelled)
     assert m.c.reputation.functions.unratedDeals(1, m.buyer.address).call() == 0
+    assert m.c.reputation.functions.settledDeals(1).call() == 0
 
 
 def test_a_deal_with_another_seller_gives_no_feedback_on_this_agent(m: Market) -> None:

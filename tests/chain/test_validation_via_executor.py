@@ -74,3 +74,54 @@ async def test_an_agent_asks_and_its_validator_answers(market: Market, tmp_path:
         validation = market.contracts["ValidationRegistry"]
         count, average = await validation.call("getSummary", registered.result["agent_id"], [], "")
         assert (count, average) == (1, 100)
+
+
+async def test_a_validator_reruns_the_service_and_scores_a_faithful_and_a_forged_delivery(
+    market: Market, tmp_path: Path
+) -> None:
+    from runtime.services import ServiceContext
+    from runtime.services.validator import ValidationRefused, request_document, validate_delivery
+    from tests.support.settlement import INPUT, translation
+
+    common = {"contracts": market.contracts, "chain": market.client, "tokens": (market.token,)}
+    services = translation()  # the validator runs the seller's service itself
+    with ExitStack() as stack:
+        agent = stack.enter_context(make_rig(tmp_path, AGENT_POLICY, name="agent", **common))
+        validator = stack.enter_context(make_rig(tmp_path, VALIDATOR_POLICY, name="validator", **common))
+        for rig in (agent, validator):
+            await market.fund(rig.signer.address, usd=0)
+        registered = await agent.executor.execute(
+            "register_agent", {"endpoint": "http://127.0.0.1:1"}, "operator"
+        )
+        assert registered.result is not None, registered.reasons
+        agent_id = registered.result["agent_id"]
+        context = ServiceContext("validator", validator.key.did, tmp_path / "scratch")
+        delivered = {"text": "bonjour le monde (hello world)", "words": 2}
+        scores = []
+        for output in (delivered, {**delivered, "words": 3}):
+            document, request = request_document("translation", INPUT, output)
+            asked = await agent.executor.execute(
+                "request_validation",
+                {"validator": validator.signer.address, "agent_id": agent_id,
+                 "request_uri": "data:application/json,deal", "request_hash": request},
+                "operator",
+            )  # fmt: skip
+            assert asked.status == "done", asked.reasons
+            verdict, answered = await validate_delivery(
+                validator.executor, services, context, document, request
+            )
+            assert answered.status == "done", answered.reasons
+            scores.append(verdict.score)
+        assert scores == [100, 0]
+        count, average = await market.contracts["ValidationRegistry"].call(
+            "getSummary", agent_id, [], "rerun"
+        )
+        assert (count, average) == (2, 50)
+        signed = validator.signer.transactions
+        other, _ = request_document("translation", {"text": "other"}, delivered)
+        with pytest.raises(ValidationRefused, match="it is not the work asked about"):
+            await validate_delivery(validator.executor, services, context, other, request)
+        unknown, unknown_hash = request_document("summary", INPUT, delivered)
+        with pytest.raises(ValidationRefused, match="does not run 'summary'"):
+            await validate_delivery(validator.executor, services, context, unknown, unknown_hash)
+        assert validator.signer.transactions == signed

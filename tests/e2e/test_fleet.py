@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from runtime.a2a.registration import verify_registration
-from tests.support.cli import sova
+from tests.support.cli import one_error_line, sova
 from tests.support.contracts import connect
 from tests.support.fleet import PASS, status, wait_for
 from wallet.artifacts import load_artifact
@@ -37,6 +37,33 @@ def rated(fleet: Path, ready: dict[str, object]) -> int:
     return int(count)
 
 
+def check_registry_show(fleet: Path, ready: dict[str, object]) -> None:
+    """`sova registry show` finds the seller by name and by id, with its paid reputation; a name or
+    an id that is not there is one line."""
+    shown = sova("registry", "show", "seller", "--json", "-f", str(fleet), env=PASS)
+    assert shown.code == 0, shown.err
+    view = json.loads(shown.out)
+    assert (view["agent_id"], view["did"], view["binding"]) == (
+        int(str(ready["agent_id"])),
+        ready["did"],
+        "ok",
+    )
+    assert view["agent_wallet"] == ready["address"]
+    assert view["owner"] == ready["address"]
+    assert view["uri"].endswith("/.well-known/agent-registration.json")
+    assert view["reputation"]["count"] >= 1
+    assert view["reputation"]["settled_deals"] >= 1
+    assert view["validations"]["requests"] == 0
+    human = sova("registry", "show", str(ready["agent_id"]), "-f", str(fleet), env=PASS)
+    assert human.code == 0, human.err
+    assert "paid feedback from 1 client(s)" in human.out
+    assert str(ready["did"]) in human.out
+    for ref, problem in (("nobody", "unknown agent 'nobody'"), ("999", "no agent 999 in AgentRegistry")):
+        wrong = sova("registry", "show", ref, "-f", str(fleet), env=PASS)
+        assert wrong.code != 0, wrong.out
+        assert problem in one_error_line(wrong)
+
+
 def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Path) -> None:
     started = sova("up", "--detach", "-f", str(fleet), env=PASS, timeout=240)
     assert started.code == 0, started.err + started.out
@@ -60,6 +87,7 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
     operator_url = json.loads(seller_ready.read_text())["operator_url"]
     check_registration_file(fleet, json.loads(seller_ready.read_text()))
     wait_for(lambda: rated(fleet, json.loads(seller_ready.read_text())) > 0, 60, "the buyer's feedback")
+    check_registry_show(fleet, json.loads(seller_ready.read_text()))
     os.kill(seller_pid, signal.SIGKILL)
 
     def seller_back() -> bool:

@@ -171,8 +171,10 @@ def make_rig(
     name: str = "buyer",
     extra_rules: tuple[dict[str, Any], ...] = (),
     rule_kinds: RuleKinds | None = None,
+    trust: Any = None,
 ) -> Iterator[Rig]:
-    """A rig in `tmp_path`; its ledger and budget are closed afterwards."""
+    """A rig in `tmp_path`; its ledger and budget are closed afterwards (`trust`: the executor's
+    TrustSource for trust rules)."""
     signer = signer or CountingSigner()
     key = key or IdentityKey.generate()
     messenger = RecordingMessenger()
@@ -206,6 +208,7 @@ def make_rig(
         signer=signer,
         identity_key=key,
         approvals=approvals,
+        trust=trust,
     )
     try:
         yield Rig(executor, ledger, budget, signer, key, messenger, context)

@@ -168,6 +168,21 @@ function renderBudgets(budgets) {
   return list;
 }
 
+// Reputation (paid feedback only) and validations from the ERC-8004 registries; null: unknown.
+function renderTrust(trust) {
+  if (!trust || typeof trust !== "object") return null;
+  const parts = [`agent #${trust.agent_id}`];
+  const rep = trust.reputation;
+  if (rep) {
+    parts.push(rep.count ? `reputation ${rep.value} (${rep.count} paid)` : "no paid feedback");
+    parts.push(`${rep.settled_deals} settled deal${rep.settled_deals === 1 ? "" : "s"}`);
+  }
+  const val = trust.validations;
+  if (val) parts.push(val.requests ? `validations ${val.answered}/${val.requests}, avg ${val.average}` : "no validations");
+  return el("div", { class: "trust muted", text: parts.join(" · "),
+    title: "from ReputationRegistry (feedback only from paying clients) and ValidationRegistry" });
+}
+
 function renderAgents() {
   const list = $("agent-list");
   list.replaceChildren();
@@ -188,6 +203,7 @@ function renderAgents() {
       el("span", { class: "role muted", text: agent.role }),
       stateBadge(agent), ...pauseBadges(agent)),
     el("div", { class: "balances" }, ...balances),
+    renderTrust(agent.trust),
     renderBudgets(agent.budgets));
     list.append(item);
   }

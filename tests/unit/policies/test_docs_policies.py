@@ -46,3 +46,21 @@ def test_the_custom_rule_kind_of_the_docs_registers_and_denies_over_its_max(tmp_
 
     assert verdict("4") == ("allow", "transfer_token of 4 is within 5")
     assert verdict("6") == ("deny", "transfer_token of 6 is over 5")
+
+
+def test_the_trust_snippet_of_the_docs_denies_an_unrated_seller_and_allows_a_trusted_one() -> None:
+    from policies import Counterparty, Reputation
+
+    policy = parse_policy(snippet("trust-policy"), tokens=[TUSD])
+    seller = Counterparty(address="0x" + "22" * 20)
+    intent = Intent(skill="sign_deal", agent="did:key:z6Mk", chain_id=1, counterparty=seller,
+                    token="TUSD", amount=Decimal("5"))  # fmt: skip
+    need = policy.trust_need(intent)
+    assert need is not None
+    assert need.settled_deals
+    assert len(need.reputation) == 2
+    unrated = Facts(reputation={q.key: Reputation() for q in need.reputation}, settled_deals=0)
+    assert evaluate(policy, intent, unrated).verdict == "deny"
+    good = Reputation(count=4, value=Decimal("95"))
+    trusted = Facts(reputation={q.key: good for q in need.reputation}, settled_deals=3)
+    assert evaluate(policy, intent, trusted).verdict == "allow"
