@@ -1,6 +1,7 @@
-"""A running seller agent (`sova agent run seller`) sells its service per call over x402 when
-$SOVA_X402_FACILITATOR names a facilitator (here `sova facilitator`, a process of its own): a buyer
-pays through its executor, gets the output, and the seller's ledger has the sale."""
+"""A running seller agent (`sova agent run seller`) configured with `x402: {facilitator: local}` (the
+demo's) sells its service per call over x402 through the fleet's facilitator (here `sova facilitator`,
+a process of its own, found through .sova/facilitator/facilitator.json): a buyer pays through its
+executor, gets the output, and the seller's ledger has the sale."""
 
 from __future__ import annotations
 
@@ -53,12 +54,13 @@ def test_a_running_seller_sells_its_service_over_x402(chain_project: Path, tmp_p
         line = fac.stdout.readline().decode()
         assert " at http://127.0.0.1:" in line, line
         fac_url = line.split(" at ")[1].split()[0]
+        assert json.loads((home.root / "facilitator" / "facilitator.json").read_text())["url"] == fac_url
         log = tmp_path / "seller.log"
         with log.open("wb") as out:
             seller = subprocess.Popen(
                 [str(SOVA), "agent", "run", "seller", "-f", str(chain_project)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=chain_project.parent,
-                env=env | {"SOVA_X402_FACILITATOR": fac_url},
+                env=env,
             )  # fmt: skip
         procs.append(seller)
         sales = home.agent_dir("seller") / "x402.json"
