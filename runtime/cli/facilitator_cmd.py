@@ -26,7 +26,7 @@ FACILITATOR_INDEX = 1000
 
 PortOption = Annotated[
     int | None,
-    typer.Option("--port", help="loopback port (0: any free one; default: the one kept in .sova/facilitator/port)"),
+    typer.Option("--port", help="loopback port (0: any free one; default: .sova/facilitator/port)"),
 ]
 KeyOption = Annotated[str, typer.Option("--key", help="the facilitator's key name in the key folder")]
 PolicyOption = Annotated[
