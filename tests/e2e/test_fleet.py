@@ -72,6 +72,23 @@ def check_x402_sale(fleet: Path) -> None:
     with urllib.request.urlopen(request, timeout=10) as response:
         api = json.loads(response.read())
     assert [p["transaction"] for p in api["x402"]] == [tx]
+    # A facilitator that dies comes back where the seller sends its payments, and sales go on.
+    record = home / "facilitator" / "facilitator.json"
+    dead = json.loads(record.read_text())
+    os.kill(dead["pid"], signal.SIGKILL)
+
+    def back() -> bool:
+        try:
+            now = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(now["pid"] != dead["pid"] and now["url"] == dead["url"])
+
+    wait_for(back, 60, "the supervisor to restart the killed facilitator on its port")
+    again = sova("fetch", url, "--as", "buyer", "-X", "POST", "-d", '{"text": "four"}', "--json",
+                 "-f", str(fleet), env=PASS, timeout=120)  # fmt: skip
+    assert again.code == 0, again.err + again.out
+    assert json.loads(again.out)["paid"]
 
 
 def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Path) -> None:
@@ -112,6 +129,7 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
     assert stopped.code == 0, stopped.err
     after = status(fleet)
     assert after["supervisor"] is None
+    assert not (fleet.parent / ".sova" / "facilitator" / "facilitator.json").exists()  # stopped too
     assert not any(a["ready"] for a in after["agents"])
     for name in ("issuer", "seller", "buyer"):
         verified = sova("log", "verify", name, "-f", str(fleet), env=PASS, timeout=120)
