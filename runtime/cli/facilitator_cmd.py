@@ -49,6 +49,7 @@ async def _serve(
     config: object, file: Path, home: object, port: int | None, name: str, policy: Path | None
 ) -> None:
     import os
+    import signal
 
     import uvicorn
 
@@ -93,10 +94,13 @@ async def _serve(
                 facilitator_app(parts.facilitator), log_level="warning", access_log=False, lifespan="off"
             )
         )
+        write_record(home.root, os.getpid(), url)  # how `facilitator: local` agents find it
         out.print(
             f"x402 facilitator for eip155:{session.client.chain_id} at {url} (gas from {signer.address})"
         )
-        write_record(home.root, os.getpid(), url)  # how `facilitator: local` agents find it
+        # uvicorn stops gracefully on SIGTERM, then raises it again under the handler it found: a no-op
+        # one lets this process clean up (its record, its ledger) instead of dying there.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         try:
             await server.serve(sockets=[sock])
         finally:

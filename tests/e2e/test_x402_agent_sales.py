@@ -79,6 +79,8 @@ def test_a_running_seller_sells_its_service_over_x402(chain_project: Path, tmp_p
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=60)
+    assert fac.returncode == 0  # stopped cleanly: its ledger closed, its record gone
+    assert not (home.root / "facilitator" / "facilitator.json").exists()
 
 
 async def buy(config_path: Path, home: Home, tmp_path: Path, url: str) -> None:
