@@ -5,7 +5,8 @@ serves `POST /x402/services/{name}` on its own loopback port (`x402.port`, or th
 time, else any free one) beside its A2A server, paid to its wallet in TestUSD on its chain, every sale
 in its ledger, every settlement checked on its chain. The facilitator is the configured URL, or with
 `local` the fleet's own (`sova facilitator`, which `sova up` starts first). The sales URL is written
-to `<agent dir>/x402.json`.
+to `<agent dir>/x402.json`. The same services are sold per call on its A2A endpoint through the x402 A2A
+extension (runtime/payments/a2a_sales.py), through the same paywall.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ async def sell_x402(agent: Any, parts: Any, session: Any, executor: Executor) ->
         say=agent.say,
         facilitator=facilitator,
         port=sales.port,
+        negotiator=parts.negotiator,
     )
 
 
@@ -87,8 +89,11 @@ async def start_sales(
     say: Callable[[str], None],
     facilitator: str,
     port: int = 0,
+    negotiator: Any = None,
 ) -> str | None:
-    """Serve the x402 sales of `shop` until `stack` closes; the base URL, or None with nothing to sell."""
+    """Serve the x402 sales of `shop` until `stack` closes, over HTTP and — given the agent's
+    `negotiator` — over A2A (the x402 A2A extension, runtime/payments/a2a_sales.py); the base URL, or
+    None with nothing to sell."""
     if not shop.names():
         return None
     import uvicorn
@@ -116,7 +121,12 @@ async def start_sales(
     stack.push_async_callback(client.close)
     context = executor.context
     seller = Seller(context.agent_address, token, context.chain_id, base)
-    app = sales_app(shop, seller, Paywall(client, ledger, chain))
+    paywall = Paywall(client, ledger, chain)
+    app = sales_app(shop, seller, paywall)
+    if negotiator is not None:
+        from runtime.payments.a2a_sales import A2ASales
+
+        negotiator.paid_tasks = A2ASales(shop, seller, paywall)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
     )
