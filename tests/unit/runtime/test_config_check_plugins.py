@@ -103,7 +103,7 @@ def test_a_policy_file_is_checked_with_the_plugins_rule_kinds_and_the_agents_nam
     assert lines[2].startswith(
         f"{policy_path}:12: rules[4].kind: unknown rule kind 'max_tipp': did you mean 'max_tip'?"
     )
-    assert lines[2].endswith("spenders, deal_price, max_tip)")
+    assert lines[2].endswith("spenders, deal_price, domains, max_tip)")
     assert len(lines) == 3
 
 

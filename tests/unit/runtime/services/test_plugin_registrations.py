@@ -170,7 +170,7 @@ def test_a_policy_without_the_plugin_does_not_know_its_rule_kind() -> None:
     assert raised.value.problems == [
         "<policy>:9: rules[2].kind: unknown rule kind 'max_tip': (kinds: allow_skills, spend_limit, "
         "counterparties, require_credential, contracts, rate_limit, time_window, approval, spenders, "
-        "deal_price)"
+        "deal_price, domains)"
     ]
 
 
