@@ -12,6 +12,7 @@ extension (runtime/payments/a2a_sales.py), through the same paywall.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -77,6 +78,24 @@ def _last_port(folder: Path) -> int:
         return 0
 
 
+def _listen(port: int, folder: Path) -> tuple[socket.socket, str]:
+    """The sales' socket: on `port`, else on the port used last time when it is free, else any."""
+    from runtime.a2a.server import listen
+
+    last = 0 if port else _last_port(folder)
+    try:
+        return listen("127.0.0.1", port or last)
+    except OSError as exc:
+        if port:
+            from runtime.errors import SovaError
+
+            raise SovaError(
+                f"the x402 sales cannot listen on 127.0.0.1:{port} ({exc.strerror}): free that port or "
+                "change x402.port in agents.yaml (0: any free one)"
+            ) from None
+        return listen("127.0.0.1", 0)  # the last port is taken now: any free one
+
+
 async def start_sales(
     stack: AsyncExitStack,
     *,
@@ -98,24 +117,13 @@ async def start_sales(
         return None
     import uvicorn
 
-    from runtime.a2a.server import listen, serve_started
+    from runtime.a2a.server import serve_started
     from runtime.payments.facilitator_client import FacilitatorClient
     from runtime.payments.paywall import Paywall
     from runtime.payments.sales import Seller, sales_app
     from runtime.secrets import write_private
 
-    last = 0 if port else _last_port(folder)
-    try:
-        sock, base = listen("127.0.0.1", port or last)
-    except OSError as exc:
-        if port:
-            from runtime.errors import SovaError
-
-            raise SovaError(
-                f"the x402 sales cannot listen on 127.0.0.1:{port} ({exc.strerror}): free that port or "
-                "change x402.port in agents.yaml (0: any free one)"
-            ) from None
-        sock, base = listen("127.0.0.1", 0)  # the last port is taken now: any free one
+    sock, base = _listen(port, folder)
     stack.callback(sock.close)
     client = FacilitatorClient(facilitator)
     stack.push_async_callback(client.close)

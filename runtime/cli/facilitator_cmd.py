@@ -13,9 +13,10 @@ other facilitator's URL.
 from __future__ import annotations
 
 import asyncio
+import socket
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,9 +50,6 @@ async def _serve(
     config: object, file: Path, home: object, port: int | None, name: str, policy: Path | None
 ) -> None:
     import os
-    import signal
-
-    import uvicorn
 
     from identity import IdentityKeyStore
     from policies import TokenInfo
@@ -89,21 +87,26 @@ async def _serve(
             policy_path=policy,
         )
         sock, url = listen("127.0.0.1", kept_port(home.root) if port is None else port)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                facilitator_app(parts.facilitator), log_level="warning", access_log=False, lifespan="off"
-            )
-        )
         write_record(home.root, os.getpid(), url)  # how `facilitator: local` agents find it
         out.print(
             f"x402 facilitator for eip155:{session.client.chain_id} at {url} (gas from {signer.address})"
         )
-        # uvicorn stops gracefully on SIGTERM, then raises it again under the handler it found: a no-op
-        # one lets this process clean up (its record, its ledger) instead of dying there.
-        signal.signal(signal.SIGTERM, lambda *_: None)
         try:
-            await server.serve(sockets=[sock])
+            await _until_stopped(facilitator_app(parts.facilitator), sock)
         finally:
             clear_record(home.root, os.getpid())
             parts.close()
             sock.close()
+
+
+async def _until_stopped(app: Any, sock: socket.socket) -> None:
+    """Serve `app` on `sock` until SIGINT or SIGTERM."""
+    import signal
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    # uvicorn stops gracefully on SIGTERM, then raises it again under the handler it found: a no-op
+    # one lets this process clean up (its record, its ledger) instead of dying there.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    await server.serve(sockets=[sock])
