@@ -35,6 +35,7 @@ from runtime.config_amounts import check_amount
 from runtime.config_durations import Duration
 from runtime.config_report import BUILTIN_GOALS, PathError, duplicate_names, format_path, problems
 from runtime.config_text import read_config_text
+from runtime.config_x402 import X402Sales
 from runtime.errors import ConfigError
 
 TUSD_DECIMALS = 6
@@ -274,6 +275,7 @@ class Agent(Model):
         timedelta(seconds=30), gt=timedelta(0), description="ledger anchor interval"
     )
     plugins: list[str] = Field(default_factory=list, description="modules beside agents.yaml or installed")
+    x402: X402Sales | None = Field(None, description="sell the services per call over x402 (config_x402)")
 
     @field_validator("skills")
     @classmethod

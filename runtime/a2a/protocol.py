@@ -39,6 +39,7 @@ from identity.replay import ReplayStore
 from runtime.a2a.handler import NegotiationHandler, ScriptedHandler
 from runtime.a2a.protocol_log import ProtocolLog, one_line
 from runtime.a2a.threads import OutOfOrder, ThreadState, ThreadStore, advance
+from runtime.a2a.x402_ext import PaidTasks
 from runtime.errors import SovaError
 from runtime.ledger.sink import Item, LedgerSink
 
@@ -110,6 +111,7 @@ class Negotiator:
         self.threads = threads
         self.log = ProtocolLog(ledger, max_rejected_per_minute)
         self.handler: NegotiationHandler = handler or ScriptedHandler()
+        self.paid_tasks: PaidTasks | None = None  # services sold per call over A2A (a2a/x402_ext.py)
         self.ttl = ttl
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock]
         self._locks = weakref.WeakValueDictionary()

@@ -10,6 +10,9 @@
     CancelTask    the caller's task canceled, or -32002 TaskNotCancelable with the reason
     streaming, resubscribe, push notifications: not supported (the card says so)
 
+A message of the x402 A2A extension (runtime/a2a/x402_ext.py) goes to the agent's per-call sales when it
+sells so (`negotiator.paid_tasks`); their tasks are found by id.
+
 The tasks come from the negotiator's handler when it keeps them (`handler.tasks`, a `TaskBook`: the
 Seller's deals); an agent that only buys has none, and every task lookup is "not found".
 """
@@ -39,6 +42,7 @@ from runtime.a2a.caller import caller_did
 from runtime.a2a.card import ENVELOPE_KEY, NEGOTIATION_EXTENSION
 from runtime.a2a.protocol import Negotiator, ProtocolError
 from runtime.a2a.tasks import TaskBook, check_history_length, cut_history, list_page, task_id_of
+from runtime.a2a.x402_ext import PaidTasks, is_x402
 
 __all__ = ["SovaRequestHandler"]
 
@@ -57,6 +61,12 @@ class SovaRequestHandler(RequestHandler):
         tasks = getattr(self.negotiator.handler, "tasks", None)
         return tasks if isinstance(tasks, TaskBook) else None
 
+    @property
+    def paid(self) -> PaidTasks | None:
+        """The agent's x402 sales over A2A (`negotiator.paid_tasks`, runtime/a2a/x402_ext.py), if any."""
+        paid = self.negotiator.paid_tasks
+        return paid if isinstance(paid, PaidTasks) else None
+
     def _caller(self, context: ServerCallContext) -> str | None:
         headers = context.state.get("headers") or {}
         return caller_did(headers, agent_did=self.negotiator.did, replay=self.negotiator.replay)
@@ -64,6 +74,8 @@ class SovaRequestHandler(RequestHandler):
     def _task(self, caller: str | None, task_id: str) -> a2a.Task:
         book = self.book
         task = book.get_task(caller, task_id) if book is not None and caller else None
+        if task is None and self.paid is not None:
+            task = self.paid.get_task(task_id)
         if task is None:
             raise TaskNotFoundError(f"task not found: {task_id[:80]!r} is no task of this caller")
         return task
@@ -73,6 +85,8 @@ class SovaRequestHandler(RequestHandler):
     ) -> a2a.Message | a2a.Task:
         """A negotiation envelope in, the signed replies out; a polite note for plain messages."""
         message = _checked(params)
+        if self.paid is not None and is_x402(message):  # a purchase paid per call (a2a-x402)
+            return cut_history(await self.paid.on_message(message), params.configuration)
         envelopes, data_parts = _envelopes(message)
         if not data_parts and NEGOTIATION_EXTENSION not in message.extensions:
             if message.task_id:

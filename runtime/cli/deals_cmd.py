@@ -1,6 +1,8 @@
 """`sova deals list|show` — an agent's deals with their service, input, result, price, state,
 counterparty and transaction hashes, read from its deal store (`<home>/agents/<name>/deals.sqlite`, and
-`deal-payloads/` beside it for inputs and results kept as files). Read-only: nothing is sent or signed.
+`deal-payloads/` beside it for inputs and results kept as files), and its x402 payments and sales (kind
+`x402`, id `x402-<ledger seq>`: price, payer and payee, the URL paid for, the settlement transaction),
+read from its ledger (runtime/payments/records.py). Read-only: nothing is sent or signed.
 """
 
 from __future__ import annotations
@@ -31,16 +33,22 @@ def list_deals(name: NameArg, file: ConfigOption = DEFAULT_CONFIG, as_json: Json
         deals = [_view(store, r, names) for r in store.all()]
     finally:
         store.close()
+    paid = _x402(name, file)
     if as_json:
-        print_json(deals)
+        print_json(deals + paid)
         return
-    if not deals:
+    if not deals and not paid:
         out.print(f"{name} has no deals yet")
     for d in deals:
         result = json.dumps(d["result"], sort_keys=True) if d["result"] is not None else "-"
         price = f"{d['price'] or '-'} {d['token']}"
         out.print(f"{d['thid'][:12]}  {d['state']:<9} {d['service']:<12} {price:>12}  "
                   f"{d['role']} with {d['counterparty']}  result {_short(result)}")  # fmt: skip
+    for p in paid:
+        price = f"{p['price'] or '-'} {p['token']}"
+        where = f"{_short(p['resource'] or '-')}  tx {p['transaction'] or '-'}"
+        out.print(f"{p['id']:<12}  {p['state']:<9} {'x402':<12} {price:>12}  {p['role']} with "
+                  f"{p['counterparty']}  {where}")  # fmt: skip
 
 
 @app.command("show")
@@ -48,6 +56,9 @@ def show_deal(
     name: NameArg, deal: DealArg, file: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = False
 ) -> None:
     """One deal of agent NAME, in full."""
+    if deal.lower().startswith("x402-"):
+        _show_x402(name, deal.lower(), file, as_json)
+        return
     store, names = _open(name, file)
     try:
         wanted = deal.lower()
@@ -68,6 +79,39 @@ def show_deal(
         value = view[key]
         text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) or value is None else value
         out.print(f"{key + ':':<13} {text}")
+
+
+def _show_x402(name: str, wanted: str, file: Path, as_json: bool) -> None:
+    """`deals show NAME x402-<seq>`: one x402 payment or sale in full."""
+    config, _ = load(file)
+    config.agent(name)
+    found = next((p for p in _x402(name, file, limit=100_000) if p["id"] == wanted), None)
+    if found is None:
+        raise SovaError(f"{name} has no x402 payment or sale {wanted!r}: see `sova deals list {name}`")
+    if as_json:
+        print_json(found)
+        return
+    for key in ("id", "state", "role", "resource", "price", "token", "payer", "payee", "transaction",
+                "http_status", "input_hash", "output_hash", "reason", "updated"):  # fmt: skip
+        out.print(f"{key + ':':<13} {found[key] if found[key] is not None else '-'}")
+
+
+def _x402(name: str, file: Path, limit: int = 200) -> list[dict[str, Any]]:
+    """The x402 payments and sales in agent `name`'s ledger, newest first, prices in TUSD."""
+    from policies import TokenInfo
+    from runtime.ledger.format import ledger_path
+    from runtime.payments.records import read_x402_rows
+
+    _, home = load(file)
+    tokens: list[TokenInfo] = []
+    for deployed in sorted((home.root / "deployments").glob("*.json")):
+        try:
+            address = json.loads(deployed.read_text(encoding="utf-8"))["contracts"]["TestUSD"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(address, str):
+            tokens.append(TokenInfo(symbol="TUSD", address=address, decimals=6))
+    return read_x402_rows(ledger_path(home.root, name), tokens, limit)
 
 
 def _open(name: str, file: Path) -> tuple[DealStore, dict[str, str]]:
@@ -92,7 +136,8 @@ def _dids(config: Any, file: Path, home: Any) -> dict[str, str]:
 def _view(store: DealStore, record: DealRecord, names: dict[str, str]) -> dict[str, Any]:
     name = names.get(record.peer)
     return {
-        "thid": record.thid, "deal_id": record.deal_id, "state": record.state, "reason": record.reason,
+        "kind": "deal", "thid": record.thid, "deal_id": record.deal_id, "state": record.state,
+        "reason": record.reason,
         "role": record.role, "counterparty": f"{name} ({record.peer})" if name else record.peer,
         "counterparty_did": record.peer, "service": record.item, "price": record.price, "token": record.token,
         "quote": record.quote, "terms_hash": record.terms_hash,

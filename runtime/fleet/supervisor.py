@@ -28,6 +28,7 @@ from runtime.chain.anvil import AnvilNode
 from runtime.chain.ops import running_local_node, start_local_node
 from runtime.config import AgentsFile, LocalChain
 from runtime.errors import SovaError
+from runtime.fleet.facilitator import FleetFacilitator
 from runtime.fleet.lookout import Lookout
 from runtime.fleet.ports import pinned_operator_port, pinned_port, read_port
 from runtime.fleet.prepare import prepare
@@ -106,6 +107,7 @@ class Supervisor:
         self.chain_next_start = 0.0
         self.keys: dict[str, AgentKeys] = {}
         self.lookout: Lookout | None = None  # a chain that went back, ledger heads (fleet/lookout.py)
+        self.facilitator = FleetFacilitator(config, self.config_path, home, out, warn)  # x402: local
 
     def run(self) -> int:
         if running_supervisor(self.home) is not None:
@@ -118,6 +120,7 @@ class Supervisor:
         self.lookout = Lookout(self.home, url, list(self.agents))
         try:
             operator = asyncio.run(prepare(self.config, self.config_path, self.home, url, self.warn))
+            self.facilitator.start()
             console_url = self._start_console(operator)
             self.out.print(f"unlocking the keys of {len(self.agents)} agents (handed to each through a pipe)")
             self.keys = self._unlock_agents()
@@ -127,6 +130,7 @@ class Supervisor:
             signal.signal(signal.SIGTERM, self._on_signal)
             # Buyers last, once the sellers and issuers are ready (registered): a buyer's first round
             # then finds its sellers instead of waiting a whole period for its second.
+            self.facilitator.ready()
             for wave in waves(self.config):
                 for name in wave:
                     self._spawn(self.agents[name])
@@ -261,6 +265,7 @@ class Supervisor:
                     proc.next_start = 0.0
                     self._spawn(proc)
             self._keep_chain()
+            self.facilitator.keep()
             for warning in self.lookout.tick() if self.lookout else []:
                 self.warn(warning)
             self._poll_ready()
@@ -364,6 +369,7 @@ class Supervisor:
                 self.warn(f"agent {proc.name} did not stop in {STOP_GRACE:.0f} s: killed")
                 os.killpg(proc.process.pid, signal.SIGKILL)
                 proc.process.wait()
+        self.facilitator.stop()
         if self.node is not None:
             self.node.stop()
             self.home.node_file.unlink(missing_ok=True)

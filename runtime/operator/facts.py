@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.errors import SovaError
 from runtime.executor.approvals import Approval, ApprovalClosed, ApprovalError, UnknownApproval
 from runtime.operator.auth import DecisionError, Verdict, operator_name, recover_decision
+from runtime.payments.records import x402_rows
 
 if TYPE_CHECKING:
     from runtime.a2a.threads import ThreadStore
@@ -195,7 +196,7 @@ class OperatorBackend:
         return out
 
     async def deals(self, limit: int = 50) -> dict[str, Any]:
-        """The most recently updated deals first."""
+        """The most recently updated deals first; the x402 payments and sales (payments/records.py)."""
         if not 1 <= limit <= MAX_PAGE:
             raise OperatorRefusal(400, f"`limit` must be between 1 and {MAX_PAGE}")
         records, p = (await self._deal_records())[:limit], getattr(self.deals_store, "payloads", None)
@@ -205,7 +206,7 @@ class OperatorBackend:
              "txs": d.txs, "reason": d.reason, "started": _iso(d.started), "updated": _iso(d.updated),
              "input": p and p.load(d.input, d.input_hash), "result": p and p.load(d.output, d.output_hash)}
             for d in records
-        ]}  # fmt: skip
+        ], "x402": await x402_rows(self.ledger.path, self.executor.context.tokens, limit)}  # fmt: skip
 
     async def _deal_records(self) -> list[Any]:
         return [] if self.deals_store is None else await asyncio.to_thread(self.deals_store.all)

@@ -37,6 +37,7 @@ from runtime.payments.wire import (
     PaymentRequired,
     Requirements,
     ResourceInfo,
+    SettleResponse,
     decode_header,
     encode_header,
 )
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from runtime.payments.facilitator_client import Facilitates
     from wallet.chain import ChainClient
 
-__all__ = ["Handler", "Offer", "Paywall"]
+__all__ = ["Charged", "Handler", "Offer", "Paywall"]
 
 Handler = Callable[[bytes], Awaitable[tuple[int, bytes, str]]]
 """The paid work: the request body -> (status, response body, content type); a status ≥ 400 is a failure."""
@@ -65,6 +66,19 @@ class Offer:
         return PaymentRequired(
             x402_version=2, error=error, resource=self.resource, accepts=(self.requirements,)
         )
+
+
+@dataclass(frozen=True)
+class Charged:
+    """What came of one paid call, whatever the transport: the handler's answer with the settlement,
+    the handler's failure (`settled` None, nothing settled), or a refusal (`refused`: why; the
+    handler did not run, or its result is withheld)."""
+
+    status: int = 402
+    output: bytes = b""
+    content_type: str = "application/json"
+    settled: SettleResponse | None = None
+    refused: str | None = None
 
 
 def _sha256(data: bytes) -> str:
@@ -123,14 +137,27 @@ class Paywall:
             payment = decode_header(PAYMENT_SIGNATURE, header, PaymentPayload)
         except BadPaymentHeader as exc:
             return await self._refuse(offer, None, str(exc), input_hash)
+        charged = await self.charge(offer, payment, body, handler)
+        if charged.refused is not None:
+            return self.payment_required(offer, charged.refused[:1000])
+        headers = {PAYMENT_RESPONSE: encode_header(charged.settled)} if charged.settled is not None else {}
+        return Response(
+            charged.output, status_code=charged.status, media_type=charged.content_type, headers=headers
+        )
+
+    async def charge(self, offer: Offer, payment: PaymentPayload, body: bytes, handler: Handler) -> Charged:
+        """One paid call of `offer` with `payment` (any transport: HTTP here, A2A in a2a_sales.py):
+        verified before `handler` runs on `body`, settled only after it succeeded, every outcome in
+        the ledger."""
+        input_hash = _sha256(body)
         payer = _payer(payment)
         if not _same(payment.accepted, offer.requirements):
-            return await self._refuse(
+            return await self._refused(
                 offer, payer, "the payment is not for this offer: pay what the 402 asks", input_hash
             )
         key = json.dumps(payment.payload.get("authorization"), sort_keys=True, default=str)
         if key in self._serving:
-            return await self._refuse(
+            return await self._refused(
                 offer, payer, "this payment is already being used for another call", input_hash
             )
         self._serving.add(key)
@@ -138,6 +165,10 @@ class Paywall:
             return await self._paid(offer, payment, payer, body, input_hash, handler)
         finally:
             self._serving.discard(key)
+
+    async def _refused(self, offer: Offer, payer: str | None, reason: str, input_hash: str) -> Charged:
+        await self._refuse(offer, payer, reason, input_hash)
+        return Charged(refused=reason)
 
     async def _paid(
         self,
@@ -147,14 +178,14 @@ class Paywall:
         body: bytes,
         input_hash: str,
         handler: Handler,
-    ) -> Response:
+    ) -> Charged:
         try:
             verified = await self.facilitator.verify(payment, offer.requirements)
         except FacilitatorError as exc:
-            return await self._refuse(offer, payer, f"the payment could not be verified: {exc}", input_hash)
+            return await self._refused(offer, payer, f"the payment could not be verified: {exc}", input_hash)
         if not verified.is_valid:
             why = f"{verified.invalid_reason}: {verified.invalid_message or 'invalid payment'}"
-            return await self._refuse(offer, payer, why, input_hash)
+            return await self._refused(offer, payer, why, input_hash)
         status, output, content_type = await handler(body)
         if status >= 400:
             await self.ledger.append_async(
@@ -162,31 +193,26 @@ class Paywall:
                 {"resource": offer.resource.url, "payer": payer, "reason": f"the handler failed ({status}); "
                  "nothing was settled", "input_sha256": input_hash},
             )  # fmt: skip
-            return Response(output, status_code=status, media_type=content_type)
+            return Charged(status, output, content_type)
         try:
             settled = await self.facilitator.settle(payment, offer.requirements)
         except FacilitatorError as exc:
-            return await self._refuse(offer, payer, f"the payment could not be settled: {exc}", input_hash)
+            return await self._refused(offer, payer, f"the payment could not be settled: {exc}", input_hash)
         if not settled.success:
             why = f"settlement failed: {settled.error_reason}: {settled.error_message or ''}".rstrip(": ")
-            return await self._refuse(offer, payer, why, input_hash)
+            return await self._refused(offer, payer, why, input_hash)
         if self.chain is not None:
             missing = await transfer_on_chain(
                 self.chain, offer.requirements, payer or "", settled.transaction
             )
             if missing is not None:
-                return await self._refuse(
+                return await self._refused(
                     offer, payer, f"the facilitator's settlement is not on-chain: {missing}", input_hash
                 )
         await self.ledger.append_async(
             "x402_sale", _sale(offer, payer, settled.transaction, input_hash, output)
         )
-        return Response(
-            output,
-            status_code=status,
-            media_type=content_type,
-            headers={PAYMENT_RESPONSE: encode_header(settled)},
-        )
+        return Charged(status, output, content_type, settled)
 
 
 def _sale(offer: Offer, payer: str | None, tx: str, input_hash: str, output: bytes) -> dict[str, Any]:

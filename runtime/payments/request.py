@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from runtime.executor.executor import Executor
     from runtime.ledger.sink import LedgerSink
 
-__all__ = ["FetchRequest", "paid_fetch_json"]
+__all__ = ["FetchRequest", "paid_fetch_json", "parse_request"]
 
 
 class FetchRequest(BaseModel):

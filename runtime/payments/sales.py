@@ -24,13 +24,13 @@ from identity.untrusted_json import loads_untrusted
 from policies import TokenInfo, format_units, to_base_units
 from runtime.payments.exact import network_of
 from runtime.payments.facilitator_app import TooLarge, read_body
-from runtime.payments.paywall import Offer, Paywall
+from runtime.payments.paywall import Handler, Offer, Paywall
 from runtime.payments.wire import Requirements, ResourceInfo
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-__all__ = ["MAX_TIMEOUT", "SaleOffering", "SaleShop", "Seller", "sales_app"]
+__all__ = ["MAX_TIMEOUT", "SaleOffering", "SaleShop", "Seller", "quote_call", "sales_app", "service_handler"]
 
 MAX_TIMEOUT = 300
 """The `maxTimeoutSeconds` offered: how long a payer's authorization should stay valid."""
@@ -93,22 +93,34 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _priced(offering: SaleOffering, body: bytes, token: TokenInfo) -> tuple[Any, int] | Response:
-    """The validated input and its price in base units, or the 400 saying why there is none."""
+def quote_call(offering: SaleOffering, body: bytes, token: TokenInfo) -> tuple[Any, int] | str:
+    """The validated input of one call and its price in base units, or the one line saying why there is
+    none (the input is the buyer's problem: HTTP 400, A2A -32602)."""
     name = offering.name
     try:
         value = offering.read(loads_untrusted(body) if body.strip() else {})
     except Exception as exc:  # BadServiceInput, JSON errors: the input is the buyer's problem
-        return _error(400, f"bad input for {name}: {' '.join(str(exc).split())[:300]}")
+        return f"bad input for {name}: {' '.join(str(exc).split())[:300]}"
     try:
         amount = to_base_units(offering.quote(value), token.decimals)
     except Exception as exc:
-        return _error(400, f"{name} cannot price this input: {' '.join(str(exc).split())[:200]}")
+        return f"{name} cannot price this input: {' '.join(str(exc).split())[:200]}"
     if amount <= 0:
-        return _error(
-            400, f"{name} prices this input at {format_units(amount, token.decimals)}: nothing to sell"
-        )
+        return f"{name} prices this input at {format_units(amount, token.decimals)}: nothing to sell"
     return value, amount
+
+
+def service_handler(offering: SaleOffering, value: Any) -> Handler:
+    """The paid work of one call: `offering` run on `value`; a failure is a 500, never settled."""
+
+    async def handler(_: bytes) -> tuple[int, bytes, str]:
+        try:
+            _, raw = await offering.run(value)
+        except Exception as exc:  # ServiceFailed: reported, never settled
+            return 500, bytes(JSONResponse({"error": str(exc)[:500]}).body), "application/json"
+        return 200, raw, "application/json"
+
+    return handler
 
 
 def sales_app(shop: SaleShop, seller: Seller, paywall: Paywall) -> Starlette:
@@ -135,19 +147,12 @@ def sales_app(shop: SaleShop, seller: Seller, paywall: Paywall) -> Starlette:
             body = await read_body(request)
         except TooLarge:
             return _error(413, "the input is too large")
-        priced = _priced(offering, body, seller.token)
-        if isinstance(priced, Response):
-            return priced
+        priced = quote_call(offering, body, seller.token)
+        if isinstance(priced, str):
+            return _error(400, priced)
         value, amount = priced
-
-        async def handler(_: bytes) -> tuple[int, bytes, str]:
-            try:
-                _, raw = await offering.run(value)
-            except Exception as exc:  # ServiceFailed: reported, never settled
-                return 500, bytes(JSONResponse({"error": str(exc)[:500]}).body), "application/json"
-            return 200, raw, "application/json"
-
-        return await paywall.serve(request, seller.offer(name, amount), body, handler)
+        offer = seller.offer(name, amount)
+        return await paywall.serve(request, offer, body, service_handler(offering, value))
 
     return Starlette(
         routes=[

@@ -314,3 +314,30 @@ async def test_a_merchant_that_takes_the_payment_and_answers_an_error_is_recorde
     [record] = ledger(buyer, "x402_payment")
     assert record["status"] == "paid_but_failed"
     assert str(record["transaction"]).startswith("0x")
+
+
+async def test_a_payer_without_funds_gets_no_result_and_its_ledger_says_refused(
+    market: Market, fac: tuple[object, str], tmp_path: Path
+) -> None:
+    from tests.support.executor import make_rig
+
+    with make_rig(
+        tmp_path / "broke", POLICY, contracts=market.contracts, chain=market.client, tokens=(market.token,)
+    ) as broke:
+        assert await market.balance(broke.signer.address) == 0
+        _, fac_url = fac
+        async with shop(market, fac_url, SELLER_ADDRESS, PRICE) as s:
+            fetch = PaidFetch(broke.executor, broke.ledger)
+            try:
+                result = await fetch.fetch(s.url)
+            finally:
+                await fetch.close()
+            assert s.calls == []  # the handler never ran
+            [refused] = [d for k, d in s.sink.entries if k == "x402_refused"]
+            assert "insufficient_balance" in str(refused["reason"])
+            assert [k for k, _ in s.sink.entries if k == "x402_sale"] == []
+        assert result.status == 402
+        assert not result.paid
+        [record] = broke.entries("x402_payment")
+        assert record["status"] == "refused"
+        assert "insufficient_balance" in str(record["error"])

@@ -64,6 +64,60 @@ def check_registry_show(fleet: Path, ready: dict[str, object]) -> None:
         assert problem in one_error_line(wrong)
 
 
+def check_x402_sale(fleet: Path) -> None:
+    """`sova up` started the fleet's facilitator for the seller's `x402: {facilitator: local}`: the
+    buyer pays one wordcount call with `sova fetch`, and the payment shows with the deals of both
+    (`sova deals list|show`, and the operator API's /v1/deals that the console reads)."""
+    home = fleet.parent / ".sova"
+    assert json.loads((home / "facilitator" / "facilitator.json").read_text())["url"].startswith("http://")
+    sales = json.loads((home / "agents" / "seller" / "x402.json").read_text())["url"]
+    url = sales + "/x402/services/wordcount"
+    fetched = sova("fetch", url, "--as", "buyer", "-X", "POST", "-d", '{"text": "one two three"}',
+                   "--json", "-f", str(fleet), env=PASS, timeout=120)  # fmt: skip
+    assert fetched.code == 0, fetched.err + fetched.out
+    answer = json.loads(fetched.out)
+    assert answer["paid"], answer
+    assert json.loads(answer["body"])["words"] == 3
+    tx = answer["payment"]["transaction"]
+    listed = sova("deals", "list", "buyer", "--json", "-f", str(fleet), env=PASS)
+    [paid] = [d for d in json.loads(listed.out) if d["kind"] == "x402"]
+    assert (paid["state"], paid["role"], paid["transaction"], paid["resource"]) == ("paid", "buyer", tx, url)
+    assert paid["token"] == "TUSD"
+    assert paid["price"] == answer["payment"]["price"].split()[0]
+    seller_rows = json.loads(sova("deals", "list", "seller", "--json", "-f", str(fleet), env=PASS).out)
+    [sale] = [d for d in seller_rows if d["kind"] == "x402"]
+    assert (sale["state"], sale["transaction"], sale["price"]) == ("sold", tx, paid["price"])
+    shown = sova("deals", "show", "seller", sale["id"], "-f", str(fleet), env=PASS)
+    assert shown.code == 0, shown.err
+    assert tx in shown.out
+    assert "sold" in shown.out
+    buyer = json.loads((home / "agents" / "buyer" / "agent.json").read_text())
+    token = (home / "operator.token").read_text().strip()
+    request = urllib.request.Request(
+        buyer["operator_url"] + "/v1/deals", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        api = json.loads(response.read())
+    assert [p["transaction"] for p in api["x402"]] == [tx]
+    # A facilitator that dies comes back where the seller sends its payments, and sales go on.
+    record = home / "facilitator" / "facilitator.json"
+    dead = json.loads(record.read_text())
+    os.kill(dead["pid"], signal.SIGKILL)
+
+    def back() -> bool:
+        try:
+            now = json.loads(record.read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(now["pid"] != dead["pid"] and now["url"] == dead["url"])
+
+    wait_for(back, 60, "the supervisor to restart the killed facilitator on its port")
+    again = sova("fetch", url, "--as", "buyer", "-X", "POST", "-d", '{"text": "four"}', "--json",
+                 "-f", str(fleet), env=PASS, timeout=120)  # fmt: skip
+    assert again.code == 0, again.err + again.out
+    assert json.loads(again.out)["paid"]
+
+
 def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Path) -> None:
     started = sova("up", "--detach", "-f", str(fleet), env=PASS, timeout=240)
     assert started.code == 0, started.err + started.out
@@ -81,6 +135,7 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
         return bool(buyer["deals"].get("released"))
 
     wait_for(released, 120, "a released deal in the buyer's deal store")
+    check_x402_sale(fleet)
 
     seller_pid = agents["seller"]["pid"]
     seller_ready = fleet.parent / ".sova" / "agents" / "seller" / "agent.json"
@@ -102,6 +157,7 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
     assert stopped.code == 0, stopped.err
     after = status(fleet)
     assert after["supervisor"] is None
+    assert not (fleet.parent / ".sova" / "facilitator" / "facilitator.json").exists()  # stopped too
     assert not any(a["ready"] for a in after["agents"])
     for name in ("issuer", "seller", "buyer"):
         verified = sova("log", "verify", name, "-f", str(fleet), env=PASS, timeout=120)

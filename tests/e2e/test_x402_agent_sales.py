@@ -1,6 +1,7 @@
-"""A running seller agent (`sova agent run seller`) sells its service per call over x402 when
-$SOVA_X402_FACILITATOR names a facilitator (here `sova facilitator`, a process of its own): a buyer
-pays through its executor, gets the output, and the seller's ledger has the sale."""
+"""A running seller agent (`sova agent run seller`) configured with `x402: {facilitator: local}` (the
+demo's) sells its service per call over x402 through the fleet's facilitator (here `sova facilitator`,
+a process of its own, found through .sova/facilitator/facilitator.json): a buyer pays through its
+executor, gets the output, and the seller's ledger has the sale."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import json
 import os
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
+from runtime.a2a.x402_ext import X402_EXTENSION
 from runtime.config import load_config
 from runtime.home import Home
 from runtime.payments.buyer import PaidFetch
@@ -20,6 +23,7 @@ from tests.support.agents import PASS, SECRET, provision, wait_for
 from tests.support.cli import SOVA, sova
 from tests.support.executor import CountingSigner, make_rig
 from tests.support.paths import REPO_ROOT
+from tests.support.tasks import rpc
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -53,18 +57,27 @@ def test_a_running_seller_sells_its_service_over_x402(chain_project: Path, tmp_p
         line = fac.stdout.readline().decode()
         assert " at http://127.0.0.1:" in line, line
         fac_url = line.split(" at ")[1].split()[0]
+        assert json.loads((home.root / "facilitator" / "facilitator.json").read_text())["url"] == fac_url
         log = tmp_path / "seller.log"
         with log.open("wb") as out:
             seller = subprocess.Popen(
                 [str(SOVA), "agent", "run", "seller", "-f", str(chain_project)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=chain_project.parent,
-                env=env | {"SOVA_X402_FACILITATOR": fac_url},
+                env=env,
             )  # fmt: skip
         procs.append(seller)
         sales = home.agent_dir("seller") / "x402.json"
         wait_for("the seller's x402 sales", sales.exists, 90, {"seller": seller})
         base = json.loads(sales.read_text())["url"]
         asyncio.run(buy(chain_project, home, tmp_path, f"{base}/x402/services/wordcount"))
+        # The same service per call over A2A (the x402 A2A extension) on the agent's A2A endpoint.
+        a2a_url = json.loads(home.ready_file("seller").read_text())["url"]
+        asked = asyncio.run(rpc(a2a_url, "SendMessage", x402_purchase("pay per call")))
+        task = asked["result"]["task"]
+        assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED", asked
+        metadata = task["status"]["message"]["metadata"]
+        assert metadata["x402.payment.status"] == "payment-required"
+        assert metadata["x402.payment.required"]["accepts"][0]["amount"] == "9000000"
         shown = sova(
             "log", "show", "seller", "--json", "--limit", "10000", "-f", str(chain_project), env=PASS
         )
@@ -77,6 +90,13 @@ def test_a_running_seller_sells_its_service_over_x402(chain_project: Path, tmp_p
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=60)
+    assert fac.returncode == 0  # stopped cleanly: its ledger closed, its record gone
+    assert not (home.root / "facilitator" / "facilitator.json").exists()
+
+
+def x402_purchase(text: str) -> dict[str, object]:
+    return {"message": {"messageId": uuid.uuid4().hex, "role": "ROLE_USER", "extensions": [X402_EXTENSION],
+                        "parts": [{"data": {"service": "wordcount", "input": {"text": text}}}]}}  # fmt: skip
 
 
 async def buy(config_path: Path, home: Home, tmp_path: Path, url: str) -> None:

@@ -332,7 +332,10 @@ async function refreshDeals() {
   if (!agent || agent.state !== "ready" || !agent.operator_url) return;
   try {
     const data = await api(agentPath(agent.name, `deals?limit=${DEALS_SHOWN}`));
-    state.deals.set(agent.name, Array.isArray(data.deals) ? data.deals : []);
+    const deals = Array.isArray(data.deals) ? data.deals : [];
+    const paid = Array.isArray(data.x402) ? data.x402.map(x402Row) : [];
+    const when = (d) => Date.parse(d.updated || "") || 0;
+    state.deals.set(agent.name, [...deals, ...paid].sort((a, b) => when(b) - when(a)).slice(0, DEALS_SHOWN));
   } catch (_) {
     return; // keep the last table; the agent list shows the agent's problem
   }
@@ -346,6 +349,16 @@ function nameOf(did) {
 
 function jsonText(value) {
   return value === null || value === undefined ? "—" : JSON.stringify(value);
+}
+
+// An x402 payment or sale (GET /v1/deals' `x402`) as a row of the deals table: the URL paid for is
+// its item, the settlement transaction its result.
+function x402Row(p) {
+  return {
+    updated: p.updated, state: p.state, item: `x402 ${p.resource || "?"}`, price: p.price, token: p.token,
+    role: p.role, counterparty: p.counterparty || "?", reason: p.reason,
+    input: p.input_hash ? { sha256: p.input_hash } : null, result: p.transaction ? { tx: p.transaction } : null,
+  };
 }
 
 function renderDeals() {
