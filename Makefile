@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v < (3, 13) else "Sova needs Python 3.11 or 3.12 (didkit has no wheels for newer): install python3.11 and run make again")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@# compat: the checkout is a sys.path entry, so a user's `policies/` folder (python -m pytest in a
+	@# `sova init` project) cannot shadow our package as a namespace package; the finder mode let it.
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
 
 $(TOOLS_STAMP): tools/package.json tools/package-lock.json

@@ -115,8 +115,10 @@ def test_a_hostile_llm_buyer_process_signs_nothing_past_policy(tmp_path: Path) -
     # The 45 is still waiting for the operator; the deal was made meanwhile.
     assert not [e for e in entries if e["kind"] == "approval"]
     assert any(d["verdict"] == "escalate" for d in decisions if d["skill"] == "approve_token")
-    # Every transaction of the buyer's wallet is in its ledger (give_feedback sends two: record_tx too).
-    results = [e.get("result") or {} for e in effects]
-    assert nonce == len([h for r in results for h in (r.get("tx_hash"), r.get("record_tx")) if h])
+    # Every transaction of the buyer's wallet is in its ledger: each signed one is listed (with its
+    # nonce) in the effect entry of its action, done or failed (give_feedback sends two).
+    nonces = {s["nonce"] for e in effects for s in e.get("signed", []) if s["kind"] == "tx"}
+    assert nonce == len(nonces), [(e["skill"], e["status"], e.get("error")) for e in effects]
+    assert nonces == set(range(nonce))
     verified = sova("log", "verify", "buyer", "-f", str(config_path), env=PASS)
     assert verified.code == 0, verified.out + verified.err
