@@ -5,7 +5,8 @@ Beyond `runtime.config.load_config` (the file itself, amounts, durations, policy
 - every plugin an agent names imports and registers without error (runtime/services/plugins.py);
 - every skill, sold service, strategy and goal kind an agent names is built in or registered by one
   of its plugins, and a plugin goal's options validate against its kind's config model;
-- every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`);
+- every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`, a sell goal's
+  `validator`);
 - an LLM brain that sells has its `fallback` rules brain (the agent would fail at start);
 - an `llm_task` goal belongs to an agent with an LLM brain (its model does the task);
 - every policy file is read like agents.yaml (size, encoding, bounded YAML) and validated by the
@@ -28,6 +29,7 @@ from runtime.config import (
     AgentsFile,
     IssueGoal,
     LlmBrain,
+    SellGoal,
     TaskGoal,
     load_config_located,
 )
@@ -113,6 +115,8 @@ def _names(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem
         for g, goal in enumerate(agent.goals):
             for j, name in enumerate(goal.to if isinstance(goal, IssueGoal) else []):
                 check(("agents", i, "goals", g, "to", j), name, "name an agent of this file")
+            if isinstance(goal, SellGoal) and goal.validator is not None:
+                check(("agents", i, "goals", g, "validator"), goal.validator, "name an agent of this file")
     return out
 
 
