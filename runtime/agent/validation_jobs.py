@@ -80,6 +80,7 @@ class AskForValidation:
         if agent_id is None:
             return
         state = _State(self.folder)
+        asked_already = {item["request_hash"] for item in state.asked.values() if item["status"] == "asked"}
         for record in self.deals.in_states("seller", DELIVERED):
             validator, done = self.validators.get(record.item), state.asked.get(record.deal_id, {})
             if not validator or done.get("status") == "asked" or done.get("attempts", 0) >= ATTEMPTS:
@@ -89,6 +90,10 @@ class AskForValidation:
             if data is None or output is None:
                 continue
             document, request_hash = request_document(record.item, data, output)
+            if request_hash in asked_already:  # the same work delivered again: validated once
+                state.asked[record.deal_id] = {"request_hash": request_hash, "status": "asked"}
+                state.save()
+                continue
             keep_document(self.folder / DOCUMENTS, request_hash, document)
             args = {"validator": validator, "agent_id": agent_id, "request_hash": request_hash,
                     "request_uri": f"{self.base_url.rstrip('/')}/{DOCUMENTS}/{request_hash}"}  # fmt: skip
@@ -99,6 +104,8 @@ class AskForValidation:
                 "status": "asked" if asked else "failed", "detail": "" if asked else outcome.message()[:300],
             }  # fmt: skip
             state.save()
+            if asked:
+                asked_already.add(request_hash)
             self.say(f"deal {record.thid}: validation by {validator} " + (
                 f"asked ({request_hash})" if asked else f"not asked: {outcome.message()}"
             ))  # fmt: skip

@@ -1,7 +1,7 @@
 """Validation end to end through the agents' scheduled jobs: the seller asks its validator to check
 each delivered deal (its document served over HTTP, bound by its hash), the validator's job reads the
 request event, re-runs the service and answers 100 — and 0 for a delivery whose output was tampered
-with —; `sova registry show`'s view reports both; a document altered after the request is refused
+with —, the same work delivered twice once; `sova registry show`'s view reports both; a document altered after the request is refused
 without a transaction."""
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ async def test_the_validator_job_answers_the_sellers_requests_100_and_0_for_a_ta
             await answer()
             registry = market.contracts["ValidationRegistry"]
             assert await registry.call("getSummary", agent_id, [], "rerun") == (1, 100)
+            again = await pair.buyer_brain.buy(seller.server.url, "translation", input=INPUT)
+            assert again.state == "released", again.reason
+            sent = seller.signer.transactions
+            await ask()  # the same work delivered again: validated once, no second request
+            assert seller.signer.transactions == sent
 
             other = await pair.buyer_brain.buy(seller.server.url, "translation", input={"text": "a b c"})
             assert other.state == "released", other.reason
