@@ -1,8 +1,8 @@
 """Validation end to end through the agents' scheduled jobs: the seller asks its validator to check
 each delivered deal (its document served over HTTP, bound by its hash), the validator's job reads the
 request event, re-runs the service and answers 100 — and 0 for a delivery whose output was tampered
-with —, the same work delivered twice once; `sova registry show`'s view reports both; a document altered after the request is refused
-without a transaction."""
+with —; the same work delivered twice is asked once; `sova registry show`'s view reports both
+answers; a document altered after the request is refused without a transaction."""
 
 from __future__ import annotations
 
