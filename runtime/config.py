@@ -202,6 +202,7 @@ class SellGoal(Model):
     service: str = Field(min_length=1, description="a service a plugin of this agent registers")
     description: str = ""
     token: Token = "TUSD"
+    validator: Name | None = Field(None, description="an agent that re-runs each delivery and scores it")
 
 
 class IssueGoal(Model):

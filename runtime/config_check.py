@@ -5,7 +5,9 @@ Beyond `runtime.config.load_config` (the file itself, amounts, durations, policy
 - every plugin an agent names imports and registers without error (runtime/services/plugins.py);
 - every skill, sold service, strategy and goal kind an agent names is built in or registered by one
   of its plugins, and a plugin goal's options validate against its kind's config model;
-- every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`);
+- every agent name it refers to exists (`trusted_issuers`, an issue goal's `to`, a sell goal's
+  `validator`), and a validator can work: the seller has `request_validation`, the validator
+  `answer_validation` and a plugin registering the service;
 - an LLM brain that sells has its `fallback` rules brain (the agent would fail at start);
 - an `llm_task` goal belongs to an agent with an LLM brain (its model does the task);
 - every policy file is read like agents.yaml (size, encoding, bounded YAML) and validated by the
@@ -28,6 +30,7 @@ from runtime.config import (
     AgentsFile,
     IssueGoal,
     LlmBrain,
+    SellGoal,
     TaskGoal,
     load_config_located,
 )
@@ -53,6 +56,7 @@ def check_config(path: Path) -> AgentsFile:
     found: list[Problem] = []
     extensions = _plugins(path, config, located, found)
     found += _names(path, config, located)
+    found += _validators(path, config, located, extensions)
     found += _brains(path, config, located)
     found.sort(key=lambda problem: problem[1])  # in file order (all are agents.yaml's)
     lines = [f"{file}:{line}: {where}: {message}" for file, line, where, message in found]
@@ -113,6 +117,36 @@ def _names(path: Path, config: AgentsFile, located: LocatedYaml) -> list[Problem
         for g, goal in enumerate(agent.goals):
             for j, name in enumerate(goal.to if isinstance(goal, IssueGoal) else []):
                 check(("agents", i, "goals", g, "to", j), name, "name an agent of this file")
+            if isinstance(goal, SellGoal) and goal.validator is not None:
+                check(("agents", i, "goals", g, "validator"), goal.validator, "name an agent of this file")
+    return out
+
+
+def _validators(
+    path: Path, config: AgentsFile, located: LocatedYaml, extensions: list[Extensions | None]
+) -> list[Problem]:
+    """A sell goal's validator answers (skill `answer_validation`) and runs the service (its plugins);
+    its seller asks (skill `request_validation`)."""
+    out = []
+    agents = {agent.name: (agent, ext) for agent, ext in zip(config.agents, extensions, strict=True)}
+    for i, agent in enumerate(config.agents):
+        for g, goal in enumerate(agent.goals):
+            if not isinstance(goal, SellGoal) or goal.validator not in agents:
+                continue
+            validator, ext = agents[goal.validator]
+            where: YamlPath = ("agents", i, "goals", g, "validator")
+            name, why = validator.name, []
+            if "request_validation" not in agent.skills:
+                why.append("add request_validation to this agent's skills")
+            if "answer_validation" not in validator.skills:
+                why.append(f"add answer_validation to {name}'s skills")
+            if ext is not None and goal.service not in ext.services:
+                why.append(
+                    f"add a plugin registering {goal.service!r} to {name}'s plugins (it re-runs the service)"
+                )
+            if why:
+                line = f"validation by {name} cannot work: {'; '.join(why)}"
+                out.append((str(path), located.line_of(where), format_path(where), line))
     return out
 
 

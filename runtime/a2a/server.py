@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import json
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -61,17 +61,19 @@ def create_app(
     max_body: int = MAX_BODY,
     registration: Mapping[str, Any] | None = None,
     admission: Admission | None = None,
+    routes: Sequence[Route] = (),
 ) -> ASGIApp:
     """The ASGI app of one agent: the signed card, the ERC-8004 registration file (when given) and the
     JSON-RPC endpoint behind BodyGuard (`admission`: runtime/a2a/admission.py, checked before the
-    negotiator takes a message)."""
+    negotiator takes a message); `routes`: more GET routes (runtime/a2a/work_documents.py)."""
     handler = SovaRequestHandler(negotiator, admission)
-    routes = [
+    served = [
         card_route(card),
         *registration_routes(registration),
+        *routes,
         *create_jsonrpc_routes(handler, rpc_url=rpc_path, enable_v0_3_compat=True),
     ]
-    return BodyGuard(Starlette(routes=routes), max_body=max_body)
+    return BodyGuard(Starlette(routes=served), max_body=max_body)
 
 
 def card_json(card: a2a.AgentCard) -> dict[str, Any]:
@@ -120,6 +122,7 @@ class AgentServer:
         sock: socket.socket,
         max_body: int = MAX_BODY,
         admission: Admission | None = None,
+        routes: Sequence[Route] = (),
     ) -> None:
         self.negotiator = negotiator
         self.profile = profile
@@ -132,6 +135,7 @@ class AgentServer:
             max_body=max_body,
             registration=self.registration,
             admission=admission,
+            routes=routes,
         )
         self._sock = sock
         # ws="none": A2A is plain HTTP, and not loading the websockets library saves ~0.1 s of start.

@@ -40,6 +40,7 @@ from runtime.agent.goals import (
     service_tags,
 )
 from runtime.agent.tasks import llm_decider, task_goals, task_jobs
+from runtime.agent.validation_jobs import schedule_validation, validation_routes
 from runtime.agent.x402_sales import sell_x402
 from runtime.config import Agent as AgentSpec
 from runtime.config import AgentsFile, RuleBrain
@@ -184,7 +185,9 @@ class Agent:
         await self._issue(executor)
         self._handlers(parts, session, executor)
         gate = Admission(parts.negotiator.threads, known=registered(session.registry))
-        self.server = await AgentServer(parts.negotiator, key, profile, sock=sock, admission=gate).start()
+        self.server = await AgentServer(
+            parts.negotiator, key, profile, sock=sock, admission=gate, routes=validation_routes(self)
+        ).start()
         self._stack.push_async_callback(self._stop_server)
         self._schedule(parts, session, executor, signer.address)
         operator_url = await self._serve_operator(parts, session, executor, agent_id, url)
@@ -453,6 +456,7 @@ class Agent:
                               name=f"goal {goal.goal.kind}", next_run_time=_now(), **options)  # fmt: skip
         self._watch_chain(scheduler, session, address, options)
         self._expire_deals(scheduler, parts, executor, options)
+        schedule_validation(self, scheduler, parts, session, options)  # agent/validation_jobs.py
         anchor = session.contracts.get("ActionLogAnchor")
         if "anchor_log" in self.spec.skills and isinstance(anchor, ActionLogAnchor):
             schedule_anchoring(

@@ -37,6 +37,16 @@ def rated(fleet: Path, ready: dict[str, object]) -> int:
     return int(count)
 
 
+def validated(fleet: Path, ready: dict[str, object]) -> tuple[int, int]:
+    """(answered, average) of the agent's validations in ValidationRegistry, read from the chain."""
+    home = fleet.parent / ".sova"
+    web3 = connect(json.loads((home / "chain" / "node.json").read_text())["url"])
+    address = json.loads((home / "deployments" / "31337.json").read_text())["contracts"]["ValidationRegistry"]
+    validation = web3.eth.contract(address=address, abi=load_artifact("ValidationRegistry").abi)
+    count, average = validation.functions.getSummary(int(str(ready["agent_id"])), [], "rerun").call()
+    return int(count), int(average)
+
+
 def check_registry_show(fleet: Path, ready: dict[str, object]) -> None:
     """`sova registry show` finds the seller by name and by id, with its paid reputation; a name or
     an id that is not there is one line."""
@@ -53,10 +63,14 @@ def check_registry_show(fleet: Path, ready: dict[str, object]) -> None:
     assert view["uri"].endswith("/.well-known/agent-registration.json")
     assert view["reputation"]["count"] >= 1
     assert view["reputation"]["settled_deals"] >= 1
-    assert view["validations"]["requests"] == 0
+    # the issuer validated the seller's deliveries (its sell goal's `validator: issuer`): it re-ran them
+    assert view["validations"]["answered"] >= 1
+    assert view["validations"]["average"] == 100
     human = sova("registry", "show", str(ready["agent_id"]), "-f", str(fleet), env=PASS)
     assert human.code == 0, human.err
     assert "paid feedback from 1 client(s)" in human.out
+    assert "answered of" in human.out
+    assert "average 100" in human.out
     assert str(ready["did"]) in human.out
     for ref, problem in (("nobody", "unknown agent 'nobody'"), ("999", "no agent 999 in AgentRegistry")):
         wrong = sova("registry", "show", ref, "-f", str(fleet), env=PASS)
@@ -142,6 +156,9 @@ def test_demo_market_settles_deals_survives_a_crash_and_stops_cleanly(fleet: Pat
     operator_url = json.loads(seller_ready.read_text())["operator_url"]
     check_registration_file(fleet, json.loads(seller_ready.read_text()))
     wait_for(lambda: rated(fleet, json.loads(seller_ready.read_text())) > 0, 60, "the buyer's feedback")
+    wait_for(
+        lambda: validated(fleet, json.loads(seller_ready.read_text()))[0] > 0, 90, "the issuer's validation"
+    )
     check_registry_show(fleet, json.loads(seller_ready.read_text()))
     os.kill(seller_pid, signal.SIGKILL)
 

@@ -161,3 +161,27 @@ def test_sova_policy_check_knows_the_rule_kinds_of_the_plugins_of_the_policys_ag
     )
     assert result.code == 0, result.err
     assert result.out.splitlines()[:2] == ["DENY", "  deny     rules[2] max_tip: a tip of 9 is over 5"]
+
+
+def test_a_sell_goals_validator_is_an_agent_of_the_file_that_can_validate(tmp_path: Path) -> None:
+    sell = "{kind: sell, service: shout}"
+    validated = (
+        AGENTS.replace(sell, "{kind: sell, service: shout, validator: friend}")
+        .replace("skills: [tip, transfer_token]", "skills: [tip, transfer_token, request_validation]")
+        .replace(
+            "policy: friend.yaml",
+            "policy: friend.yaml\n    skills: [answer_validation]\n    plugins: [tipjar]",
+        )
+    )
+    assert check_config(project(tmp_path, validated)).agents[0].goals[1].validator == "friend"  # type: ignore[union-attr]
+    path = project(tmp_path, validated.replace("validator: friend", "validator: frend"))
+    assert problems(path) == [
+        f"{path}:10: agents[0].goals[1].validator: unknown agent 'frend': did you mean 'friend'? "
+        "name an agent of this file (agents: tipper, friend)"
+    ]
+    path = project(tmp_path, AGENTS.replace(sell, "{kind: sell, service: shout, validator: friend}"))
+    assert problems(path) == [
+        f"{path}:10: agents[0].goals[1].validator: validation by friend cannot work: add request_validation "
+        "to this agent's skills; add answer_validation to friend's skills; add a plugin registering 'shout' "
+        "to friend's plugins (it re-runs the service)"
+    ]
