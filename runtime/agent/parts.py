@@ -82,6 +82,7 @@ async def assemble(
     from runtime.executor.executor import Executor
     from runtime.executor.narrow_signer import binding_prover
     from runtime.ledger.ledger import Ledger
+    from runtime.ledger.peer_heads import PEER_HEADS_FILE, HeadSource, PeerHeads
     from runtime.negotiation.deals import DealStore
     from runtime.negotiation.peers import PeerBook
     from skills import SkillContext, default_catalog
@@ -98,7 +99,11 @@ async def assemble(
     stack.callback(threads.close)
     credentials = CredentialStore(credentials_path or folder / "credentials.sqlite")
     stack.callback(credentials.close)
-    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=ledger)
+    peer_heads = PeerHeads(folder / PEER_HEADS_FILE)  # ledger heads peers sent: a witness of theirs
+    stack.callback(peer_heads.close)
+    negotiator = Negotiator(
+        key, replay=replay, threads=threads, ledger=ledger, head=HeadSource(ledger), peer_heads=peer_heads
+    )
     messenger = A2AMessenger(negotiator)
     stack.push_async_callback(messenger.close)
     peers = PeerBook(fleet)
