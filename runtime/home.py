@@ -5,6 +5,7 @@
 <home>/chain/node.json                url and pid of the running local node
 <home>/chain/health.json              the supervisor's block checkpoint and the chain's last rollback
 <home>/witness/<name>.json            the supervisor's witness of each agent's ledger head
+<home>/agents/<name>/peer-heads.json  the ledger heads the agent's peers sent it, by peer DID
 <home>/deployments/<chain_id>.json    contract addresses
 <home>/outbox.sqlite                  signed transactions not yet known to be mined
 <home>/dev-passphrase                 generated passphrase, local chain only (0600)
@@ -70,6 +71,10 @@ class Home:
 
     def ledger(self, name: str) -> Path:
         return self.agent_dir(name) / "ledger.sqlite"
+
+    def peer_heads(self, name: str) -> Path:
+        """The ledger heads agent `name` was sent by its peers (runtime/ledger/peer_heads.py)."""
+        return self.agent_dir(name) / "peer-heads.json"
 
     def deals(self, name: str) -> Path:
         return self.agent_dir(name) / "deals.sqlite"

@@ -41,6 +41,7 @@ from runtime.a2a.protocol_log import ProtocolLog, one_line
 from runtime.a2a.threads import OutOfOrder, ThreadState, ThreadStore, advance
 from runtime.a2a.x402_ext import PaidTasks
 from runtime.errors import SovaError
+from runtime.ledger.peer_heads import HEAD_FIELD, HeadSource, PeerHeads
 from runtime.ledger.sink import Item, LedgerSink
 
 __all__ = ["Delivery", "LedgerSink", "Negotiator", "Outgoing", "ProtocolError"]
@@ -105,8 +106,12 @@ class Negotiator:
         handler: NegotiationHandler | None = None,
         ttl: int = DEFAULT_TTL,
         max_rejected_per_minute: int = 120,
+        head: HeadSource | None = None,
+        peer_heads: PeerHeads | None = None,
     ) -> None:
         self._key = key
+        self.head = head  # this agent's ledger head, sent in every body (runtime/ledger/peer_heads.py)
+        self.peer_heads = peer_heads  # the heads peers send, kept per peer DID
         self.replay = replay
         self.threads = threads
         self.log = ProtocolLog(ledger, max_rejected_per_minute)
@@ -226,6 +231,9 @@ class Negotiator:
     def _sign(self, to: str, type: str, thid: str, body: dict[str, Any]) -> Outgoing:
         if not isinstance(body, dict):
             raise ProtocolError("not sent: the body must be a JSON object", reason="malformed")
+        own = self.head.current() if self.head is not None else None
+        if own is not None:
+            body = {**body, HEAD_FIELD: own}
         nonce = secrets.token_urlsafe(16)
         try:
             jws = sign_envelope(self._key, type=type, thid=thid, to=to, body=body, ttl=self.ttl, nonce=nonce)
@@ -253,6 +261,8 @@ class Negotiator:
             )
         if not isinstance(envelope.body, dict):
             raise ProtocolError("the envelope body must be a JSON object", reason="malformed")
+        if self.peer_heads is not None:
+            self.peer_heads.seen(envelope.sender, envelope.body.get(HEAD_FIELD))
         return envelope
 
     async def record_rejected(self, reason: str, why: str, jws: str | None = None) -> None:

@@ -98,7 +98,7 @@ async def assemble(
     stack.callback(threads.close)
     credentials = CredentialStore(credentials_path or folder / "credentials.sqlite")
     stack.callback(credentials.close)
-    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=ledger)
+    negotiator = Negotiator(key, replay=replay, threads=threads, ledger=ledger, **_heads(stack, ledger))
     messenger = A2AMessenger(negotiator)
     stack.push_async_callback(messenger.close)
     peers = PeerBook(fleet)
@@ -114,6 +114,16 @@ async def assemble(
         policy=policy, budget=budget, ledger=ledger, signer=signer, identity_key=key, trust=_trust(contracts),
     )  # fmt: skip
     return AgentParts(executor, ledger, ledger, deals, negotiator, messenger, peers, credentials)
+
+
+def _heads(stack: AsyncExitStack, ledger: Ledger) -> dict[str, Any]:
+    """The Negotiator's ledger heads (runtime/ledger/peer_heads.py): this agent's, sent in its deal
+    messages, and the ones its peers send, kept beside its ledger as a witness of theirs."""
+    from runtime.ledger.peer_heads import PEER_HEADS_FILE, HeadSource, PeerHeads
+
+    peer_heads = PeerHeads(ledger.path.parent / PEER_HEADS_FILE)
+    stack.callback(peer_heads.close)
+    return {"head": HeadSource(ledger), "peer_heads": peer_heads}
 
 
 def _trust(contracts: Mapping[str, Any]) -> ChainTrust | None:

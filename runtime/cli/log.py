@@ -146,9 +146,10 @@ def verify(
 ) -> None:
     """Check the hash chain, the signatures and the on-chain anchors; exit 1 naming the first bad entry."""
     from runtime.cli.log_chain import chain_anchors
+    from runtime.ledger.peer_heads import fleet_witnesses
     from runtime.ledger.recorded import check_recorded
     from runtime.ledger.verify import verify_ledger
-    from runtime.ledger.witness import Witness, check_witness
+    from runtime.ledger.witness import Witness, check_peer_witnesses, check_witness
 
     found = resolve(target, file)
     did, wallet = _expected_keys(found)
@@ -170,6 +171,8 @@ def verify(
     check_recorded(report, recorded)  # a logged anchor the chain lost: a rollback or a reset
     if found.home is not None and found.agent is not None:  # the supervisor's witness of the head
         check_witness(report, Witness.read(found.home.witness(found.agent)), found.path)
+    if found.home is not None and report.did is not None:  # the heads its peers were sent in deals
+        check_peer_witnesses(report, fleet_witnesses(found.home, report.did, found.agent), found.path)
     if as_json:
         print_json(report.to_json())
     if not report.ok:

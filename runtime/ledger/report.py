@@ -61,6 +61,8 @@ class VerifyReport:
     anchors_note: str = ""
     seconds: float = 0.0
     anchors: list[OnchainAnchor] = field(default_factory=list)
+    peer_witnesses: int | None = None  # heads other agents were sent, checked (None: not looked for)
+    peer_witnesses_ignored: int = 0  # of those, not signed by the ledger's key
 
     def fail(self, seq: int, problem: Problem, detail: str) -> None:
         if self.first_bad is None or seq < self.first_bad:
@@ -76,6 +78,7 @@ class VerifyReport:
             return f"{where}: {self.detail}: {self._fix()}"
         sigs = "every signature" if self.signatures == "all" else "checkpoint signatures"
         text = f"{where}: {self.entries} entries valid (hash chain and {sigs} by {self.did})"
+        text += self._peer_note()
         if self.anchors_checked is None:
             return f"{text}; anchors not checked: {self.anchors_note}"
         if not self.anchors_checked:
@@ -84,6 +87,15 @@ class VerifyReport:
         return (
             f"{text}; {self.anchors_checked} on-chain anchors of wallet {self.wallet} match entries 1.."
             f"{self.anchored_to}" + (f" ({newer} newer entries not anchored yet)" if newer else "")
+        )
+
+    def _peer_note(self) -> str:
+        """How many heads other agents were sent (runtime/ledger/peer_heads.py) were checked."""
+        if self.peer_witnesses is None:
+            return ""
+        n, ignored = self.peer_witnesses, self.peer_witnesses_ignored
+        return f"; {n} peer witness{'' if n == 1 else 'es'} of its head checked" + (
+            f" ({ignored} not signed by its key, ignored)" if ignored else ""
         )
 
     def _fix(self) -> str:
@@ -118,6 +130,8 @@ class VerifyReport:
             "anchored_to": self.anchored_to,
             "anchors_note": self.anchors_note,
             "anchors": [a.to_json() for a in self.anchors],
+            "peer_witnesses": self.peer_witnesses,
+            "peer_witnesses_ignored": self.peer_witnesses_ignored,
             "seconds": round(self.seconds, 4),
             "message": self.message(),
         }

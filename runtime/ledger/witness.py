@@ -109,6 +109,33 @@ def check_witness(report: VerifyReport, witness: Witness | None, ledger_path: Pa
         report.fail(witness.seq, "edited", f"the file's {problem}")
 
 
+def check_peer_witnesses(
+    report: VerifyReport, witnesses: list[tuple[str, Witness]], ledger_path: Path
+) -> None:
+    """Fail `report` when the ledger is shorter than a head another agent was sent in a deal message
+    (`witnesses`: (that agent's name, the head)) or differs at its seq; `report.peer_witnesses` counts
+    those checked. A head not signed by the ledger's key proves nothing: it is counted as ignored."""
+    if report.did is None:
+        return
+    report.peer_witnesses = 0
+    conn = connect_reader(ledger_path)
+    try:
+        for agent, head in witnesses:
+            if not _signed_by(report.did, head):
+                report.peer_witnesses_ignored += 1
+                continue
+            report.peer_witnesses += 1
+            there = read_entry(conn, head.seq) if head.seq <= report.last_seq else None
+            seen = f"agent {agent} was sent entry {head.seq} ({head.hash}) in a deal message at {_when(head)}"
+            if report.last_seq < head.seq:
+                missing = f"entries {report.last_seq + 1}..{head.seq} are missing from the end"
+                report.fail(report.last_seq + 1, "truncated", f"{missing}: {seen}")
+            elif there is not None and "0x" + there.hash.hex() != head.hash:
+                report.fail(head.seq, "edited", f"entry {head.seq} has another hash: {seen}")
+    finally:
+        conn.close()
+
+
 def _signed_by(did: str, witness: Witness) -> bool:
     from identity import public_key_from_did_key
 

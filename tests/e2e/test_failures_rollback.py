@@ -2,7 +2,8 @@
 --detach` with the demo market (real agent processes, real anvil). The chain goes back several
 deals; the agents re-send from the outbox what it lost, so every deal their stores call released is
 released on-chain again, every ledger verifies against the chain, and trade goes on by itself. Then,
-the fleet stopped, a ledger cut behind the head the supervisor witnessed fails `sova log verify`.
+the fleet stopped, a ledger cut behind the head the supervisor witnessed fails `sova log verify`, and
+so does one cut behind the head its peer was sent in deal messages (with no supervisor's witness).
 
 The older state is a copy of anvil's own periodic dump (`--state-interval`), taken while the fleet
 trades; anvil is frozen (SIGSTOP) while the copy is put back and then killed, so it cannot dump over it:
@@ -26,6 +27,7 @@ from web3 import Web3
 
 from runtime.chain.anvil import rpc_call
 from runtime.home import Home
+from runtime.ledger.peer_heads import read_peer_heads
 from tests.support.cli import one_error_line, sova
 from tests.support.failures import (
     PASS,
@@ -34,6 +36,7 @@ from tests.support.failures import (
     deals,
     down,
     home_of,
+    ledger,
     project,
     up,
     wait_for,
@@ -169,3 +172,24 @@ def test_a_ledger_cut_behind_the_supervisors_witness_fails_verify(fleet: Path) -
     line = one_error_line(result)
     assert f"entries {seen - 2}..{seen} are missing from the end" in line, line
     assert "was witnessed at" in line
+
+
+def test_a_seller_ledger_cut_behind_the_head_the_buyer_was_sent_fails_verify(fleet: Path) -> None:
+    home = home_of(fleet)
+    seller = str(ledger(home, "seller")[0].data["did"])
+    wait_for(lambda: read_peer_heads(home.peer_heads("buyer")).get(seller), 60, "the buyer to keep a head")
+    down(fleet)
+    whole = sova("log", "verify", "seller", "--offline", "-f", str(fleet), env=PASS, timeout=120)
+    assert whole.code == 0, whole.out + whole.err
+    assert "1 peer witness of its head checked" in whole.out, whole.out
+    seen = read_peer_heads(home.peer_heads("buyer"))[seller]
+    home.witness("seller").unlink(missing_ok=True)  # only the buyer's witness is left to tell
+    with sqlite3.connect(home.ledger("seller")) as conn:
+        conn.execute("DELETE FROM entries WHERE seq > ?", (seen.seq - 3,))
+
+    result = sova("log", "verify", "seller", "--offline", "-f", str(fleet), env=PASS, timeout=120)
+
+    assert result.code == 1, result.out + result.err
+    line = one_error_line(result)
+    assert f"entries {seen.seq - 2}..{seen.seq} are missing from the end" in line, line
+    assert f"agent buyer was sent entry {seen.seq} ({seen.hash}) in a deal message" in line, line
