@@ -15,32 +15,26 @@ An agent with an LLM brain runs it in its `llm_task` goals (runtime/brains/tasks
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import ToolMessage
-from langchain_core.tools import BaseTool, StructuredTool
-from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.types import Command
+from langchain_core.tools import BaseTool
 
+from runtime.brains.agent_tools import AgentFunction, AgentToolMiddleware, agent_tool
 from runtime.brains.tools import (
     LLM_ORIGIN,
     MAX_CALLS_PER_TURN,
-    ExecutorMiddleware,
-    model_view,
     skill_tools,
-    tool_answer,
 )
 from runtime.executor.executor import Executor
 
 __all__ = ["BUY_SERVICE", "BuyFunction", "PurchaseMiddleware", "buy_service_tool", "buyer_agent"]
 
 BUY_SERVICE = "buy_service"
-BuyFunction = Callable[[Mapping[str, Any]], Awaitable[tuple[bool, Mapping[str, Any] | str]]]
+BuyFunction = AgentFunction
 """The agent's purchase: given the model's arguments, (True, result) once the deal is released,
 (False, result or a one-line reason) otherwise. It validates the arguments itself (untrusted)."""
 
@@ -67,17 +61,10 @@ DESCRIPTION = (
 
 def buy_service_tool() -> BaseTool:
     """The tool the model sees; its calls are answered by PurchaseMiddleware, never by the tool."""
-
-    async def never(**kwargs: Any) -> str:
-        raise RuntimeError("buy_service runs only through PurchaseMiddleware")
-
-    return StructuredTool.from_function(
-        coroutine=never, name=BUY_SERVICE, description=DESCRIPTION, args_schema=SCHEMA, infer_schema=False,
-        handle_tool_error=True,
-    )  # fmt: skip
+    return agent_tool(BUY_SERVICE, DESCRIPTION, SCHEMA, "PurchaseMiddleware")
 
 
-class PurchaseMiddleware(ExecutorMiddleware):
+class PurchaseMiddleware(AgentToolMiddleware):
     """`buy_service` calls go to `buy`; every other call to the executor (ExecutorMiddleware)."""
 
     def __init__(
@@ -88,29 +75,8 @@ class PurchaseMiddleware(ExecutorMiddleware):
         origin: str = LLM_ORIGIN,
         max_calls: int = MAX_CALLS_PER_TURN,
     ) -> None:
-        super().__init__(executor, origin=origin, max_calls=max_calls)
+        super().__init__(executor, BUY_SERVICE, buy, "purchase", origin=origin, max_calls=max_calls)
         self.buy = buy
-
-    async def awrap_tool_call(
-        self,
-        request: ToolCallRequest,
-        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
-    ) -> ToolMessage | Command[Any]:
-        if request.tool_call.get("name") != BUY_SERVICE:
-            return await super().awrap_tool_call(request, handler)
-        refused = self.over_the_cap(request)
-        if refused is not None:
-            return refused
-        args = request.tool_call.get("args")
-        if not isinstance(args, Mapping):
-            return tool_answer(request, "REFUSED: buy_service takes an object of arguments", ok=False)
-        try:
-            ok, answer = await self.buy(args)
-        except Exception as exc:  # the purchase is the agent's: say what failed, keep the model running
-            ok, answer = False, f"the purchase failed ({type(exc).__name__}: {str(exc)[:200]})"
-        if isinstance(answer, str):
-            return tool_answer(request, f"REFUSED: {answer}", ok=False)
-        return tool_answer(request, json.dumps(model_view(dict(answer)), default=str), ok=ok)
 
 
 def buyer_agent(

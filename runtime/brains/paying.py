@@ -14,25 +14,22 @@ through the executor as always (`ExecutorMiddleware`).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import ToolMessage
-from langchain_core.tools import BaseTool, StructuredTool
-from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.types import Command
+from langchain_core.tools import BaseTool
 
-from runtime.brains.tools import LLM_ORIGIN, ExecutorMiddleware, model_view, skill_tools, tool_answer
+from runtime.brains.agent_tools import AgentFunction, AgentToolMiddleware, agent_tool
+from runtime.brains.tools import LLM_ORIGIN, skill_tools
 from runtime.executor.executor import Executor
 
 __all__ = ["FETCH_PAID", "FetchFunction", "PaymentMiddleware", "fetch_paid_tool", "paying_agent"]
 
 FETCH_PAID = "fetch_paid"
-FetchFunction = Callable[[Mapping[str, Any]], Awaitable[tuple[bool, Mapping[str, Any] | str]]]
+FetchFunction = AgentFunction
 """The agent's paid fetch: given the model's arguments, (True, answer) when it went through (paid or
 not needed), (False, a one-line reason) otherwise. It validates the arguments itself (untrusted)."""
 
@@ -59,43 +56,15 @@ DESCRIPTION = (
 
 def fetch_paid_tool() -> BaseTool:
     """The tool the model sees; its calls are answered by PaymentMiddleware, never by the tool."""
-
-    async def never(**kwargs: Any) -> str:
-        raise RuntimeError("fetch_paid runs only through PaymentMiddleware")
-
-    return StructuredTool.from_function(
-        coroutine=never, name=FETCH_PAID, description=DESCRIPTION, args_schema=SCHEMA, infer_schema=False,
-        handle_tool_error=True,
-    )  # fmt: skip
+    return agent_tool(FETCH_PAID, DESCRIPTION, SCHEMA, "PaymentMiddleware")
 
 
-class PaymentMiddleware(ExecutorMiddleware):
+class PaymentMiddleware(AgentToolMiddleware):
     """`fetch_paid` calls go to `fetch`; every other call to the executor (ExecutorMiddleware)."""
 
     def __init__(self, executor: Executor, fetch: FetchFunction, *, origin: str = LLM_ORIGIN) -> None:
-        super().__init__(executor, origin=origin)
+        super().__init__(executor, FETCH_PAID, fetch, "fetch", origin=origin)
         self.fetch = fetch
-
-    async def awrap_tool_call(
-        self,
-        request: ToolCallRequest,
-        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
-    ) -> ToolMessage | Command[Any]:
-        if request.tool_call.get("name") != FETCH_PAID:
-            return await super().awrap_tool_call(request, handler)
-        refused = self.over_the_cap(request)
-        if refused is not None:
-            return refused
-        args = request.tool_call.get("args")
-        if not isinstance(args, Mapping):
-            return tool_answer(request, "REFUSED: fetch_paid takes an object of arguments", ok=False)
-        try:
-            ok, answer = await self.fetch(args)
-        except Exception as exc:  # the fetch is the agent's: say what failed, keep the model running
-            ok, answer = False, f"the fetch failed ({type(exc).__name__}: {str(exc)[:200]})"
-        if isinstance(answer, str):
-            return tool_answer(request, f"REFUSED: {answer}", ok=False)
-        return tool_answer(request, json.dumps(model_view(dict(answer)), default=str), ok=ok)
 
 
 def paying_agent(
