@@ -58,6 +58,18 @@ class ModelTimeout(Exception):
     """A model call took longer than the brain's `timeout`."""
 
 
+async def timed_model_call(
+    handler: Callable[[ModelRequest], Awaitable[Any]],
+    request: ModelRequest,
+    timeout: float,  # noqa: ASYNC109 - the model call's own limit
+) -> Any:
+    """`handler(request)` within `timeout` seconds; ModelTimeout when the model gives no answer."""
+    try:
+        return await asyncio.wait_for(handler(request), timeout)
+    except TimeoutError:
+        raise ModelTimeout(f"the model gave no answer within {timeout:g}s") from None
+
+
 class DecisionMiddleware(ExecutorMiddleware):
     """Decision tools go to the ballot; every other tool call to the executor (ExecutorMiddleware).
     Before each model call, ends the run once a move is made or the step budget is spent."""
@@ -75,10 +87,7 @@ class DecisionMiddleware(ExecutorMiddleware):
     ) -> Any:
         # A time limit on each model call. Skills do not wait for the operator here: an escalated one
         # answers "pending" at once and finishes in the background (ExecutorMiddleware).
-        try:
-            return await asyncio.wait_for(handler(request), self.timeout)
-        except TimeoutError:
-            raise ModelTimeout(f"the model gave no answer within {self.timeout:g}s") from None
+        return await timed_model_call(handler, request, self.timeout)
 
     @hook_config(can_jump_to=["end"])
     async def abefore_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:

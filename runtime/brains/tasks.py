@@ -32,7 +32,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from runtime.brains.buying import BuyFunction, PurchaseMiddleware, buy_service_tool
-from runtime.brains.llm import ModelTimeout
+from runtime.brains.llm import ModelTimeout, timed_model_call
 from runtime.brains.moves import one_line
 from runtime.brains.tools import skill_tools
 from runtime.config import LlmBrain
@@ -94,10 +94,7 @@ class TaskMiddleware(PurchaseMiddleware):
     async def awrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], Awaitable[Any]]
     ) -> Any:
-        try:
-            return await asyncio.wait_for(handler(request), self.timeout)
-        except TimeoutError:
-            raise ModelTimeout(f"the model gave no answer within {self.timeout:g}s") from None
+        return await timed_model_call(handler, request, self.timeout)
 
     @hook_config(can_jump_to=["end"])
     async def abefore_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
